@@ -1,0 +1,91 @@
+#include "engine/cuda_device.h"
+
+#include "engine/error.h"
+
+#if SKIPPER_HAS_CUDA
+#include "kernels/cuda/check.h"
+#endif
+
+namespace skipper {
+
+#if SKIPPER_HAS_CUDA
+
+void* cuda_malloc(size_t bytes) {
+    void* ptr = nullptr;
+    SKIPPER_CUDA_CHECK(cudaMalloc(&ptr, bytes));
+    return ptr;
+}
+void cuda_free(void* ptr) { SKIPPER_CUDA_CHECK(cudaFree(ptr)); }
+// Copies first wait for the whole device: kernels run on non-blocking streams,
+// which a plain cudaMemcpy would not wait for. Copies stay out of step loops.
+void cuda_memcpy_to_device(void* dst, const void* src, size_t bytes) {
+    SKIPPER_CUDA_CHECK(cudaDeviceSynchronize());
+    SKIPPER_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice));
+}
+void cuda_memcpy_to_host(void* dst, const void* src, size_t bytes) {
+    SKIPPER_CUDA_CHECK(cudaDeviceSynchronize());
+    SKIPPER_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
+}
+void cuda_memcpy_device_to_device(void* dst, const void* src, size_t bytes) {
+    SKIPPER_CUDA_CHECK(cudaDeviceSynchronize());
+    SKIPPER_CUDA_CHECK(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice));
+}
+void cuda_device_synchronize() { SKIPPER_CUDA_CHECK(cudaDeviceSynchronize()); }
+std::string cuda_device_name() {
+    int device = 0;
+    SKIPPER_CUDA_CHECK(cudaGetDevice(&device));
+    cudaDeviceProp props{};
+    SKIPPER_CUDA_CHECK(cudaGetDeviceProperties(&props, device));
+    return props.name;
+}
+
+CudaStream::CudaStream() { SKIPPER_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
+// Destructors must not throw; a failure there means the context is already lost.
+CudaStream::~CudaStream() { cudaStreamDestroy(stream_); }
+void CudaStream::synchronize() const { SKIPPER_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+CudaEvent::CudaEvent() { SKIPPER_CUDA_CHECK(cudaEventCreate(&event_)); }
+CudaEvent::~CudaEvent() { cudaEventDestroy(event_); }
+void CudaEvent::record(CUstream_st* stream) { SKIPPER_CUDA_CHECK(cudaEventRecord(event_, stream)); }
+void CudaEvent::wait_on(CUstream_st* stream) const { SKIPPER_CUDA_CHECK(cudaStreamWaitEvent(stream, event_, 0)); }
+float CudaEvent::elapsed_ms_since(const CudaEvent& start) const {
+    float ms = 0.0f;
+    SKIPPER_CUDA_CHECK(cudaEventElapsedTime(&ms, start.event_, event_));
+    return ms;
+}
+void CudaEvent::synchronize() const { SKIPPER_CUDA_CHECK(cudaEventSynchronize(event_)); }
+
+CublasHandle::CublasHandle(CUstream_st* stream) {
+    SKIPPER_CUBLAS_CHECK(cublasCreate(&handle_));
+    SKIPPER_CUBLAS_CHECK(cublasSetStream(handle_, stream));
+}
+CublasHandle::~CublasHandle() { cublasDestroy(handle_); }
+
+#else
+
+namespace {
+[[noreturn]] void no_cuda() { throw CudaError("this Skipper binary was built without CUDA"); }
+}  // namespace
+
+void* cuda_malloc(size_t) { no_cuda(); }
+void cuda_free(void*) { no_cuda(); }
+void cuda_memcpy_to_device(void*, const void*, size_t) { no_cuda(); }
+void cuda_memcpy_to_host(void*, const void*, size_t) { no_cuda(); }
+void cuda_memcpy_device_to_device(void*, const void*, size_t) { no_cuda(); }
+void cuda_device_synchronize() { no_cuda(); }
+std::string cuda_device_name() { no_cuda(); }
+CudaStream::CudaStream() { no_cuda(); }
+CudaStream::~CudaStream() = default;
+void CudaStream::synchronize() const { no_cuda(); }
+CudaEvent::CudaEvent() { no_cuda(); }
+CudaEvent::~CudaEvent() = default;
+void CudaEvent::record(CUstream_st*) { no_cuda(); }
+void CudaEvent::wait_on(CUstream_st*) const { no_cuda(); }
+float CudaEvent::elapsed_ms_since(const CudaEvent&) const { no_cuda(); }
+void CudaEvent::synchronize() const { no_cuda(); }
+CublasHandle::CublasHandle(CUstream_st*) { no_cuda(); }
+CublasHandle::~CublasHandle() = default;
+
+#endif
+
+}  // namespace skipper

@@ -1,0 +1,46 @@
+// The versioned binary container every model file uses.
+//
+// Layout (little-endian):
+//   magic "SKIPPER\x1a" (8 bytes) | u32 format version | u64 total file size
+//   | u32 metadata count | { u32 key length, key, u32 value length, value }*
+//   | u32 tensor count   | { u32 name length, name, u8 dtype, u32 rank, i64 dims[rank],
+//                            u64 byte count, bytes }*
+//   | u64 FNV-1a checksum of every byte before it.
+// Loading checks size, magic, version and checksum before it parses anything,
+// and bounds-checks every read while parsing.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace skipper {
+
+constexpr uint32_t kModelFormatVersion = 1;
+
+struct ModelFile {
+    std::map<std::string, std::string> metadata;
+    std::map<std::string, Tensor> tensors;  // host tensors
+
+    const std::string& meta(const std::string& key) const;  // throws Error naming a missing key
+    const Tensor& tensor(const std::string& name) const;    // likewise
+};
+
+std::vector<uint8_t> serialize_model(const ModelFile& model);
+// `origin` names the source in error messages (usually the path).
+ModelFile deserialize_model(const std::vector<uint8_t>& bytes, const std::string& origin);
+
+// Writes to a temporary file beside `path`, flushes it to disk, then renames it
+// over `path`: a crash leaves either the old file or the new one, never half.
+void save_model_file(const std::string& path, const ModelFile& model);
+ModelFile load_model_file(const std::string& path);
+
+// Writes any bytes atomically in the same way (used by other writers too).
+void write_file_atomically(const std::string& path, const std::string& bytes);
+
+uint64_t fnv1a64(const uint8_t* data, size_t size);
+
+}  // namespace skipper

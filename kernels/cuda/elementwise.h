@@ -1,0 +1,18 @@
+// Elementwise CUDA kernels, twins of kernels/cpu/elementwise.h, queued on `stream`.
+#pragma once
+
+#include <cstdint>
+
+struct CUstream_st;
+
+namespace skipper::cuda {
+
+template <class T> void sigmoid_forward(const T* x, T* y, int64_t n, CUstream_st* stream);
+template <class T> void sigmoid_backward(const T* y, const T* dy, T* dx, int64_t n, CUstream_st* stream);
+template <class T> void tanh_forward(const T* x, T* y, int64_t n, CUstream_st* stream);
+template <class T> void tanh_backward(const T* y, const T* dy, T* dx, int64_t n, CUstream_st* stream);
+template <class T> void add(const T* a, const T* b, T* out, int64_t n, CUstream_st* stream);
+template <class T> void scale(const T* x, T alpha, T* out, int64_t n, CUstream_st* stream);
+template <class T> void fill(T* x, T value, int64_t n, CUstream_st* stream);
+
+}  // namespace skipper::cuda
