@@ -1,0 +1,65 @@
+// The LSTM's ops, shared by the CPU and CUDA paths (kernels/cpu/lstm_cell.cpp,
+// kernels/cuda/lstm_cell.cu and their twins for the loss and the optimizer).
+//
+// Conventions, as in PyTorch's nn.LSTM:
+// - gate order along the 4H axis is i, f, g, o;
+// - one layer direction has W_ih [4H, F], W_hh [4H, H] and one bias [4H]
+//   (PyTorch's b_ih + b_hh, Keras's single bias);
+// - per step, the caller computes the pre-activations
+//     gates = x_t W_ih^T + h_{t-1} W_hh^T     (bias not added)
+//   with matrix products (the x part for all steps at once), then calls
+//   lstm_cell_forward, which adds the bias, applies the activations and
+//   updates the state.
+// - mask [B] (f32 or f64, 1 = real step, 0 = padding): at a padded step the
+//   state is carried unchanged (h_t = h_{t-1}, c_t = c_{t-1}), so a reverse
+//   direction over right-padded sequences starts at each sequence's last step.
+#pragma once
+
+#include "engine/context.h"
+#include "engine/tensor.h"
+
+namespace skipper::ops {
+
+// gates [B, 4H]: in: pre-activations; out: activations (sigmoid i, f, o; tanh g),
+//   kept for the backward pass.
+// bias [4H]; c_prev, h_prev [B, H]; mask [B]. Out: c, h [B, H].
+void lstm_cell_forward(Context& ctx, Tensor& gates, const Tensor& bias, const Tensor& c_prev, const Tensor& h_prev,
+                       const Tensor& mask, Tensor& c, Tensor& h);
+
+// gates: the activations saved by the forward pass; c_prev, c: the cell states
+// around the step; dh [B, H]: the whole gradient reaching h_t; dc [B, H]: the
+// gradient reaching c_t from step t+1.
+// Out: dgates [B, 4H], the pre-activation gradients (0 on padded rows);
+//      dc_prev [B, H], the gradient reaching c_{t-1};
+//      dh_prev [B, H] = (1 - mask) * dh, the carried part of the gradient
+//      reaching h_{t-1}; the caller adds dgates @ W_hh (beta = 1).
+// dc_prev may alias dc, and dh_prev may alias dh.
+void lstm_cell_backward(Context& ctx, const Tensor& gates, const Tensor& c_prev, const Tensor& c, const Tensor& mask,
+                        const Tensor& dh, const Tensor& dc, Tensor& dgates, Tensor& dc_prev, Tensor& dh_prev);
+
+// x [N, M] += bias [M] on every row.
+void add_bias(Context& ctx, Tensor& x, const Tensor& bias);
+
+// Binary cross-entropy on logits, averaged over the positions whose weight is
+// nonzero: loss = sum_i w_i * (softplus(z_i) - y_i z_i) / sum_i w_i.
+// logits, targets, weights: same shape. Returns 0 when every weight is 0.
+double bce_with_logits_forward(Context& ctx, const Tensor& logits, const Tensor& targets, const Tensor& weights);
+// dlogits = w * (sigmoid(z) - y) / sum_i w_i.
+void bce_with_logits_backward(Context& ctx, const Tensor& logits, const Tensor& targets, const Tensor& weights,
+                              Tensor& dlogits);
+
+struct AdamOptions {
+    double learning_rate = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double epsilon = 1e-7;  // Keras's default; PyTorch uses 1e-8
+    double weight_decay = 0.0;
+};
+
+// One Adam update of `param` from `grad`, with moment buffers m and v (same
+// shape, zero at step 0). `step` counts from 1 (bias correction as in
+// Kingma & Ba, and as in PyTorch's torch.optim.Adam).
+void adam_step(Context& ctx, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamOptions& options,
+               int64_t step);
+
+}  // namespace skipper::ops
