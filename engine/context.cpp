@@ -82,4 +82,10 @@ void Context::synchronize() const {
     if (cuda_) cuda_->stream.synchronize();
 }
 
+void Context::wait_for(const Context& other) {
+    if (!cuda_ || !other.cuda_) return;
+    other.cuda_->join_event.record(other.cuda_->stream.get());
+    other.cuda_->join_event.wait_on(cuda_->stream.get());
+}
+
 }  // namespace skipper

@@ -48,6 +48,10 @@ public:
     cublasContext* cublas_handle() const;
     // Waits for all work queued on this context's stream.
     void synchronize() const;
+    // Orders this context's later work after the work queued so far on
+    // `other` (an event between CUDA streams; the host does not wait). On the
+    // CPU, work is already ordered and this does nothing.
+    void wait_for(const Context& other);
 
 private:
     Device device_;

@@ -71,6 +71,7 @@ public:
     CudaResources() : stream(), cublas(stream.get()) {}
     CudaStream stream;
     CublasHandle cublas;
+    CudaEvent join_event;  // recorded when another context waits for this one
 };
 
 }  // namespace skipper
