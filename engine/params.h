@@ -19,9 +19,9 @@ template <class P> struct ParamSpec {
     std::variant<int64_t P::*, double P::*, bool P::*, std::string P::*> field;
     double min = 0;  // numeric range, inclusive
     double max = 0;
-    std::vector<std::string> choices = {};  // allowed strings; empty = any
+    std::vector<std::string> choices;  // allowed strings; empty = any
     const char* help = "";
-    std::vector<std::string> aliases = {};  // other accepted names (e.g. LightGBM's)
+    std::vector<std::string> aliases;  // other accepted names (e.g. LightGBM's)
 };
 
 // key=value pairs in order, from arguments like "learning_rate=0.1".
@@ -64,7 +64,7 @@ template <class P> void set_param(P& params, const std::vector<ParamSpec<P>>& ta
     }
     std::visit(
         [&](auto member) {
-            using Field = std::remove_reference_t<decltype(params.*member)>;
+            using Field = std::remove_cvref_t<decltype(params.*member)>;
             if constexpr (std::is_same_v<Field, int64_t>) {
                 const int64_t v = param_detail::parse_int(spec->name, value);
                 if (v < spec->min || v > spec->max) param_detail::out_of_range(spec->name, value, spec->min, spec->max);
@@ -94,7 +94,7 @@ template <class P> void set_params(P& params, const std::vector<ParamSpec<P>>& t
 template <class P> std::string param_value_string(const P& params, const ParamSpec<P>& spec) {
     return std::visit(
         [&](auto member) -> std::string {
-            using Field = std::remove_reference_t<decltype(params.*member)>;
+            using Field = std::remove_cvref_t<decltype(params.*member)>;
             if constexpr (std::is_same_v<Field, int64_t>) return std::to_string(params.*member);
             else if constexpr (std::is_same_v<Field, double>) return param_detail::format_double(params.*member);
             else if constexpr (std::is_same_v<Field, bool>) return params.*member ? "true" : "false";
@@ -118,7 +118,7 @@ template <class P> std::string params_help(const std::vector<ParamSpec<P>>& tabl
         std::string range;
         std::visit(
             [&](auto member) {
-                using Field = std::remove_reference_t<decltype(defaults.*member)>;
+                using Field = std::remove_cvref_t<decltype(defaults.*member)>;
                 if constexpr (std::is_same_v<Field, int64_t> || std::is_same_v<Field, double>)
                     range = "[" + param_detail::format_double(spec.min) + ", " + param_detail::format_double(spec.max) + "]";
                 else if constexpr (std::is_same_v<Field, bool>) range = "true|false";

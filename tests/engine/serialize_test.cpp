@@ -1,0 +1,113 @@
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/error.h"
+#include "engine/serialize.h"
+
+namespace skipper {
+namespace {
+
+ModelFile small_model() {
+    ModelFile m;
+    m.metadata["learner"] = "gbdt";
+    m.metadata["feature_names"] = "a,b,c";
+    m.metadata["empty"] = "";
+    m.tensors["weights"] = Tensor::from_vector<float>({1.5f, -2.0f, 3.25f, 0.0f, 7.0f, -1e-3f}, {2, 3});
+    m.tensors["counts"] = Tensor::from_vector<int32_t>({4, 5, 6}, {3});
+    m.tensors["bins"] = Tensor::from_vector<uint8_t>({255, 0}, {2});
+    m.tensors["none"] = Tensor::empty({0, 4}, DType::f64);
+    return m;
+}
+
+void expect_equal(const ModelFile& a, const ModelFile& b) {
+    EXPECT_EQ(a.metadata, b.metadata);
+    ASSERT_EQ(a.tensors.size(), b.tensors.size());
+    for (const auto& [name, t] : a.tensors) {
+        const Tensor& u = b.tensor(name);
+        EXPECT_EQ(t.dtype(), u.dtype()) << name;
+        EXPECT_EQ(t.shape(), u.shape()) << name;
+        EXPECT_EQ(std::memcmp(t.raw(), u.raw(), t.nbytes()), 0) << name;
+    }
+}
+
+TEST(Serialize, RoundTripInMemory) {
+    const ModelFile m = small_model();
+    expect_equal(m, deserialize_model(serialize_model(m), "memory"));
+}
+
+TEST(Serialize, SerializationIsDeterministic) {
+    EXPECT_EQ(serialize_model(small_model()), serialize_model(small_model()));
+}
+
+TEST(Serialize, EveryTruncationIsRefused) {
+    const std::vector<uint8_t> bytes = serialize_model(small_model());
+    for (size_t length = 0; length < bytes.size(); ++length) {
+        const std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(length));
+        EXPECT_THROW(deserialize_model(cut, "cut"), FormatError) << "truncated to " << length << " bytes";
+    }
+}
+
+TEST(Serialize, EverySingleByteFlipIsRefused) {
+    const std::vector<uint8_t> bytes = serialize_model(small_model());
+    for (size_t offset = 0; offset < bytes.size(); ++offset) {
+        for (uint8_t mask : {uint8_t{0x01}, uint8_t{0x80}, uint8_t{0xff}}) {
+            std::vector<uint8_t> flipped = bytes;
+            flipped[offset] ^= mask;
+            EXPECT_THROW(deserialize_model(flipped, "flipped"), FormatError) << "offset " << offset;
+        }
+    }
+}
+
+TEST(Serialize, ForeignFilesAreRefusedWithAClearError) {
+    const std::string text = "session_id,session_position\n1,2\n";
+    try {
+        deserialize_model(std::vector<uint8_t>(text.begin(), text.end()), "log.csv");
+        FAIL();
+    } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find("log.csv"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("not a Skipper model file"), std::string::npos);
+    }
+    EXPECT_THROW(deserialize_model({}, "empty"), FormatError);
+}
+
+TEST(Serialize, UnknownVersionIsNamed) {
+    std::vector<uint8_t> bytes = serialize_model(small_model());
+    bytes[8] = 99;  // the version field follows the 8-byte magic
+    try {
+        deserialize_model(bytes, "future.skm");
+        FAIL();
+    } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find("version 99"), std::string::npos);
+    }
+}
+
+TEST(Serialize, FileSaveIsAtomicAndReplacesTheOldFile) {
+    const std::filesystem::path dir = std::filesystem::path(testing::TempDir()) / "serialize_test";
+    std::filesystem::create_directories(dir);
+    const std::string path = (dir / "model.skm").string();
+    ModelFile first = small_model();
+    save_model_file(path, first);
+    ModelFile second = small_model();
+    second.metadata["learner"] = "lstm";
+    save_model_file(path, second);
+    expect_equal(second, load_model_file(path));
+    for (const auto& entry : std::filesystem::directory_iterator(dir))
+        EXPECT_EQ(entry.path().filename(), "model.skm") << "a temporary file was left behind";
+    EXPECT_THROW(load_model_file((dir / "missing.skm").string()), FormatError);
+    // A directory that does not exist: the error names the path and nothing is written.
+    EXPECT_THROW(save_model_file((dir / "no" / "such" / "m.skm").string(), first), Error);
+    std::filesystem::remove_all(dir);
+}
+
+TEST(Serialize, MissingEntriesAreNamed) {
+    const ModelFile m = small_model();
+    EXPECT_THROW(m.meta("num_trees"), Error);
+    EXPECT_THROW(m.tensor("leaves"), Error);
+}
+
+}  // namespace
+}  // namespace skipper
