@@ -1,0 +1,69 @@
+// Feature builders: MSSD tables -> the datasets both learners train on.
+//
+// Seed task (DESIGN section 1): one row per log row, 13 features, label
+// is_skipped = !not_skipped.
+// Session task (WSDM Cup 2019): in a session of length L, positions
+// 1..floor(L/2) are the history (every log column known), positions
+// floor(L/2)+1..L are predicted from the track alone; target skip_2. The
+// session builders need complete sessions (positions 1..L all present) and
+// throw DataError naming the first incomplete one otherwise.
+//
+// Session numbering is shared: session_index in the per-row form and the row
+// of the sequence form are both the session's code in MssdData::log, so one
+// split by session applies to both forms.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "trainer/data/dataset.h"
+#include "trainer/data/mssd.h"
+
+namespace skipper::data {
+
+// The column that leaks the label in the seed task.
+inline constexpr const char* kLeakingColumn = "hist_user_behavior_reason_end";
+
+using WarningCallback = std::function<void(const std::string& message)>;
+
+struct SeedFeatureOptions {
+    // true reproduces the original analysis, leak included; false drops
+    // hist_user_behavior_reason_end (12 features).
+    bool with_leak = true;
+    // Receives the warning naming the leaking column when it is included.
+    // Unset: the warning goes to stderr.
+    WarningCallback warn;
+};
+
+// The 13 seed features in DESIGN order: context_switch, is_paused_before_play,
+// hist_user_behavior_is_shuffle, hist_user_behavior_n_seekfwd,
+// hist_user_behavior_n_seekback, released_from (2022 - release_year), premium,
+// session_length, session_position, hist_user_behavior_reason_start,
+// hist_user_behavior_reason_end, hour_of_day, context_type. The three text
+// columns are label-encoded (codes in sorted name order, as scikit-learn's
+// LabelEncoder) and marked categorical.
+TabularDataset build_seed_features(const MssdData& data, const SeedFeatureOptions& options = {});
+
+// Session task, per-row form (for the GBDT): one row per position to predict,
+// session_index and position filled, label skip_2. Features: the track's
+// features, the position (absolute and within the predicted half), the
+// session's context, and history aggregates (skip_1/skip_2/skip_3/not_skipped
+// rates, last skip_2, the last reason_end, and the track's distance to the
+// mean standardised track features of the history's skipped and of its kept
+// tracks, NaN when the history has none). The feature named
+// "history_last_skip_2" is the repeat-last baseline's prediction.
+TabularDataset build_session_rows(const MssdData& data);
+
+// Session task, sequence form (for the LSTM): [sessions, max_steps, features],
+// one step per track, left-aligned, zero padding. Each step holds the track's
+// standardised features; history steps add their known log columns (skip
+// flags, pauses, seeks, reason_start/reason_end one-hot, session context) and
+// an is_history flag; steps to predict hold zeros there and a to_predict flag.
+// Labels are skip_2 on every real step; predict_mask selects the scored ones.
+SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps = 20);
+
+// Number of history positions in a session of length L: floor(L/2).
+inline int32_t history_length(int32_t session_length) { return session_length / 2; }
+
+}  // namespace skipper::data
