@@ -1,0 +1,83 @@
+// The LSTM learner: a (bi)directional LSTM stack with a dense + sigmoid head,
+// trained with Adam on a masked binary cross-entropy. Two architectures
+// (LstmParams::arch):
+// - seed: the original Keras model, Bidirectional(LSTM(116,
+//   return_sequences=True)) -> Bidirectional(LSTM(116)) -> Dense(1, sigmoid),
+//   reading a TabularDataset's features as a sequence of 1-dim steps;
+// - session: one step per track of a SequenceDataset, a probability at every
+//   position, the loss on the positions to predict (predict_mask).
+// Features are standardised with the training set's mean and standard
+// deviation (kept in the model); a missing value (NaN) becomes the mean.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/tensor.h"
+#include "trainer/data/dataset.h"
+#include "trainer/lstm/lstm_params.h"
+#include "trainer/lstm/network.h"
+#include "trainer/training_log.h"
+
+namespace skipper {
+
+class LstmModel {
+public:
+    LstmModel() = default;
+
+    // seed arch: P(label = 1) per row. The dataset's feature names must match
+    // the model's (an Error names the first difference).
+    std::vector<double> predict_proba(const data::TabularDataset& data) const;
+    // session arch: P(skip) per session and step, row-major [sessions, max_steps]
+    // (0 on padded steps). The feature names must match the model's.
+    std::vector<double> predict_proba(const data::SequenceDataset& data) const;
+
+    // Through engine/serialize.h: atomic write, checksum, version. Weights are
+    // stored as f32 host tensors under their PyTorch names: the same file
+    // loads on either device.
+    void save(const std::string& path) const;
+    static LstmModel load(const std::string& path);
+    std::vector<uint8_t> to_bytes() const;
+    static LstmModel from_bytes(const std::vector<uint8_t>& bytes, const std::string& origin);
+
+    const std::string& arch() const { return params_.arch; }
+    const LstmParams& params() const { return params_; }
+    const lstm::LstmArchitecture& architecture() const { return architecture_; }
+    const std::vector<std::string>& feature_names() const { return feature_names_; }
+    // seed arch: copied from the training set, so a server can build its form.
+    const std::vector<bool>& categorical() const { return categorical_; }
+    const std::vector<std::vector<std::string>>& category_names() const { return category_names_; }
+    // Standardisation: x' = (x - mean) / scale, per feature.
+    const std::vector<double>& feature_mean() const { return feature_mean_; }
+    const std::vector<double>& feature_scale() const { return feature_scale_; }
+    // f32 host tensors by PyTorch name (see LstmNetwork::parameter_names).
+    const std::map<std::string, Tensor>& weights() const { return weights_; }
+
+private:
+    friend class LstmTrainer;
+
+    LstmParams params_;
+    lstm::LstmArchitecture architecture_;
+    std::vector<std::string> feature_names_;
+    std::vector<bool> categorical_;
+    std::vector<std::vector<std::string>> category_names_;
+    std::vector<double> feature_mean_;
+    std::vector<double> feature_scale_;
+    std::map<std::string, Tensor> weights_;
+};
+
+// Trains the seed architecture (params.arch must be "seed"). With `valid`,
+// records valid_logloss, valid_auc and valid_accuracy each epoch and, when
+// early_stopping_round > 0, stops after that many epochs without a better
+// valid_logloss and keeps the best epoch's weights.
+LstmModel train_lstm(const data::TabularDataset& train, const data::TabularDataset* valid, const LstmParams& params,
+                     TrainingLog* log = nullptr, const ProgressCallback& progress = {});
+// Trains the session architecture (params.arch must be "session"); the
+// validation metrics are logloss on the positions to predict, valid_aa and
+// valid_first_accuracy.
+LstmModel train_lstm(const data::SequenceDataset& train, const data::SequenceDataset* valid,
+                     const LstmParams& params, TrainingLog* log = nullptr, const ProgressCallback& progress = {});
+
+}  // namespace skipper

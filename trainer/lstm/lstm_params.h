@@ -1,0 +1,42 @@
+// The LSTM learner's parameters: one struct and its table (name, default,
+// range, help), which drives key=value parsing, validation, --help and the copy
+// stored in model files. Names follow PyTorch's and Keras's.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/params.h"
+
+namespace skipper {
+
+struct LstmParams {
+    // seed: Keras's Bidirectional(LSTM) x2 -> Dense(1, sigmoid) over the 13
+    // seed features as a 13-step sequence of 1-dim inputs (a TabularDataset).
+    // session: one step per track of a session (a SequenceDataset), an output
+    // at every position, the loss on the positions to predict.
+    std::string arch = "seed";
+    int64_t hidden_size = 116;
+    int64_t num_layers = 2;
+    bool bidirectional = true;
+    int64_t epochs = 10;
+    int64_t batch_size = 1000;
+    double learning_rate = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double epsilon = 1e-7;  // Keras's default (PyTorch's is 1e-8)
+    double weight_decay = 0.0;  // L2 added to the gradient, as torch.optim.Adam's
+    int64_t early_stopping_round = 0;  // 0: off; needs a validation set
+    int64_t seed = 42;
+    int64_t num_threads = 0;  // 0: every core
+    std::string device = "auto";
+    bool tf32 = false;  // TF32 tensor-core matrix products on CUDA
+};
+
+const std::vector<ParamSpec<LstmParams>>& lstm_param_table();
+
+// Parses key=value pairs over the defaults; ParamError names a bad one.
+LstmParams lstm_params_from(const KeyValues& pairs);
+
+}  // namespace skipper

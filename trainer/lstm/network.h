@@ -1,0 +1,131 @@
+// The LSTM network at the level the gradient tests and the PyTorch comparison
+// use: load given weights, run a batch forward, compute the loss and every
+// gradient. Device-agnostic: it calls only the op APIs (engine/ops.h,
+// engine/lstm_ops.h) on tensors of its device, so the same code trains on the
+// CPU and on CUDA.
+//
+// Layout, after cuDNN (Appleyard et al. 2016):
+// - time-major batches [T, B, F], right-padded, with a step mask [T, B];
+// - per layer and direction, one matrix product projects the inputs of all T
+//   steps into the gate buffer [T, B, 4H]; each step then adds h_{t-1} W_hh^T
+//   (the four gates in one product) and runs the fused cell kernel;
+// - h and c of all steps are stored contiguously with a zero state slot
+//   ([T+1, B, H]: slot 0 for the forward direction, slot T for the reverse),
+//   so the weight gradients are one product over all steps;
+// - a bidirectional layer's output is not concatenated: the next layer's (and
+//   the head's) input weights are kept as one block per direction, so each
+//   direction's h buffer feeds the next products in place.
+// Every buffer is allocated once per batch shape, in batch(); the step loops
+// allocate nothing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/context.h"
+#include "engine/tensor.h"
+
+namespace skipper::lstm {
+
+struct LstmArchitecture {
+    int64_t input_size = 1;  // features per step
+    int64_t hidden_size = 116;
+    int64_t num_layers = 2;
+    bool bidirectional = true;
+    // true: a logit at every step from the last layer's outputs (session);
+    // false: one logit per sequence from the last layer's final states, the
+    // forward direction's at t = T-1 and the reverse direction's at t = 0
+    // (Keras's Bidirectional(LSTM(return_sequences=False))) (seed).
+    bool output_every_step = false;
+
+    int64_t directions() const { return bidirectional ? 2 : 1; }
+};
+
+// One batch, time-major, in the network's dtype and on its device.
+struct LstmBatch {
+    Tensor inputs;   // [T, B, F]
+    Tensor mask;     // [T, B]: 1 = real step, 0 = padding (right-padded); only 0 or 1
+    Tensor targets;  // [T, B] when output_every_step, else [B]; 0 or 1
+    Tensor weights;  // like targets: loss weight per output (0 = left out of the loss)
+};
+
+class LstmNetwork {
+public:
+    LstmNetwork(const LstmArchitecture& architecture, DType dtype, Device device, int num_threads = 0);
+    ~LstmNetwork();
+    LstmNetwork(const LstmNetwork&) = delete;
+    LstmNetwork& operator=(const LstmNetwork&) = delete;
+
+    const LstmArchitecture& architecture() const { return architecture_; }
+    DType dtype() const { return dtype_; }
+    Device device() const { return device_; }
+
+    // Keras's initialisation, deterministic in `seed` and the same on every
+    // device (drawn on the host): W_ih glorot-uniform, W_hh orthogonal, bias 0
+    // except the forget gate's 1 (unit_forget_bias), the dense kernel
+    // glorot-uniform and its bias 0.
+    void initialize(uint64_t seed);
+
+    // Parameters under PyTorch's names and shapes, in this order:
+    //   nn.LSTM:   weight_ih_l{k}[_reverse] [4H, in], weight_hh_l{k}[_reverse] [4H, H],
+    //              bias_l{k}[_reverse] [4H] (PyTorch's bias_ih + bias_hh; Keras's bias),
+    //   nn.Linear: fc.weight [1, D*H], fc.bias [1].
+    std::vector<std::string> parameter_names() const;
+    Shape parameter_shape(const std::string& name) const;
+    // Host copies (dtype of the network); set_parameter takes any f32/f64 tensor.
+    Tensor parameter(const std::string& name) const;
+    void set_parameter(const std::string& name, const Tensor& value);
+    // d loss / d parameter from the last forward_backward, as a host copy.
+    Tensor gradient(const std::string& name) const;
+
+    // Every parameter (and gradient) in one flat tensor [P] on the device:
+    // the optimizer updates them with one kernel.
+    Tensor& flat_parameters() { return flat_parameters_; }
+    const Tensor& flat_gradients() const { return flat_gradients_; }
+
+    // The batch buffers for T steps of `batch_size` sequences, allocated with
+    // every activation buffer when the shape changes and reused otherwise.
+    // Fill them (Tensor::copy_from), then call forward or forward_backward.
+    LstmBatch& batch(int64_t steps, int64_t batch_size);
+
+    // Logits [T, B] or [B] of the current batch; valid until the next call.
+    const Tensor& forward();
+    // Forward, the masked binary cross-entropy of the logits against the
+    // batch's targets and weights, then every parameter gradient (and, when
+    // asked, the gradient of the loss with respect to the batch's inputs).
+    // Returns the loss.
+    double forward_backward(bool with_input_gradient = false);
+    const Tensor& input_gradient() const;  // [T, B, F]
+
+    // The context of the forward direction; every op outside the two
+    // directions (loss, head, optimizer) runs on it.
+    Context& context() { return *contexts_[0]; }
+
+private:
+    struct Direction;
+    struct Layer;
+    struct Workspace;
+
+    void allocate_parameters();
+    void run_direction_forward(int64_t layer, int64_t direction);
+    void run_direction_backward(int64_t layer, int64_t direction);
+    void join_directions();
+    // The tensors holding a named parameter inside the flat buffer (one, or one
+    // column block per input direction).
+    std::vector<Tensor> parameter_blocks(const std::string& name, bool gradient) const;
+
+    LstmArchitecture architecture_;
+    DType dtype_;
+    Device device_;
+    std::vector<std::unique_ptr<Context>> contexts_;  // one per direction
+    Tensor flat_parameters_;
+    Tensor flat_gradients_;
+    std::vector<Layer> layers_;
+    std::vector<Tensor> fc_weight_, fc_weight_grad_;  // [1, H] per direction
+    Tensor fc_bias_, fc_bias_grad_;                   // [1]
+    std::unique_ptr<Workspace> workspace_;
+};
+
+}  // namespace skipper::lstm
