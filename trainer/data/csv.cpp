@@ -1,0 +1,537 @@
+#include "trainer/data/csv.h"
+
+#include <fcntl.h>
+#include <omp.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <string_view>
+#include <unordered_map>
+
+#include "engine/error.h"
+
+namespace skipper::data::csv {
+
+namespace {
+
+// The whole file, mapped read-only; unmapped on destruction.
+class MappedFile {
+public:
+    explicit MappedFile(const std::string& path) {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) throw DataError(path, 0, "", std::string("cannot open the file: ") + std::strerror(errno));
+        struct stat info {};
+        if (::fstat(fd, &info) != 0) {
+            const int saved = errno;
+            ::close(fd);
+            throw DataError(path, 0, "", std::string("cannot read the file: ") + std::strerror(saved));
+        }
+        size_ = static_cast<size_t>(info.st_size);
+        if (size_ > 0) {
+            data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (data_ == MAP_FAILED) {
+                const int saved = errno;
+                ::close(fd);
+                throw DataError(path, 0, "", std::string("cannot map the file: ") + std::strerror(saved));
+            }
+            ::madvise(data_, size_, MADV_SEQUENTIAL | MADV_WILLNEED);
+        }
+        ::close(fd);
+    }
+    ~MappedFile() {
+        if (data_ != nullptr) ::munmap(data_, size_);
+    }
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    std::string_view text() const { return {static_cast<const char*>(data_), size_}; }
+
+private:
+    void* data_ = nullptr;
+    size_t size_ = 0;
+};
+
+// What a field should have held, for error messages.
+std::string expected_text(const ColumnSpec& spec) {
+    switch (spec.kind) {
+        case Kind::integer:
+            if (spec.min == std::numeric_limits<int32_t>::min() && spec.max == std::numeric_limits<int32_t>::max())
+                return "an integer";
+            if (spec.max == std::numeric_limits<int32_t>::max()) return "an integer >= " + std::to_string(spec.min);
+            return "an integer in [" + std::to_string(spec.min) + ", " + std::to_string(spec.max) + "]";
+        case Kind::real: return "a number";
+        case Kind::boolean: return "a boolean (true/false, True/False or 0/1)";
+        case Kind::date: return "a date YYYY-MM-DD";
+        case Kind::text: return "text";
+        case Kind::choice: {
+            std::string out = "one of ";
+            for (size_t i = 0; i < spec.values.size(); ++i) out += (i ? ", " : "") + spec.values[i];
+            return out;
+        }
+    }
+    return "a value";
+}
+
+// The text found, quoted and shortened, for error messages.
+std::string found_text(std::string_view text) {
+    constexpr size_t kMax = 40;
+    std::string out = "'";
+    for (char c : text.substr(0, kMax)) {
+        if (c == '\r') out += "\\r";
+        else if (c == '\n') out += "\\n";
+        else out += c;
+    }
+    if (text.size() > kMax) out += "...";
+    return out + "'";
+}
+
+bool parse_bool(std::string_view s, uint8_t& out) {
+    switch (s.size()) {
+        case 1:
+            if (s[0] == '0' || s[0] == '1') { out = static_cast<uint8_t>(s[0] - '0'); return true; }
+            return false;
+        case 4:
+            if (s == "true" || s == "True") { out = 1; return true; }
+            return false;
+        case 5:
+            if (s == "false" || s == "False") { out = 0; return true; }
+            return false;
+        default: return false;
+    }
+}
+
+bool parse_int(std::string_view s, int32_t& out) {
+    const char* first = s.data();
+    const char* last = first + s.size();
+    if (first != last && *first == '+') ++first;
+    const auto [ptr, ec] = std::from_chars(first, last, out);
+    return ec == std::errc() && ptr == last && first != last;
+}
+
+bool parse_real(std::string_view s, float& out) {
+    if (s.empty()) {
+        out = std::numeric_limits<float>::quiet_NaN();
+        return true;
+    }
+    const char* first = s.data();
+    const char* last = first + s.size();
+    if (*first == '+') ++first;
+    const auto [ptr, ec] = std::from_chars(first, last, out);
+    return ec == std::errc() && ptr == last && first != last;
+}
+
+bool parse_date(std::string_view s, int32_t& out) {
+    if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+    int year = 0, month = 0, day = 0;
+    for (int i : {0, 1, 2, 3, 5, 6, 8, 9})
+        if (s[i] < '0' || s[i] > '9') return false;
+    year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    month = (s[5] - '0') * 10 + (s[6] - '0');
+    day = (s[8] - '0') * 10 + (s[9] - '0');
+    if (month < 1 || month > 12 || day < 1) return false;
+    static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > kDays[month - 1] + (month == 2 && leap ? 1 : 0)) return false;
+    out = days_from_civil(year, month, day);
+    return true;
+}
+
+// Splits records. A record ends at a newline outside quotes; a trailing \r
+// before it is dropped; "" inside a quoted field is one quote.
+class FieldCursor {
+public:
+    FieldCursor(const char* p, const char* end) : p_(p), end_(end) {}
+
+    const char* position() const { return p_; }
+    bool at_end() const { return p_ >= end_; }
+    int64_t newlines_in_quotes() const { return newlines_in_quotes_; }
+
+    // Skips an empty line; true if there was one.
+    bool skip_blank_line() {
+        if (*p_ == '\n') { ++p_; return true; }
+        if (*p_ == '\r' && p_ + 1 < end_ && p_[1] == '\n') { p_ += 2; return true; }
+        return false;
+    }
+
+    // Reads the next field of the current record into `value` (a view of the
+    // file, or of `scratch_` when quoted). Returns false on an unterminated
+    // quote. Sets record_done when the field ended its record.
+    bool next(std::string_view& value, bool& record_done) {
+        if (p_ < end_ && *p_ == '"') {
+            scratch_.clear();
+            ++p_;
+            for (;;) {
+                const char* quote = static_cast<const char*>(std::memchr(p_, '"', static_cast<size_t>(end_ - p_)));
+                if (quote == nullptr) {
+                    value = std::string_view(p_, static_cast<size_t>(end_ - p_));
+                    p_ = end_;
+                    record_done = true;
+                    return false;
+                }
+                newlines_in_quotes_ += std::count(p_, quote, '\n');
+                scratch_.append(p_, quote);
+                p_ = quote + 1;
+                if (p_ < end_ && *p_ == '"') {
+                    scratch_ += '"';
+                    ++p_;
+                    continue;
+                }
+                break;
+            }
+            value = scratch_;
+            if (p_ < end_ && *p_ == '\r') ++p_;
+        } else {
+            const char* start = p_;
+            while (p_ < end_ && *p_ != ',' && *p_ != '\n') ++p_;
+            const char* stop = p_;
+            if (stop > start && stop[-1] == '\r' && (p_ == end_ || *p_ == '\n')) --stop;
+            value = std::string_view(start, static_cast<size_t>(stop - start));
+        }
+        if (p_ >= end_) {
+            record_done = true;
+        } else if (*p_ == ',') {
+            ++p_;
+            record_done = false;
+        } else {
+            // A newline, or stray text after a closing quote: end the record at the next newline.
+            if (*p_ != '\n') {
+                const char* nl = static_cast<const char*>(std::memchr(p_, '\n', static_cast<size_t>(end_ - p_)));
+                p_ = nl == nullptr ? end_ : nl;
+                if (p_ == end_) { record_done = true; return true; }
+            }
+            ++p_;
+            record_done = true;
+        }
+        return true;
+    }
+
+private:
+    const char* p_;
+    const char* end_;
+    std::string scratch_;
+    int64_t newlines_in_quotes_ = 0;
+};
+
+// Dictionary of one text column within one chunk.
+struct LocalDictionary {
+    std::unordered_map<std::string_view, int32_t> codes;
+    std::deque<std::string> owned;  // texts that came from quoted fields
+    std::vector<std::string_view> names;
+
+    int32_t code(std::string_view text, bool from_scratch) {
+        auto it = codes.find(text);
+        if (it != codes.end()) return it->second;
+        if (from_scratch) text = owned.emplace_back(text);
+        const auto c = static_cast<int32_t>(names.size());
+        codes.emplace(text, c);
+        names.push_back(text);
+        return c;
+    }
+};
+
+struct Problem {
+    int64_t local_line = 0;  // 0-based line within the chunk
+    std::string column;
+    std::string what;
+};
+
+struct ChunkResult {
+    int64_t rows = 0;
+    int64_t lines = 0;
+    int64_t skipped = 0;
+    std::vector<Problem> problems;
+    std::vector<LocalDictionary> dictionaries;  // per column (used by text columns)
+};
+
+// Where each column's values go.
+struct ColumnSink {
+    Kind kind;
+    void* base;
+};
+
+// Chunk boundaries at record starts. Quotes may hide newlines, so when the
+// data holds any quote, each boundary moves to the first newline outside
+// quotes (quote parity counted from the start of the data).
+std::vector<const char*> chunk_boundaries(const char* begin, const char* end, int64_t chunks) {
+    std::vector<const char*> bounds{begin};
+    const bool has_quotes = std::memchr(begin, '"', static_cast<size_t>(end - begin)) != nullptr;
+    const auto size = end - begin;
+    const char* counted_to = begin;
+    int64_t quotes = 0;
+    for (int64_t k = 1; k < chunks; ++k) {
+        const char* p = std::max(bounds.back(), begin + size * k / chunks);
+        if (p <= bounds.back()) continue;
+        if (has_quotes) {
+            quotes += std::count(counted_to, p, '"');
+            counted_to = p;
+            bool in_quotes = quotes % 2 == 1;
+            while (p < end && (in_quotes || *p != '\n')) {
+                if (*p == '"') in_quotes = !in_quotes;
+                ++p;
+            }
+            quotes += std::count(counted_to, p, '"');
+            counted_to = p;
+        } else {
+            const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+            p = nl == nullptr ? end : nl;
+        }
+        if (p >= end) break;
+        bounds.push_back(p + 1);
+    }
+    bounds.push_back(end);
+    return bounds;
+}
+
+}  // namespace
+
+Table read_csv(const std::string& path, const std::vector<ColumnSpec>& specs, const ReadOptions& options,
+               ReadReport* report) {
+    const MappedFile file(path);
+    std::string_view text = file.text();
+    if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+    std::string expected_columns;
+    for (size_t i = 0; i < specs.size(); ++i) expected_columns += (i ? ", " : "") + specs[i].name;
+    if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
+        throw DataError(path, 0, "", "the file is empty: expected a header line naming the columns " + expected_columns);
+
+    // Header: field index -> spec index.
+    const char* const data_end = text.data() + text.size();
+    FieldCursor header(text.data(), data_end);
+    std::vector<std::string> header_names;
+    for (bool done = false; !done;) {
+        std::string_view name;
+        if (!header.next(name, done)) throw DataError(path, 1, "", "unterminated quote in the header");
+        header_names.emplace_back(name);
+    }
+    const int64_t header_lines = 1 + header.newlines_in_quotes();
+    std::vector<int> spec_of_field(header_names.size(), -1);
+    for (size_t s = 0; s < specs.size(); ++s) {
+        const auto it = std::find(header_names.begin(), header_names.end(), specs[s].name);
+        if (it == header_names.end()) {
+            std::string have;
+            for (size_t i = 0; i < header_names.size(); ++i) have += (i ? ", " : "") + header_names[i];
+            throw DataError(path, 1, specs[s].name,
+                            "missing required column '" + specs[s].name + "'; the header has: " + have);
+        }
+        const auto field = static_cast<size_t>(it - header_names.begin());
+        if (spec_of_field[field] < 0) spec_of_field[field] = static_cast<int>(s);
+    }
+    const char* const data_begin = header.position();
+    if (std::string_view(data_begin, static_cast<size_t>(data_end - data_begin)).find_first_not_of(" \t\r\n") ==
+        std::string_view::npos)
+        throw DataError(path, header_lines + 1, "", "the file has a header but no data rows");
+
+    const int threads = options.num_threads > 0 ? options.num_threads : omp_get_max_threads();
+    constexpr int64_t kMinChunkBytes = 1 << 20;
+    const int64_t bytes = data_end - data_begin;
+    const int64_t wanted = std::clamp<int64_t>(bytes / kMinChunkBytes, 1, int64_t{threads} * 4);
+    const std::vector<const char*> bounds = chunk_boundaries(data_begin, data_end, wanted);
+    const auto chunks = static_cast<int64_t>(bounds.size()) - 1;
+
+    // Row capacity of each chunk: its newline count, plus one for an unterminated last line.
+    std::vector<int64_t> capacity_offset(static_cast<size_t>(chunks) + 1, 0);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t k = 0; k < chunks; ++k)
+        capacity_offset[k + 1] = std::count(bounds[k], bounds[k + 1], '\n') + 1;
+    for (int64_t k = 0; k < chunks; ++k) capacity_offset[k + 1] += capacity_offset[k];
+    const int64_t capacity = capacity_offset[chunks];
+
+    Table table;
+    std::vector<ColumnSink> sinks;
+    for (const auto& spec : specs) {
+        const DType dtype = spec.kind == Kind::real ? DType::f32 : spec.kind == Kind::boolean ? DType::u8 : DType::i32;
+        table.columns.push_back(Column{Tensor::empty({capacity}, dtype), {}});
+        sinks.push_back({spec.kind, table.columns.back().values.raw()});
+    }
+    table.line.resize(static_cast<size_t>(capacity));
+
+    const bool skip_bad = options.on_bad_row == OnBadRow::skip;
+    const auto field_count = static_cast<int64_t>(header_names.size());
+    std::vector<ChunkResult> results(static_cast<size_t>(chunks));
+
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int64_t k = 0; k < chunks; ++k) {
+        ChunkResult& result = results[k];
+        result.dictionaries.resize(specs.size());
+        const int64_t base = capacity_offset[k];
+        FieldCursor cursor(bounds[k], bounds[k + 1]);
+        // Text values of the current row, entered into the dictionary only once the row is good.
+        std::vector<std::pair<std::string_view, bool>> pending_text(specs.size());
+        std::vector<std::string> pending_owned(specs.size());
+        int64_t line = 0;  // 0-based line of the current record within the chunk
+        while (!cursor.at_end()) {
+            if (cursor.skip_blank_line()) {
+                ++line;
+                continue;
+            }
+            const int64_t row = base + result.rows;
+            const int64_t quoted_newlines_before = cursor.newlines_in_quotes();
+            Problem problem;
+            bool bad = false;
+            int64_t field = 0;
+            for (bool done = false; !done; ++field) {
+                std::string_view value;
+                const bool closed = cursor.next(value, done);
+                if (bad) continue;
+                if (!closed) {
+                    bad = true;
+                    problem = {line, field < field_count ? header_names[field] : "",
+                               "unterminated quoted field starting " + found_text(value)};
+                    continue;
+                }
+                if (field >= field_count) continue;
+                const int s = spec_of_field[field];
+                if (s < 0) continue;
+                const ColumnSpec& spec = specs[s];
+                bool ok = true;
+                switch (spec.kind) {
+                    case Kind::integer: {
+                        int32_t& out = static_cast<int32_t*>(sinks[s].base)[row];
+                        ok = parse_int(value, out) && out >= spec.min && out <= spec.max;
+                        break;
+                    }
+                    case Kind::real: ok = parse_real(value, static_cast<float*>(sinks[s].base)[row]); break;
+                    case Kind::boolean: ok = parse_bool(value, static_cast<uint8_t*>(sinks[s].base)[row]); break;
+                    case Kind::date: ok = parse_date(value, static_cast<int32_t*>(sinks[s].base)[row]); break;
+                    case Kind::text: {
+                        const bool quoted = value.data() < bounds[k] || value.data() >= bounds[k + 1];
+                        if (quoted) {
+                            pending_owned[s].assign(value);
+                            pending_text[s] = {pending_owned[s], true};
+                        } else {
+                            pending_text[s] = {value, false};
+                        }
+                        ok = !value.empty();
+                        break;
+                    }
+                    case Kind::choice: {
+                        const auto it = std::find(spec.values.begin(), spec.values.end(), value);
+                        ok = it != spec.values.end();
+                        if (ok) static_cast<int32_t*>(sinks[s].base)[row] = static_cast<int32_t>(it - spec.values.begin());
+                        break;
+                    }
+                }
+                if (!ok) {
+                    bad = true;
+                    problem = {line, spec.name,
+                               "found " + found_text(value) + " in field " + std::to_string(field + 1) + ", expected " +
+                                   (spec.kind == Kind::text ? std::string("a non-empty value") : expected_text(spec))};
+                }
+            }
+            if (!bad && field != field_count) {
+                bad = true;
+                if (field < field_count)
+                    problem = {line, header_names[field],
+                               "the line ends after " + std::to_string(field) + " of " + std::to_string(field_count) +
+                                   " fields (truncated line?): expected a value for '" + header_names[field] + "'"};
+                else
+                    problem = {line, "",
+                               "found " + std::to_string(field) + " fields, expected " + std::to_string(field_count) +
+                                   " as in the header"};
+            }
+            const int64_t record_line = line;
+            line += 1 + (cursor.newlines_in_quotes() - quoted_newlines_before);
+            if (bad) {
+                ++result.skipped;
+                if (!skip_bad || result.problems.size() < ReadReport::kMaxProblems) result.problems.push_back(problem);
+                if (!skip_bad) break;
+                continue;
+            }
+            for (size_t s = 0; s < specs.size(); ++s)
+                if (specs[s].kind == Kind::text)
+                    static_cast<int32_t*>(sinks[s].base)[row] =
+                        result.dictionaries[s].code(pending_text[s].first, pending_text[s].second);
+            table.line[row] = record_line;
+            ++result.rows;
+        }
+        result.lines = line;
+    }
+
+    // First line of each chunk, then the first error (in file order) or the skip report.
+    std::vector<int64_t> first_line(static_cast<size_t>(chunks) + 1, header_lines + 1);
+    for (int64_t k = 0; k < chunks; ++k) first_line[k + 1] = first_line[k] + results[k].lines;
+    int64_t skipped = 0;
+    std::vector<std::string> problems;
+    for (int64_t k = 0; k < chunks; ++k) {
+        for (const auto& problem : results[k].problems) {
+            if (!skip_bad) throw DataError(path, first_line[k] + problem.local_line, problem.column, problem.what);
+            if (problems.size() < ReadReport::kMaxProblems)
+                problems.push_back(DataError(path, first_line[k] + problem.local_line, problem.column, problem.what).what());
+        }
+        skipped += results[k].skipped;
+    }
+
+    // Merge the text dictionaries in chunk order; codes follow first appearance in the file.
+    std::vector<std::vector<int32_t>> remap(specs.size() * static_cast<size_t>(chunks));
+    for (size_t s = 0; s < specs.size(); ++s) {
+        if (specs[s].kind != Kind::text) continue;
+        std::unordered_map<std::string_view, int32_t> global;
+        std::vector<std::string>& names = table.columns[s].dictionary;
+        names.reserve(specs[s].values.size());
+        for (const auto& v : specs[s].values) {
+            global.emplace(v, static_cast<int32_t>(names.size()));
+            names.push_back(v);
+        }
+        std::vector<std::string_view> views(specs[s].values.begin(), specs[s].values.end());
+        for (int64_t k = 0; k < chunks; ++k) {
+            auto& map = remap[s * static_cast<size_t>(chunks) + static_cast<size_t>(k)];
+            for (std::string_view name : results[k].dictionaries[s].names) {
+                const auto [it, inserted] = global.emplace(name, static_cast<int32_t>(views.size()));
+                if (inserted) views.push_back(name);
+                map.push_back(it->second);
+            }
+        }
+        for (size_t i = names.size(); i < views.size(); ++i) names.emplace_back(views[i]);
+    }
+
+    // Compact the chunks' rows to the front, translating local codes and lines.
+    std::vector<int64_t> out_offset(static_cast<size_t>(chunks) + 1, 0);
+    for (int64_t k = 0; k < chunks; ++k) out_offset[k + 1] = out_offset[k] + results[k].rows;
+    const int64_t rows = out_offset[chunks];
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t k = 0; k < chunks; ++k) {
+        const int64_t from = capacity_offset[k];
+        const int64_t n = results[k].rows;
+        for (size_t s = 0; s < specs.size(); ++s) {
+            if (specs[s].kind != Kind::text) continue;
+            const auto& map = remap[s * static_cast<size_t>(chunks) + static_cast<size_t>(k)];
+            auto* codes = static_cast<int32_t*>(sinks[s].base) + from;
+            for (int64_t i = 0; i < n; ++i) codes[i] = map[static_cast<size_t>(codes[i])];
+        }
+        for (int64_t i = 0; i < n; ++i) table.line[from + i] += first_line[k];
+    }
+    // Sequential: a chunk's rows only ever move towards the front.
+    for (int64_t k = 1; k < chunks; ++k) {
+        if (out_offset[k] == capacity_offset[k]) continue;
+        const int64_t n = results[k].rows;
+        for (size_t s = 0; s < specs.size(); ++s) {
+            const size_t width = dtype_size(table.columns[s].values.dtype());
+            auto* bytes_base = static_cast<char*>(sinks[s].base);
+            std::memmove(bytes_base + out_offset[k] * width, bytes_base + capacity_offset[k] * width,
+                         static_cast<size_t>(n) * width);
+        }
+        std::memmove(table.line.data() + out_offset[k], table.line.data() + capacity_offset[k],
+                     static_cast<size_t>(n) * sizeof(int64_t));
+    }
+    for (auto& column : table.columns) column.values = column.values.slice_rows(0, rows);
+    table.line.resize(static_cast<size_t>(rows));
+    table.rows = rows;
+
+    if (report != nullptr) {
+        report->rows_read += rows;
+        report->rows_skipped += skipped;
+        for (auto& p : problems)
+            if (report->problems.size() < ReadReport::kMaxProblems) report->problems.push_back(std::move(p));
+    }
+    return table;
+}
+
+}  // namespace skipper::data::csv
