@@ -1,0 +1,206 @@
+#include "tools/experiment.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "engine/error.h"
+#include "engine/serialize.h"
+#include "trainer/data/features.h"
+#include "trainer/data/split.h"
+#include "trainer/metrics/session_metrics.h"
+
+namespace skipper::tools {
+
+Task parse_task(const std::string& text) {
+    if (text == "seed") return Task::seed;
+    if (text == "session") return Task::session;
+    throw ParamError("task", "expected seed or session, got '" + text + "'");
+}
+
+const char* task_name(Task task) { return task == Task::seed ? "seed" : "session"; }
+
+std::string TaskChoice::label() const {
+    if (task == Task::session) return "session task";
+    return with_leak ? "seed task, with the leak" : "seed task, without the leak";
+}
+
+namespace {
+
+std::vector<int64_t> all_indices(int64_t count) {
+    std::vector<int64_t> indices(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i) indices[static_cast<size_t>(i)] = i;
+    return indices;
+}
+
+// test_fraction 1 puts everything in the test part (for `skipper predict` and `eval`).
+data::Split make_split(int64_t count, const SplitOptions& options, bool by_session) {
+    if (options.test_fraction >= 1.0) return {{}, all_indices(count)};
+    return by_session ? data::session_split(count, options.test_fraction, static_cast<uint64_t>(options.seed))
+                      : data::random_split(count, options.test_fraction, static_cast<uint64_t>(options.seed));
+}
+
+std::span<const float> floats(const Tensor& t) { return {t.data<float>(), static_cast<size_t>(t.numel())}; }
+
+Scores score_rows(const data::TabularDataset& rows, const std::vector<double>& probabilities, bool session_task) {
+    const std::vector<float> scores(probabilities.begin(), probabilities.end());
+    const auto labels = floats(rows.labels);
+    Scores out;
+    out.metrics["accuracy"] = metrics::accuracy(labels, scores);
+    out.metrics["auc"] = metrics::roc_auc(labels, scores);
+    out.metrics["logloss"] = metrics::log_loss(labels, scores);
+    out.confusion = metrics::confusion_matrix(labels, scores);
+    if (session_task) {
+        const auto model = metrics::session_scores(rows, scores);
+        out.metrics["aa"] = model.mean_average_accuracy;
+        out.metrics["first_accuracy"] = model.first_prediction_accuracy;
+        const auto baseline_predictions = metrics::repeat_last_skip_predictions(rows);
+        const auto baseline = metrics::session_scores(rows, baseline_predictions);
+        out.metrics["baseline_aa"] = baseline.mean_average_accuracy;
+        out.metrics["baseline_first_accuracy"] = baseline.first_prediction_accuracy;
+    }
+    return out;
+}
+
+// The positions an lstm session model is scored on, flattened in session order.
+std::vector<double> predicted_positions(const data::SequenceDataset& data, const std::vector<double>& all) {
+    const float* mask = data.predict_mask.data<float>();
+    std::vector<double> out;
+    for (int64_t i = 0; i < data.predict_mask.numel(); ++i)
+        if (mask[i] > 0.5f) out.push_back(all[static_cast<size_t>(i)]);
+    return out;
+}
+
+Scores score_sequences(const data::SequenceDataset& data, const std::vector<double>& all) {
+    const std::vector<float> all_f(all.begin(), all.end());
+    const Tensor grid = Tensor::from_vector<float>(all_f, {data.sessions(), data.max_steps()});
+    std::vector<float> labels, scores;
+    const float* mask = data.predict_mask.data<float>();
+    const float* label = data.labels.data<float>();
+    for (int64_t i = 0; i < data.predict_mask.numel(); ++i)
+        if (mask[i] > 0.5f) {
+            labels.push_back(label[i]);
+            scores.push_back(all_f[static_cast<size_t>(i)]);
+        }
+    Scores out;
+    out.metrics["accuracy"] = metrics::accuracy(labels, scores);
+    out.metrics["auc"] = metrics::roc_auc(labels, scores);
+    out.metrics["logloss"] = metrics::log_loss(labels, scores);
+    out.confusion = metrics::confusion_matrix(labels, scores);
+    const auto model = metrics::session_scores(data, grid);
+    out.metrics["aa"] = model.mean_average_accuracy;
+    out.metrics["first_accuracy"] = model.first_prediction_accuracy;
+    const auto baseline = metrics::session_scores(data, metrics::repeat_last_skip_predictions(data));
+    out.metrics["baseline_aa"] = baseline.mean_average_accuracy;
+    out.metrics["baseline_first_accuracy"] = baseline.first_prediction_accuracy;
+    return out;
+}
+
+bool uses_sequences(const AnyModel& model) {
+    const auto* lstm = std::get_if<LstmModel>(&model);
+    return lstm != nullptr && lstm->arch() == "session";
+}
+
+}  // namespace
+
+TaskData build_task_data(const data::MssdData& mssd, const TaskChoice& choice, bool need_sequences,
+                         const SplitOptions& split, const std::function<void(const std::string&)>& warn) {
+    TaskData out;
+    out.choice = choice;
+    if (choice.task == Task::seed) {
+        data::SeedFeatureOptions options;
+        options.with_leak = choice.with_leak;
+        options.warn = warn;
+        const auto rows = data::build_seed_features(mssd, options);
+        const auto parts = make_split(rows.rows(), split, false);
+        if (!parts.train.empty()) out.train_rows = data::take_rows(rows, parts.train);
+        out.test_rows = data::take_rows(rows, parts.test);
+        return out;
+    }
+    const auto parts = make_split(mssd.log.num_sessions(), split, true);
+    const auto rows = data::build_session_rows(mssd);
+    if (!parts.train.empty()) out.train_rows = data::take_rows(rows, data::rows_of_sessions(rows, parts.train));
+    out.test_rows = data::take_rows(rows, data::rows_of_sessions(rows, parts.test));
+    if (need_sequences) {
+        const auto sequences = data::build_session_sequences(mssd);
+        if (!parts.train.empty()) out.train_sequences = data::take_sessions(sequences, parts.train);
+        out.test_sequences = data::take_sessions(sequences, parts.test);
+        out.has_sequences = true;
+    }
+    return out;
+}
+
+TrainedRun train_and_score(const std::string& learner, const TaskData& data, const KeyValues& learner_params,
+                           const ProgressCallback& progress) {
+    TrainedRun run{learner, data.choice, GbdtModel{}, {}, 0.0, {}};
+    const auto start = std::chrono::steady_clock::now();
+    if (learner == "gbdt") {
+        GbdtParams params;
+        set_params(params, gbdt_param_table(), learner_params);
+        validate_gbdt_params(params);
+        run.model = train_gbdt(data.train_rows, &data.test_rows, params, &run.log, progress);
+    } else if (learner == "lstm") {
+        KeyValues pairs = learner_params;
+        pairs.emplace_back("arch", task_name(data.choice.task));
+        const LstmParams params = lstm_params_from(pairs);
+        if (data.choice.task == Task::seed) {
+            run.model = train_lstm(data.train_rows, &data.test_rows, params, &run.log, progress);
+        } else {
+            if (!data.has_sequences) throw Error("the lstm session model needs the sequence form of the data");
+            run.model = train_lstm(data.train_sequences, &data.test_sequences, params, &run.log, progress);
+        }
+    } else {
+        throw ParamError("learner", "expected gbdt or lstm, got '" + learner + "'");
+    }
+    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    run.test = score_model(run.model, data);
+    return run;
+}
+
+std::vector<double> predict_test(const AnyModel& model, const TaskData& data) {
+    if (const auto* gbdt = std::get_if<GbdtModel>(&model)) return gbdt->predict_proba(data.test_rows);
+    const auto& lstm = std::get<LstmModel>(model);
+    if (lstm.arch() == "seed") return lstm.predict_proba(data.test_rows);
+    return predicted_positions(data.test_sequences, lstm.predict_proba(data.test_sequences));
+}
+
+Scores score_model(const AnyModel& model, const TaskData& data) {
+    if (uses_sequences(model)) {
+        const auto& lstm = std::get<LstmModel>(model);
+        return score_sequences(data.test_sequences, lstm.predict_proba(data.test_sequences));
+    }
+    return score_rows(data.test_rows, predict_test(model, data), data.choice.task == Task::session);
+}
+
+void save_model(const AnyModel& model, const std::string& path) {
+    std::visit([&](const auto& m) { m.save(path); }, model);
+}
+
+AnyModel load_any_model(const std::string& path) {
+    const ModelFile file = load_model_file(path);
+    const auto learner = file.metadata.find("learner");
+    if (learner == file.metadata.end())
+        throw FormatError(path, "not a gbdt or lstm model (its metadata names no learner)");
+    if (learner->second == "gbdt") return GbdtModel::load(path);
+    if (learner->second == "lstm") return LstmModel::load(path);
+    throw FormatError(path, "unknown learner '" + learner->second + "' (expected gbdt or lstm)");
+}
+
+std::string learner_of(const AnyModel& model) { return std::holds_alternative<GbdtModel>(model) ? "gbdt" : "lstm"; }
+
+const std::vector<std::string>& feature_names_of(const AnyModel& model) {
+    return std::visit([](const auto& m) -> const std::vector<std::string>& { return m.feature_names(); }, model);
+}
+
+TaskChoice task_of(const AnyModel& model) {
+    TaskChoice choice;
+    if (const auto* lstm = std::get_if<LstmModel>(&model)) choice.task = parse_task(lstm->arch());
+    bool leak = false;
+    for (const auto& name : feature_names_of(model)) {
+        if (name == "history_last_skip_2") choice.task = Task::session;
+        leak = leak || name == data::kLeakingColumn;
+    }
+    choice.with_leak = choice.task == Task::seed && leak;
+    return choice;
+}
+
+}  // namespace skipper::tools
