@@ -57,6 +57,7 @@ public:
 
 private:
     friend class LstmTrainer;
+    friend struct LstmModelIo;
 
     LstmParams params_;
     lstm::LstmArchitecture architecture_;

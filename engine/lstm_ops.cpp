@@ -1,0 +1,173 @@
+#include "engine/lstm_ops.h"
+
+#include "engine/error.h"
+#include "kernels/cpu/adam.h"
+#include "kernels/cpu/loss.h"
+#include "kernels/cpu/lstm_cell.h"
+
+#if SKIPPER_HAS_CUDA
+#include "kernels/cuda/adam.h"
+#include "kernels/cuda/loss.h"
+#include "kernels/cuda/lstm_cell.h"
+#define SKIPPER_ON_CUDA(...) __VA_ARGS__
+#else
+#define SKIPPER_ON_CUDA(...) throw Error("this Skipper binary was built without CUDA")
+#endif
+
+namespace skipper::ops {
+
+namespace {
+
+void require(bool condition, const char* op, const std::string& what) {
+    if (!condition) throw Error(std::string(op) + ": " + what);
+}
+
+// t must have `shape`, the dtype and the device of `like`.
+void require_tensor(const char* op, const char* name, const Tensor& t, const Shape& shape, const Tensor& like) {
+    require(t.defined(), op, std::string(name) + " is undefined");
+    require(t.shape() == shape && t.dtype() == like.dtype() && t.device() == like.device(), op,
+            std::string(name) + ": expected " + dtype_name(like.dtype()) + shape_string(shape) + "@" +
+                device_name(like.device()) + ", got " + t.describe());
+}
+
+void require_float(const char* op, const Tensor& t) {
+    require(t.defined() && (t.dtype() == DType::f32 || t.dtype() == DType::f64), op,
+            "expected f32 or f64, got " + (t.defined() ? t.describe() : std::string("an undefined tensor")));
+}
+
+template <class F> void dispatch_float(DType dtype, F&& f) {
+    if (dtype == DType::f32) f(float{});
+    else f(double{});
+}
+
+}  // namespace
+
+void lstm_cell_forward(Context& ctx, Tensor& gates, const Tensor& bias, const Tensor& c_prev, const Tensor& h_prev,
+                       const Tensor& mask, Tensor& c, Tensor& h) {
+    const char* op = "lstm_cell_forward";
+    require_float(op, gates);
+    require(gates.dim() == 2 && gates.size(1) % 4 == 0, op, "gates must be [B, 4H], got " + gates.describe());
+    const int64_t batch = gates.size(0), hidden = gates.size(1) / 4;
+    require_tensor(op, "bias", bias, {4 * hidden}, gates);
+    require_tensor(op, "c_prev", c_prev, {batch, hidden}, gates);
+    require_tensor(op, "h_prev", h_prev, {batch, hidden}, gates);
+    require_tensor(op, "mask", mask, {batch}, gates);
+    require_tensor(op, "c", c, {batch, hidden}, gates);
+    require_tensor(op, "h", h, {batch, hidden}, gates);
+    dispatch_float(gates.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        if (gates.device() == Device::cpu)
+            cpu::lstm_cell_forward<T>(gates.data<T>(), bias.data<T>(), c_prev.data<T>(), h_prev.data<T>(),
+                                      mask.data<T>(), c.data<T>(), h.data<T>(), batch, hidden);
+        else
+            SKIPPER_ON_CUDA(cuda::lstm_cell_forward<T>(gates.data<T>(), bias.data<T>(), c_prev.data<T>(),
+                                                       h_prev.data<T>(), mask.data<T>(), c.data<T>(), h.data<T>(),
+                                                       batch, hidden, ctx.cuda_stream()));
+    });
+    (void)ctx;
+}
+
+void lstm_cell_backward(Context& ctx, const Tensor& gates, const Tensor& c_prev, const Tensor& c, const Tensor& mask,
+                        const Tensor& dh, const Tensor& dc, Tensor& dgates, Tensor& dc_prev, Tensor& dh_prev) {
+    const char* op = "lstm_cell_backward";
+    require_float(op, gates);
+    require(gates.dim() == 2 && gates.size(1) % 4 == 0, op, "gates must be [B, 4H], got " + gates.describe());
+    const int64_t batch = gates.size(0), hidden = gates.size(1) / 4;
+    require_tensor(op, "c_prev", c_prev, {batch, hidden}, gates);
+    require_tensor(op, "c", c, {batch, hidden}, gates);
+    require_tensor(op, "mask", mask, {batch}, gates);
+    require_tensor(op, "dh", dh, {batch, hidden}, gates);
+    require_tensor(op, "dc", dc, {batch, hidden}, gates);
+    require_tensor(op, "dgates", dgates, {batch, 4 * hidden}, gates);
+    require_tensor(op, "dc_prev", dc_prev, {batch, hidden}, gates);
+    require_tensor(op, "dh_prev", dh_prev, {batch, hidden}, gates);
+    dispatch_float(gates.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        if (gates.device() == Device::cpu)
+            cpu::lstm_cell_backward<T>(gates.data<T>(), c_prev.data<T>(), c.data<T>(), mask.data<T>(), dh.data<T>(),
+                                       dc.data<T>(), dgates.data<T>(), dc_prev.data<T>(), dh_prev.data<T>(), batch,
+                                       hidden);
+        else
+            SKIPPER_ON_CUDA(cuda::lstm_cell_backward<T>(gates.data<T>(), c_prev.data<T>(), c.data<T>(),
+                                                        mask.data<T>(), dh.data<T>(), dc.data<T>(), dgates.data<T>(),
+                                                        dc_prev.data<T>(), dh_prev.data<T>(), batch, hidden,
+                                                        ctx.cuda_stream()));
+    });
+    (void)ctx;
+}
+
+void add_bias(Context& ctx, Tensor& x, const Tensor& bias) {
+    const char* op = "add_bias";
+    require_float(op, x);
+    require(x.dim() == 2, op, "x must be [N, M], got " + x.describe());
+    require_tensor(op, "bias", bias, {x.size(1)}, x);
+    dispatch_float(x.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        if (x.device() == Device::cpu) cpu::add_bias<T>(x.data<T>(), bias.data<T>(), x.size(0), x.size(1));
+        else SKIPPER_ON_CUDA(cuda::add_bias<T>(x.data<T>(), bias.data<T>(), x.size(0), x.size(1), ctx.cuda_stream()));
+    });
+    (void)ctx;
+}
+
+double bce_with_logits_forward(Context& ctx, const Tensor& logits, const Tensor& targets, const Tensor& weights) {
+    const char* op = "bce_with_logits_forward";
+    require_float(op, logits);
+    require_tensor(op, "targets", targets, logits.shape(), logits);
+    require_tensor(op, "weights", weights, logits.shape(), logits);
+    double loss = 0.0;
+    dispatch_float(logits.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        if (logits.device() == Device::cpu)
+            loss = cpu::bce_with_logits_forward<T>(logits.data<T>(), targets.data<T>(), weights.data<T>(),
+                                                   logits.numel());
+        else
+            SKIPPER_ON_CUDA(loss = cuda::bce_with_logits_forward<T>(logits.data<T>(), targets.data<T>(),
+                                                                    weights.data<T>(), logits.numel(),
+                                                                    ctx.cuda_stream()));
+    });
+    (void)ctx;
+    return loss;
+}
+
+void bce_with_logits_backward(Context& ctx, const Tensor& logits, const Tensor& targets, const Tensor& weights,
+                              Tensor& dlogits) {
+    const char* op = "bce_with_logits_backward";
+    require_float(op, logits);
+    require_tensor(op, "targets", targets, logits.shape(), logits);
+    require_tensor(op, "weights", weights, logits.shape(), logits);
+    require_tensor(op, "dlogits", dlogits, logits.shape(), logits);
+    dispatch_float(logits.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        if (logits.device() == Device::cpu)
+            cpu::bce_with_logits_backward<T>(logits.data<T>(), targets.data<T>(), weights.data<T>(), logits.numel(),
+                                             dlogits.data<T>());
+        else
+            SKIPPER_ON_CUDA(cuda::bce_with_logits_backward<T>(logits.data<T>(), targets.data<T>(), weights.data<T>(),
+                                                              logits.numel(), dlogits.data<T>(), ctx.cuda_stream()));
+    });
+    (void)ctx;
+}
+
+void adam_step(Context& ctx, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamOptions& options,
+               int64_t step) {
+    const char* op = "adam_step";
+    require_float(op, param);
+    require_tensor(op, "grad", grad, param.shape(), param);
+    require_tensor(op, "m", m, param.shape(), param);
+    require_tensor(op, "v", v, param.shape(), param);
+    require(step >= 1, op, "step counts from 1, got " + std::to_string(step));
+    dispatch_float(param.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        if (param.device() == Device::cpu)
+            cpu::adam_step<T>(param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(), param.numel(),
+                              options.learning_rate, options.beta1, options.beta2, options.epsilon,
+                              options.weight_decay, step);
+        else
+            SKIPPER_ON_CUDA(cuda::adam_step<T>(param.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(),
+                                               param.numel(), options.learning_rate, options.beta1, options.beta2,
+                                               options.epsilon, options.weight_decay, step, ctx.cuda_stream()));
+    });
+    (void)ctx;
+}
+
+}  // namespace skipper::ops

@@ -1,0 +1,196 @@
+#include "trainer/lstm/batch.h"
+
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "engine/error.h"
+
+namespace skipper::lstm {
+
+namespace {
+
+void require_host_f32(const Tensor& t, const char* what) {
+    if (t.defined() && (t.device() != Device::cpu || t.dtype() != DType::f32))
+        throw Error(std::string("LSTM input: ") + what + " must be an f32 host tensor, got " + t.describe());
+}
+
+// Running sums per feature, finished into a standardiser.
+struct Moments {
+    std::vector<double> sum, sum_sq;
+    std::vector<int64_t> count;
+    explicit Moments(size_t n) : sum(n, 0.0), sum_sq(n, 0.0), count(n, 0) {}
+    void add(size_t f, float x) {
+        if (std::isnan(x)) return;
+        sum[f] += x;
+        sum_sq[f] += static_cast<double>(x) * x;
+        ++count[f];
+    }
+    Standardiser finish() const {
+        Standardiser s;
+        for (size_t f = 0; f < sum.size(); ++f) {
+            const double n = static_cast<double>(count[f]);
+            const double mean = n > 0 ? sum[f] / n : 0.0;
+            const double var = n > 0 ? std::fmax(sum_sq[f] / n - mean * mean, 0.0) : 0.0;
+            const double sd = std::sqrt(var);
+            s.mean.push_back(mean);
+            s.scale.push_back(sd > 1e-12 * std::fmax(1.0, std::fabs(mean)) ? sd : 1.0);
+        }
+        return s;
+    }
+};
+
+float standardise(float x, const Standardiser& s, size_t f) {
+    if (std::isnan(x)) return 0.0f;
+    return static_cast<float>((x - s.mean[f]) / s.scale[f]);
+}
+
+void check_sequence_dataset(const data::SequenceDataset& data) {
+    require_host_f32(data.inputs, "inputs");
+    require_host_f32(data.labels, "labels");
+    require_host_f32(data.step_mask, "step_mask");
+    require_host_f32(data.predict_mask, "predict_mask");
+    if (!data.inputs.defined()) return;
+    if (data.inputs.dim() != 3 || data.inputs.size(2) != data.num_features())
+        throw Error("LSTM input: inputs must be [sessions, steps, " + std::to_string(data.num_features()) +
+                    " features], got " + data.inputs.describe());
+    const Shape per_step{data.sessions(), data.max_steps()};
+    if (!data.step_mask.defined() || data.step_mask.shape() != per_step)
+        throw Error("LSTM input: step_mask must be f32" + shape_string(per_step));
+    for (const Tensor* t : {&data.labels, &data.predict_mask})
+        if (t->defined() && t->shape() != per_step)
+            throw Error("LSTM input: labels and predict_mask must be f32" + shape_string(per_step) + ", got " +
+                        t->describe());
+}
+
+}  // namespace
+
+Standardiser fit_standardiser(const data::TabularDataset& data) {
+    require_host_f32(data.features, "features");
+    const auto features = static_cast<size_t>(data.num_features());
+    Moments moments(features);
+    const float* x = data.features.defined() ? data.features.data<float>() : nullptr;
+    for (int64_t r = 0; r < data.rows(); ++r)
+        for (size_t f = 0; f < features; ++f) moments.add(f, x[static_cast<size_t>(r) * features + f]);
+    return moments.finish();
+}
+
+Standardiser fit_standardiser(const data::SequenceDataset& data) {
+    check_sequence_dataset(data);
+    const auto features = static_cast<size_t>(data.num_features());
+    Moments moments(features);
+    if (!data.inputs.defined()) return moments.finish();
+    const float* x = data.inputs.data<float>();
+    const float* mask = data.step_mask.data<float>();
+    const int64_t cells = data.sessions() * data.max_steps();
+    for (int64_t i = 0; i < cells; ++i) {
+        if (mask[i] == 0.0f) continue;
+        for (size_t f = 0; f < features; ++f) moments.add(f, x[static_cast<size_t>(i) * features + f]);
+    }
+    return moments.finish();
+}
+
+TabularSource::TabularSource(const data::TabularDataset& data, Standardiser standardiser)
+    : data_(data), standardiser_(std::move(standardiser)), rows_(data.rows()), features_(data.num_features()) {
+    require_host_f32(data.features, "features");
+    require_host_f32(data.labels, "labels");
+    if (data.features.defined() && (data.features.dim() != 2 || data.features.size(1) != features_))
+        throw Error("LSTM input: features must be [rows, " + std::to_string(features_) + "], got " +
+                    data.features.describe());
+    if (data.labels.defined() && data.labels.numel() != rows_)
+        throw Error("LSTM input: " + std::to_string(rows_) + " rows but labels " + data.labels.describe());
+    if (standardiser_.mean.size() != static_cast<size_t>(features_))
+        throw Error("LSTM input: the standardiser has " + std::to_string(standardiser_.mean.size()) +
+                    " features, the data " + std::to_string(features_));
+}
+
+double TabularSource::fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask,
+                           float* targets, float* weights) const {
+    const float* x = data_.features.data<float>();
+    const float* y = data_.labels.defined() ? data_.labels.data<float>() : nullptr;
+    for (size_t b = 0; b < indices.size(); ++b) {
+        const int64_t row = indices[b];
+        for (int64_t t = 0; t < features_; ++t) {
+            const auto cell = static_cast<size_t>(t * batch) + b;
+            inputs[cell] = standardise(x[row * features_ + t], standardiser_, static_cast<size_t>(t));
+            mask[cell] = 1.0f;
+        }
+        targets[b] = y != nullptr ? y[row] : 0.0f;
+        weights[b] = 1.0f;
+    }
+    return static_cast<double>(indices.size());
+}
+
+SequenceSource::SequenceSource(const data::SequenceDataset& data, Standardiser standardiser)
+    : data_(data),
+      standardiser_(std::move(standardiser)),
+      sessions_(data.sessions()),
+      steps_(data.max_steps()),
+      features_(data.num_features()) {
+    check_sequence_dataset(data);
+    if (standardiser_.mean.size() != static_cast<size_t>(features_))
+        throw Error("LSTM input: the standardiser has " + std::to_string(standardiser_.mean.size()) +
+                    " features, the data " + std::to_string(features_));
+}
+
+double SequenceSource::fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask,
+                            float* targets, float* weights) const {
+    const float* x = data_.inputs.data<float>();
+    const float* step_mask = data_.step_mask.data<float>();
+    const float* y = data_.labels.defined() ? data_.labels.data<float>() : nullptr;
+    const float* predict = data_.predict_mask.defined() ? data_.predict_mask.data<float>() : nullptr;
+    double weight_sum = 0.0;
+    for (size_t b = 0; b < indices.size(); ++b) {
+        const int64_t session = indices[b];
+        for (int64_t t = 0; t < steps_; ++t) {
+            const int64_t item = session * steps_ + t;
+            const auto cell = static_cast<size_t>(t * batch) + b;
+            if (step_mask[item] == 0.0f) continue;  // padding stays zero
+            mask[cell] = 1.0f;
+            const float* step = x + item * features_;
+            float* out = inputs + cell * static_cast<size_t>(features_);
+            for (int64_t f = 0; f < features_; ++f) out[f] = standardise(step[f], standardiser_, static_cast<size_t>(f));
+            targets[cell] = y != nullptr ? y[item] : 0.0f;
+            weights[cell] = predict != nullptr ? predict[item] : 0.0f;
+            weight_sum += weights[cell];
+        }
+    }
+    return weight_sum;
+}
+
+BatchStaging::BatchStaging(LstmNetwork& net, int64_t steps, int64_t batch) : net_(net), steps_(steps), batch_(batch) {
+    if (net.dtype() != DType::f32) throw Error("BatchStaging: the network must train in f32");
+    LstmBatch& device = net.batch(steps, batch);
+    if (net.device() == Device::cpu) {
+        host_ = device;
+    } else {
+        host_.inputs = Tensor::zeros(device.inputs.shape(), DType::f32);
+        host_.mask = Tensor::zeros(device.mask.shape(), DType::f32);
+        host_.targets = Tensor::zeros(device.targets.shape(), DType::f32);
+        host_.weights = Tensor::zeros(device.weights.shape(), DType::f32);
+    }
+}
+
+double BatchStaging::fill(const BatchSource& source, const std::vector<int64_t>& indices) {
+    if (static_cast<int64_t>(indices.size()) > batch_)
+        throw Error("BatchStaging: " + std::to_string(indices.size()) + " items for a batch of " +
+                    std::to_string(batch_));
+    if (source.steps() != steps_)
+        throw Error("BatchStaging: the data has " + std::to_string(source.steps()) + " steps, the batch " +
+                    std::to_string(steps_));
+    // The network may have been used for another shape since (validation).
+    LstmBatch& device = net_.batch(steps_, batch_);
+    if (net_.device() == Device::cpu) host_ = device;
+    for (Tensor* t : {&host_.inputs, &host_.mask, &host_.targets, &host_.weights}) std::memset(t->raw(), 0, t->nbytes());
+    const double weight_sum = source.fill(indices, batch_, host_.inputs.data<float>(), host_.mask.data<float>(),
+                                          host_.targets.data<float>(), host_.weights.data<float>());
+    if (net_.device() != Device::cpu) {
+        device.inputs.copy_from(host_.inputs);
+        device.mask.copy_from(host_.mask);
+        device.targets.copy_from(host_.targets);
+        device.weights.copy_from(host_.weights);
+    }
+    return weight_sum;
+}
+
+}  // namespace skipper::lstm

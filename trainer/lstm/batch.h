@@ -1,0 +1,86 @@
+// Host-side batch assembly for the LSTM: datasets (item-major, raw feature
+// values) -> the network's time-major, standardised, right-padded batches.
+// This is data loading, done on the host; the network's compute stays on its
+// device.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/tensor.h"
+#include "trainer/data/dataset.h"
+#include "trainer/lstm/network.h"
+
+namespace skipper::lstm {
+
+// x' = (x - mean) / scale per feature; a missing value (NaN) becomes 0, the mean.
+struct Standardiser {
+    std::vector<double> mean;
+    std::vector<double> scale;
+};
+// Mean and standard deviation per feature over the present values (and, for
+// sequences, the real steps); a constant feature gets scale 1.
+Standardiser fit_standardiser(const data::TabularDataset& data);
+Standardiser fit_standardiser(const data::SequenceDataset& data);
+
+// A dataset seen as items (rows or sessions) of `steps` time steps.
+class BatchSource {
+public:
+    virtual ~BatchSource() = default;
+    virtual int64_t items() const = 0;
+    virtual int64_t steps() const = 0;
+    // Writes items[indices[b]] into column b of zeroed time-major host buffers
+    // of batch width `batch`: inputs [T, B, F], mask [T, B], targets and
+    // weights [T, B] or [B]. Returns the sum of the loss weights written.
+    virtual double fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask,
+                        float* targets, float* weights) const = 0;
+};
+
+// seed arch: each row's features are the steps of a 1-dim sequence; the label
+// is the sequence's target.
+class TabularSource final : public BatchSource {
+public:
+    TabularSource(const data::TabularDataset& data, Standardiser standardiser);
+    int64_t items() const override { return rows_; }
+    int64_t steps() const override { return features_; }
+    double fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask, float* targets,
+                float* weights) const override;
+
+private:
+    const data::TabularDataset& data_;
+    Standardiser standardiser_;
+    int64_t rows_, features_;
+};
+
+// session arch: one step per track; targets are the labels of every step and
+// the loss weights the predict mask.
+class SequenceSource final : public BatchSource {
+public:
+    SequenceSource(const data::SequenceDataset& data, Standardiser standardiser);
+    int64_t items() const override { return sessions_; }
+    int64_t steps() const override { return steps_; }
+    double fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask, float* targets,
+                float* weights) const override;
+
+private:
+    const data::SequenceDataset& data_;
+    Standardiser standardiser_;
+    int64_t sessions_, steps_, features_;
+};
+
+// Fills an f32 network's batch buffers from a source: on the CPU in place, on
+// CUDA through host staging buffers allocated once.
+class BatchStaging {
+public:
+    BatchStaging(LstmNetwork& net, int64_t steps, int64_t batch);
+    // Items beyond indices.size() are padding (mask 0, weight 0). Returns the
+    // sum of the loss weights.
+    double fill(const BatchSource& source, const std::vector<int64_t>& indices);
+
+private:
+    LstmNetwork& net_;
+    int64_t steps_, batch_;
+    LstmBatch host_;  // the network's own buffers when it runs on the CPU
+};
+
+}  // namespace skipper::lstm

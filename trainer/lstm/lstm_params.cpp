@@ -1,0 +1,41 @@
+#include "trainer/lstm/lstm_params.h"
+
+#include <limits>
+
+namespace skipper {
+
+const std::vector<ParamSpec<LstmParams>>& lstm_param_table() {
+    using P = LstmParams;
+    constexpr double kMaxInt = static_cast<double>(std::numeric_limits<int32_t>::max());
+    static const std::vector<ParamSpec<P>> table = {
+        {"arch", &P::arch, 0, 0, {"seed", "session"},
+         "seed: Keras's BiLSTM over the 13 seed features as steps; session: one step per track"},
+        {"hidden_size", &P::hidden_size, 1, 4096, {}, "units per LSTM direction", {"units", "num_units"}},
+        {"num_layers", &P::num_layers, 1, 16, {}, "stacked LSTM layers"},
+        {"bidirectional", &P::bidirectional, 0, 0, {}, "run each layer in both directions (outputs concatenated)"},
+        {"epochs", &P::epochs, 1, kMaxInt, {}, "passes over the training set", {"num_epochs"}},
+        {"batch_size", &P::batch_size, 1, 1 << 20, {}, "sequences per mini-batch"},
+        {"learning_rate", &P::learning_rate, 0, 10, {}, "Adam step size", {"lr"}},
+        {"beta1", &P::beta1, 0, 0.999999, {}, "Adam first-moment decay", {"beta_1"}},
+        {"beta2", &P::beta2, 0, 0.999999999, {}, "Adam second-moment decay", {"beta_2"}},
+        {"epsilon", &P::epsilon, 0, 1, {}, "Adam denominator term (Keras 1e-7, PyTorch 1e-8)", {"eps"}},
+        {"weight_decay", &P::weight_decay, 0, 1, {}, "L2 penalty added to the gradient, as torch.optim.Adam"},
+        {"early_stopping_round", &P::early_stopping_round, 0, kMaxInt, {},
+         "stop after this many epochs without a better valid_logloss (0: off)",
+         {"early_stopping_rounds", "patience"}},
+        {"seed", &P::seed, 0, 9.2e18, {}, "seed of the weight initialisation and the batch shuffling",
+         {"random_state"}},
+        {"num_threads", &P::num_threads, 0, 4096, {}, "CPU threads (0: every core)", {"nthread", "n_jobs"}},
+        {"device", &P::device, 0, 0, {"auto", "cpu", "cuda"}, "where to train: auto picks cuda when a GPU is usable"},
+        {"tf32", &P::tf32, 0, 0, {}, "allow TF32 tensor-core matrix products on CUDA"},
+    };
+    return table;
+}
+
+LstmParams lstm_params_from(const KeyValues& pairs) {
+    LstmParams params;
+    set_params(params, lstm_param_table(), pairs);
+    return params;
+}
+
+}  // namespace skipper
