@@ -39,6 +39,9 @@ struct GbdtParams {
     double cat_smooth = 10.0;
     double cat_l2 = 10.0;
     int64_t min_data_per_group = 100;
+    // The validation metric, logged every iteration and watched by early stopping.
+    std::string metric = "binary_logloss";
+    bool is_provide_training_metric = false;  // also log the metric on the training set
     int64_t early_stopping_round = 0;  // 0: off; needs a validation set
     int64_t seed = 0;
     int64_t num_threads = 0;  // 0: every core
@@ -47,8 +50,8 @@ struct GbdtParams {
 // name, default, range and help of every parameter, with LightGBM's aliases
 // (n_estimators, num_trees, eta, ...).
 const std::vector<ParamSpec<GbdtParams>>& gbdt_param_table();
-// Checks relations between parameters that a per-parameter range cannot
-// (none today beyond the table's ranges); throws ParamError naming the parameter.
+// Checks every field against the table's range (for parameters set in code
+// rather than parsed); throws ParamError naming the parameter.
 void validate_gbdt_params(const GbdtParams& params);
 
 enum class ImportanceType { split, gain };
@@ -125,9 +128,12 @@ private:
     std::vector<GbdtTree> trees_;
 };
 
-// Trains on `train`; with `valid`, records valid_logloss and valid_auc every
-// iteration and, when early_stopping_round > 0, stops after that many rounds
-// without a better valid_logloss and keeps the trees up to the best round.
+// Trains on `train`. With `valid`, records the metric on it every iteration
+// ("valid_binary_logloss", "valid_auc" or "valid_binary_error") and, when
+// early_stopping_round > 0, stops after that many rounds without a better
+// value and keeps the trees up to the best round. With
+// is_provide_training_metric, "train_<metric>" too. Bad data (shapes, labels
+// other than 0/1, a valid set whose columns differ) is an Error naming it.
 GbdtModel train_gbdt(const data::TabularDataset& train, const data::TabularDataset* valid, const GbdtParams& params,
                      TrainingLog* log = nullptr, const ProgressCallback& progress = {});
 

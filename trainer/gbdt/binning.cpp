@@ -1,0 +1,155 @@
+#include "trainer/gbdt/binning.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "engine/error.h"
+
+namespace skipper::gbdt {
+
+namespace {
+
+// Rows to fit the bins on: all of them, or `sample_count` drawn without
+// replacement (Knuth's selection sampling keeps them in row order).
+std::vector<int64_t> sample_rows(int64_t rows, int64_t sample_count, uint64_t seed) {
+    std::vector<int64_t> picked;
+    if (rows <= sample_count) {
+        picked.resize(static_cast<size_t>(rows));
+        for (int64_t r = 0; r < rows; ++r) picked[static_cast<size_t>(r)] = r;
+        return picked;
+    }
+    picked.reserve(static_cast<size_t>(sample_count));
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> uniform(0.0, 1.0);
+    int64_t needed = sample_count;
+    for (int64_t r = 0; r < rows && needed > 0; ++r) {
+        if (uniform(rng) * static_cast<double>(rows - r) < static_cast<double>(needed)) {
+            picked.push_back(r);
+            --needed;
+        }
+    }
+    return picked;
+}
+
+// Greedy equal-frequency cuts over sorted distinct values, as LightGBM does:
+// a value heavy enough to fill a bin gets one to itself. Bounds sit halfway
+// between neighbouring distinct values.
+std::vector<double> numeric_upper_bounds(std::vector<float>& values, int64_t max_bin) {
+    std::sort(values.begin(), values.end());
+    std::vector<double> distinct;
+    std::vector<int64_t> counts;
+    for (float v : values) {
+        if (distinct.empty() || static_cast<double>(v) != distinct.back()) {
+            distinct.push_back(v);
+            counts.push_back(0);
+        }
+        ++counts.back();
+    }
+    std::vector<double> bounds;
+    const size_t d = distinct.size();
+    if (static_cast<int64_t>(d) <= max_bin) {
+        for (size_t i = 0; i + 1 < d; ++i) bounds.push_back((distinct[i] + distinct[i + 1]) / 2.0);
+    } else {
+        int64_t rest_count = static_cast<int64_t>(values.size());
+        int64_t rest_bins = max_bin;
+        double target = static_cast<double>(rest_count) / static_cast<double>(rest_bins);
+        int64_t in_bin = 0;
+        for (size_t i = 0; i + 1 < d && rest_bins > 1; ++i) {
+            in_bin += counts[i];
+            rest_count -= counts[i];
+            if (static_cast<double>(in_bin) >= target || static_cast<double>(counts[i + 1]) >= target) {
+                bounds.push_back((distinct[i] + distinct[i + 1]) / 2.0);
+                --rest_bins;
+                in_bin = 0;
+                target = static_cast<double>(rest_count) / static_cast<double>(rest_bins);
+            }
+        }
+    }
+    bounds.push_back(std::numeric_limits<double>::infinity());
+    return bounds;
+}
+
+}  // namespace
+
+uint8_t FeatureBins::bin_of(float value) const {
+    if (std::isnan(value)) return static_cast<uint8_t>(missing_bin());
+    if (categorical) {
+        if (value < 0.0f || value >= static_cast<float>(category_bin.size())) return static_cast<uint8_t>(missing_bin());
+        const int32_t bin = category_bin[static_cast<size_t>(value)];
+        return static_cast<uint8_t>(bin < 0 ? missing_bin() : bin);
+    }
+    const auto it = std::lower_bound(upper_bounds.begin(), upper_bounds.end(), static_cast<double>(value));
+    return static_cast<uint8_t>(it - upper_bounds.begin());
+}
+
+std::vector<FeatureBins> fit_feature_bins(const data::TabularDataset& data, int64_t max_bin, int64_t sample_count,
+                                          uint64_t seed) {
+    const int64_t rows = data.rows(), features = data.num_features();
+    const float* x = data.features.data<float>();
+    const std::vector<int64_t> sample = sample_rows(rows, sample_count, seed);
+    std::vector<FeatureBins> out(static_cast<size_t>(features));
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t f = 0; f < features; ++f) {
+        FeatureBins& bins = out[static_cast<size_t>(f)];
+        bins.categorical = data.categorical[static_cast<size_t>(f)];
+        if (!bins.categorical) {
+            std::vector<float> values;
+            values.reserve(sample.size());
+            for (int64_t r : sample) {
+                const float v = x[r * features + f];
+                if (!std::isnan(v)) values.push_back(v);
+            }
+            bins.upper_bounds = numeric_upper_bounds(values, max_bin);
+            continue;
+        }
+        std::vector<int64_t> counts;
+        for (int64_t r : sample) {
+            const float v = x[r * features + f];
+            if (std::isnan(v) || v < 0.0f) continue;
+            if (v >= static_cast<float>(kMaxCategoryCode)) continue;  // reported below, outside the parallel loop
+            const auto code = static_cast<size_t>(v);
+            if (code >= counts.size()) counts.resize(code + 1, 0);
+            ++counts[code];
+        }
+        std::vector<int32_t> order;
+        for (size_t c = 0; c < counts.size(); ++c)
+            if (counts[c] > 0) order.push_back(static_cast<int32_t>(c));
+        std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+            return counts[static_cast<size_t>(a)] > counts[static_cast<size_t>(b)];
+        });
+        if (static_cast<int64_t>(order.size()) > max_bin) order.resize(static_cast<size_t>(max_bin));
+        bins.bin_category = order;
+        bins.category_bin.assign(counts.size(), -1);
+        for (size_t b = 0; b < order.size(); ++b) bins.category_bin[static_cast<size_t>(order[b])] = static_cast<int32_t>(b);
+    }
+    for (int64_t f = 0; f < features; ++f) {
+        if (!data.categorical[static_cast<size_t>(f)]) continue;
+        for (int64_t r : sample)
+            if (x[r * features + f] >= static_cast<float>(kMaxCategoryCode))
+                throw Error("feature '" + data.feature_names[static_cast<size_t>(f)] + "' is categorical but holds code " +
+                            std::to_string(x[r * features + f]) + " (codes must be below " +
+                            std::to_string(kMaxCategoryCode) + ")");
+    }
+    return out;
+}
+
+Tensor bin_rows(const Tensor& features, const std::vector<FeatureBins>& bins) {
+    const int64_t rows = features.size(0), width = features.size(1);
+    Tensor out = Tensor::empty({rows, width}, DType::u8);
+    const float* x = features.data<float>();
+    uint8_t* b = out.data<uint8_t>();
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t f = 0; f < width; ++f) b[r * width + f] = bins[static_cast<size_t>(f)].bin_of(x[r * width + f]);
+    return out;
+}
+
+Tensor histogram_offsets(const std::vector<FeatureBins>& bins) {
+    std::vector<int32_t> offsets(bins.size() + 1, 0);
+    for (size_t f = 0; f < bins.size(); ++f) offsets[f + 1] = offsets[f] + bins[f].num_bins();
+    return Tensor::from_vector<int32_t>(offsets, {static_cast<int64_t>(offsets.size())});
+}
+
+}  // namespace skipper::gbdt

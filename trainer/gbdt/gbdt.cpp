@@ -1,0 +1,284 @@
+// The parameter table and the boosting loop.
+#include "trainer/gbdt/gbdt.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "engine/context.h"
+#include "engine/error.h"
+#include "trainer/gbdt/binning.h"
+#include "trainer/gbdt/tree_learner.h"
+#include "trainer/metrics/metrics.h"
+
+namespace skipper {
+
+const std::vector<ParamSpec<GbdtParams>>& gbdt_param_table() {
+    using P = GbdtParams;
+    constexpr double kBig = 1e15;
+    constexpr double kPositive = 1e-300;
+    static const std::vector<ParamSpec<P>> table = {
+        {"objective", &P::objective, 0, 0, {"binary"}, "learning task (binary log loss)",
+         {"objective_type", "app", "application", "loss"}},
+        {"learning_rate", &P::learning_rate, kPositive, kBig, {}, "shrinkage applied to every tree's output",
+         {"shrinkage_rate", "eta"}},
+        {"num_iterations", &P::num_iterations, 0, kBig, {}, "boosting rounds (trees)",
+         {"num_iteration", "n_iter", "num_tree", "num_trees", "num_round", "num_rounds", "nrounds", "num_boost_round",
+          "n_estimators", "max_iter"}},
+        {"num_leaves", &P::num_leaves, 2, 131072, {}, "most leaves per tree",
+         {"num_leaf", "max_leaves", "max_leaf", "max_leaf_nodes"}},
+        {"max_depth", &P::max_depth, -1, 1024, {}, "most levels per tree; <= 0 means no limit", {}},
+        {"min_data_in_leaf", &P::min_data_in_leaf, 0, kBig, {}, "fewest rows in a leaf",
+         {"min_data_per_leaf", "min_data", "min_child_samples", "min_samples_leaf"}},
+        {"min_sum_hessian_in_leaf", &P::min_sum_hessian_in_leaf, 0, kBig, {}, "smallest hessian sum in a leaf",
+         {"min_sum_hessian_per_leaf", "min_sum_hessian", "min_hessian", "min_child_weight"}},
+        {"min_gain_to_split", &P::min_gain_to_split, 0, kBig, {}, "smallest gain a split must bring",
+         {"min_split_gain"}},
+        {"lambda_l2", &P::lambda_l2, 0, kBig, {}, "L2 penalty on leaf outputs",
+         {"reg_lambda", "lambda", "l2_regularization"}},
+        {"feature_fraction", &P::feature_fraction, kPositive, 1, {}, "share of features drawn for each tree",
+         {"sub_feature", "colsample_bytree"}},
+        {"bagging_fraction", &P::bagging_fraction, kPositive, 1, {}, "share of rows drawn for bagging",
+         {"sub_row", "subsample", "bagging"}},
+        {"bagging_freq", &P::bagging_freq, 0, kBig, {}, "redraw the bag every k trees; 0 disables bagging",
+         {"subsample_freq"}},
+        {"max_bin", &P::max_bin, 2, 255, {}, "most value bins per feature (plus one for missing values)",
+         {"max_bins"}},
+        {"bin_construct_sample_cnt", &P::bin_construct_sample_cnt, 1, kBig, {}, "rows sampled to place the bins",
+         {"subsample_for_bin"}},
+        {"max_cat_to_onehot", &P::max_cat_to_onehot, 1, 255, {},
+         "up to this many categories, split one category against the rest", {}},
+        {"max_cat_threshold", &P::max_cat_threshold, 1, 255, {}, "most categories on one side of a split", {}},
+        {"cat_smooth", &P::cat_smooth, 0, kBig, {}, "smoothing of category means when ordering categories", {}},
+        {"cat_l2", &P::cat_l2, 0, kBig, {}, "extra L2 penalty in categorical splits", {}},
+        {"min_data_per_group", &P::min_data_per_group, 1, kBig, {}, "fewest rows per category group", {}},
+        {"metric", &P::metric, 0, 0, {"binary_logloss", "auc", "binary_error"}, "validation metric",
+         {"metrics", "metric_types"}},
+        {"is_provide_training_metric", &P::is_provide_training_metric, 0, 0, {}, "also log the metric on the training set",
+         {"training_metric", "is_training_metric", "train_metric"}},
+        {"early_stopping_round", &P::early_stopping_round, 0, kBig, {},
+         "stop after this many rounds without a better validation metric; 0 disables",
+         {"early_stopping_rounds", "early_stopping", "n_iter_no_change"}},
+        {"seed", &P::seed, 0, 9007199254740992.0, {}, "seed for binning samples, bagging and feature draws",
+         {"random_seed", "random_state"}},
+        {"num_threads", &P::num_threads, 0, 1024, {}, "CPU threads; 0 means every core",
+         {"num_thread", "nthread", "nthreads", "n_jobs"}},
+    };
+    return table;
+}
+
+void validate_gbdt_params(const GbdtParams& params) {
+    // Parsing each value back through the table applies its range and choices
+    // with the same messages as the command line.
+    GbdtParams check;
+    for (const auto& spec : gbdt_param_table()) set_param(check, gbdt_param_table(), spec.name, param_value_string(params, spec));
+}
+
+namespace {
+
+void require_data(bool condition, const std::string& what) {
+    if (!condition) throw Error("train_gbdt: " + what);
+}
+
+void check_dataset(const data::TabularDataset& data, const char* role) {
+    const std::string name(role);
+    require_data(data.features.defined() && data.features.dim() == 2 && data.features.dtype() == DType::f32 &&
+                     data.features.device() == Device::cpu,
+                 name + " features must be an f32 host matrix [rows, features]" +
+                     (data.features.defined() ? ", got " + data.features.describe() : std::string(", got none")));
+    const int64_t rows = data.rows(), features = data.features.size(1);
+    require_data(rows > 0, name + " set has no rows");
+    require_data(features > 0, name + " set has no features");
+    require_data(static_cast<int64_t>(data.feature_names.size()) == features,
+                 name + " set has " + std::to_string(features) + " feature columns but " +
+                     std::to_string(data.feature_names.size()) + " feature names");
+    require_data(static_cast<int64_t>(data.categorical.size()) == features,
+                 name + " set has " + std::to_string(data.categorical.size()) + " categorical flags for " +
+                     std::to_string(features) + " features");
+    require_data(data.labels.defined() && data.labels.dtype() == DType::f32 && data.labels.numel() == rows,
+                 name + " labels must be f32 [" + std::to_string(rows) + "]");
+    const float* y = data.labels.data<float>();
+    for (int64_t r = 0; r < rows; ++r)
+        require_data(y[r] == 0.0f || y[r] == 1.0f,
+                     name + " label at row " + std::to_string(r) + " is " + std::to_string(y[r]) + ", expected 0 or 1");
+}
+
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+// Lower is better for log loss and error; higher for AUC.
+bool metric_higher_is_better(const std::string& metric) { return metric == "auc"; }
+
+double evaluate(const std::string& metric, const Tensor& labels, const std::vector<double>& scores,
+                std::vector<float>& probabilities) {
+    const int64_t n = labels.numel();
+    probabilities.resize(static_cast<size_t>(n));
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) probabilities[static_cast<size_t>(i)] = static_cast<float>(sigmoid(scores[static_cast<size_t>(i)]));
+    const std::span<const float> y(labels.data<float>(), static_cast<size_t>(n));
+    if (metric == "auc") return metrics::roc_auc(y, probabilities);
+    if (metric == "binary_error") return 1.0 - metrics::accuracy(y, probabilities);
+    return metrics::log_loss(y, probabilities);
+}
+
+// The per-tree feature draw (feature_fraction), at least one feature.
+std::vector<uint8_t> draw_features(int64_t features, double fraction, std::mt19937_64& rng) {
+    std::vector<uint8_t> used(static_cast<size_t>(features), 1);
+    if (fraction >= 1.0) return used;
+    const auto keep = std::max<int64_t>(1, static_cast<int64_t>(std::llround(fraction * static_cast<double>(features))));
+    std::vector<int64_t> order(static_cast<size_t>(features));
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    std::fill(used.begin(), used.end(), 0);
+    for (int64_t i = 0; i < keep; ++i) used[static_cast<size_t>(order[static_cast<size_t>(i)])] = 1;
+    return used;
+}
+
+}  // namespace
+
+class GbdtBuilder {
+public:
+    static GbdtModel train(const data::TabularDataset& train, const data::TabularDataset* valid, const GbdtParams& params,
+                           TrainingLog* log, const ProgressCallback& progress);
+};
+
+GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::TabularDataset* valid,
+                             const GbdtParams& params, TrainingLog* log, const ProgressCallback& progress) {
+    const auto start = std::chrono::steady_clock::now();
+    validate_gbdt_params(params);
+    check_dataset(train, "training");
+    if (params.early_stopping_round > 0 && valid == nullptr)
+        throw ParamError("early_stopping_round", "early stopping needs a validation set");
+
+    GbdtModel model;
+    model.params_ = params;
+    model.feature_names_ = train.feature_names;
+    model.categorical_ = train.categorical;
+    model.category_names_ = train.category_names;
+    model.category_names_.resize(train.feature_names.size());
+    if (valid != nullptr) {
+        check_dataset(*valid, "validation");
+        model.check_compatible(*valid);
+    }
+
+    Context ctx(Device::cpu, static_cast<int>(params.num_threads));
+    const auto seed = static_cast<uint64_t>(params.seed);
+    const std::vector<gbdt::FeatureBins> feature_bins =
+        gbdt::fit_feature_bins(train, params.max_bin, params.bin_construct_sample_cnt, seed);
+    const Tensor bins = gbdt::bin_rows(train.features, feature_bins);
+    gbdt::TreeLearner learner(ctx, bins, feature_bins, params);
+
+    const int64_t rows = train.rows(), features = train.num_features();
+    const float* labels = train.labels.data<float>();
+    // Boost from the average: the first score is the log-odds of the mean label.
+    double positives = 0.0;
+    for (int64_t r = 0; r < rows; ++r) positives += labels[r];
+    const double mean = std::clamp(positives / static_cast<double>(rows), 1e-15, 1.0 - 1e-15);
+    model.init_score_ = std::log(mean / (1.0 - mean));
+
+    std::vector<double> scores(static_cast<size_t>(rows), model.init_score_);
+    std::vector<double> valid_scores(static_cast<size_t>(valid != nullptr ? valid->rows() : 0), model.init_score_);
+    Tensor gradients = Tensor::empty({rows}, DType::f32);
+    Tensor hessians = Tensor::empty({rows}, DType::f32);
+    float* g = gradients.data<float>();
+    float* h = hessians.data<float>();
+
+    const bool bagging = params.bagging_freq > 0 && params.bagging_fraction < 1.0;
+    std::vector<int32_t> bag;
+    std::vector<uint8_t> in_bag(static_cast<size_t>(bagging ? rows : 0), 0);
+    std::mt19937_64 bag_rng(seed ^ 0x9e3779b97f4a7c15ull);
+    std::mt19937_64 feature_rng(seed ^ 0xc2b2ae3d27d4eb4full);
+
+    const bool higher_better = metric_higher_is_better(params.metric);
+    double best_value = 0.0;
+    int64_t best_iteration = 0;
+    std::string stopped = "completed";
+    std::vector<float> probabilities;
+
+    for (int64_t it = 1; it <= params.num_iterations; ++it) {
+        // Binary log loss: g = p - y, h = p (1 - p) with p = sigmoid(score).
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < rows; ++r) {
+            const double p = sigmoid(scores[static_cast<size_t>(r)]);
+            g[r] = static_cast<float>(p - labels[r]);
+            h[r] = static_cast<float>(p * (1.0 - p));
+        }
+        if (bagging && (it - 1) % params.bagging_freq == 0) {
+            bag.clear();
+            std::bernoulli_distribution keep(params.bagging_fraction);
+            for (int64_t r = 0; r < rows; ++r) {
+                in_bag[static_cast<size_t>(r)] = keep(bag_rng) ? 1 : 0;
+                if (in_bag[static_cast<size_t>(r)]) bag.push_back(static_cast<int32_t>(r));
+            }
+            if (bag.empty()) {  // a tiny set can draw nothing; keep one row
+                bag.push_back(0);
+                in_bag[0] = 1;
+            }
+        }
+        const std::vector<uint8_t> feature_used = draw_features(features, params.feature_fraction, feature_rng);
+        GbdtTree tree = learner.grow(gradients, hessians, bag, feature_used);
+
+        // Rows in the bag take their leaf's value straight from the partition;
+        // rows outside it walk the tree.
+        for (int32_t leaf = 0; leaf < tree.num_leaves(); ++leaf) {
+            const int32_t* leaf_rows = learner.leaf_rows(leaf);
+            const int64_t count = learner.leaf_count(leaf);
+            const double value = tree.leaf_value[static_cast<size_t>(leaf)];
+#pragma omp parallel for schedule(static) if (count > 65536)
+            for (int64_t i = 0; i < count; ++i) scores[static_cast<size_t>(leaf_rows[i])] += value;
+        }
+        const float* x = train.features.data<float>();
+        if (bagging) {
+#pragma omp parallel for schedule(static)
+            for (int64_t r = 0; r < rows; ++r)
+                if (!in_bag[static_cast<size_t>(r)])
+                    scores[static_cast<size_t>(r)] += tree.leaf_value[static_cast<size_t>(tree.leaf_index(x + r * features))];
+        }
+        if (valid != nullptr) {
+            const float* vx = valid->features.data<float>();
+            const int64_t vrows = valid->rows();
+#pragma omp parallel for schedule(static)
+            for (int64_t r = 0; r < vrows; ++r)
+                valid_scores[static_cast<size_t>(r)] += tree.leaf_value[static_cast<size_t>(tree.leaf_index(vx + r * features))];
+        }
+        model.trees_.push_back(std::move(tree));
+
+        IterationRecord record;
+        record.iteration = it;
+        record.total = params.num_iterations;
+        if (params.is_provide_training_metric)
+            record.metrics["train_" + params.metric] = evaluate(params.metric, train.labels, scores, probabilities);
+        bool stop = false;
+        if (valid != nullptr) {
+            const double value = evaluate(params.metric, valid->labels, valid_scores, probabilities);
+            record.metrics["valid_" + params.metric] = value;
+            if (best_iteration == 0 || (higher_better ? value > best_value : value < best_value)) {
+                best_value = value;
+                best_iteration = it;
+            } else if (params.early_stopping_round > 0 && it - best_iteration >= params.early_stopping_round) {
+                stop = true;
+                stopped = "early stopping at iteration " + std::to_string(it) + ": best " + params.metric + " " +
+                          std::to_string(best_value) + " at iteration " + std::to_string(best_iteration);
+            }
+        }
+        record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (log != nullptr) log->records.push_back(record);
+        if (progress) progress(record);
+        if (stop) break;
+    }
+    if (params.early_stopping_round > 0 && best_iteration > 0)
+        model.trees_.resize(static_cast<size_t>(best_iteration));
+    if (log != nullptr) {
+        log->best_iteration = best_iteration;
+        log->stopped_reason = stopped;
+    }
+    return model;
+}
+
+GbdtModel train_gbdt(const data::TabularDataset& train, const data::TabularDataset* valid, const GbdtParams& params,
+                     TrainingLog* log, const ProgressCallback& progress) {
+    return GbdtBuilder::train(train, valid, params, log, progress);
+}
+
+}  // namespace skipper
