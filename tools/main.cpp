@@ -1,15 +1,9 @@
-#include <cstdio>
-#include <cstring>
+// The skipper command-line program; everything it does lives in tools/cli.cpp.
+#include <iostream>
 
-#include "engine/context.h"
-#include "kernels/cpu/matmul.h"
+#include "tools/cli.h"
 
 int main(int argc, char** argv) {
-    if (argc > 1 && std::strcmp(argv[1], "version") == 0) {
-        std::printf("skipper %s (CUDA path %s; BLAS: %s)\n", SKIPPER_VERSION,
-                    skipper::built_with_cuda() ? "built" : "not built", skipper::cpu::blas_config().c_str());
-        return 0;
-    }
-    std::fprintf(stderr, "usage: skipper version\n");
-    return 2;
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    return skipper::tools::run_cli(args, std::cout, std::cerr);
 }

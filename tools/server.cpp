@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
@@ -183,6 +184,8 @@ void PredictionServer::install_routes() {
 
 int PredictionServer::bind() {
     if (port_ >= 0) return port_;
+    // A client that hangs up mid-answer must not kill the server with SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
     if (options_.port == 0) {
         port_ = http_->bind_to_any_port(options_.host);
     } else {

@@ -1,0 +1,692 @@
+#include "tools/cli.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "engine/context.h"
+#include "engine/params.h"
+#include "engine/serialize.h"
+#include "kernels/cpu/matmul.h"
+#include "trainer/data/features.h"
+#include "trainer/data/generator.h"
+#include "tools/data_source.h"
+#include "tools/experiment.h"
+#include "tools/progress.h"
+#include "tools/report.h"
+#include "tools/server.h"
+
+namespace skipper::tools {
+
+namespace {
+
+using nlohmann::json;
+
+// Every option any subcommand takes. Each subcommand's table below lists the
+// ones it accepts, so --help, parsing and validation come from one place.
+struct CliOptions {
+    std::string learner = "gbdt";
+    std::string task = "seed";
+    bool leak = true;
+    std::string device = "auto";
+    int64_t num_threads = 0;
+
+    std::string data;
+    std::string log;
+    std::string tracks;
+    int64_t sessions = 2000;
+    int64_t sample_seed = 42;
+    std::string on_bad_row = "error";
+    double test_fraction = 0.2;
+    int64_t split_seed = 42;
+
+    std::string output_model = "skipper_model.bin";
+    std::string input_model;
+    std::string metrics_out;
+    std::string output_result = "skipper_predictions.csv";
+    std::string out_dir = "mssd_sample";
+    std::string report = "skipper_report.html";
+    int64_t seed = 42;
+
+    std::string host = "127.0.0.1";
+    int64_t port = 8080;
+    int64_t threads = 64;
+    int64_t max_body_bytes = 1 << 20;
+
+    int64_t gbdt_iterations = 100;
+    int64_t seed_epochs = 2;
+    int64_t session_epochs = 20;
+};
+
+using Spec = ParamSpec<CliOptions>;
+constexpr double kMaxInt = 9.0e15;
+
+Spec spec_learner() {
+    return {"learner", &CliOptions::learner, 0, 0, {"gbdt", "lstm"}, "the learner (also the first bare word: train lstm)"};
+}
+Spec spec_task() {
+    return {"task", &CliOptions::task, 0, 0, {"seed", "session"},
+            "seed: is_skipped per row (13 features); session: skip_2 of each session's second half"};
+}
+Spec spec_leak() {
+    return {"leak", &CliOptions::leak, 0, 0, {}, "seed task: keep hist_user_behavior_reason_end, which leaks the label"};
+}
+Spec spec_device() {
+    return {"device", &CliOptions::device, 0, 0, {"auto", "cpu", "cuda"}, "where the lstm trains (gbdt: cpu)"};
+}
+Spec spec_num_threads() { return {"num_threads", &CliOptions::num_threads, 0, 1024, {}, "CPU threads; 0 = every core"}; }
+Spec spec_data() {
+    return {"data", &CliOptions::data, 0, 0, {}, "folder with one log*.csv and one tf*.csv (default: a generated sample)"};
+}
+Spec spec_log() { return {"log", &CliOptions::log, 0, 0, {}, "session-log csv (with tracks=, instead of data=)"}; }
+Spec spec_tracks() { return {"tracks", &CliOptions::tracks, 0, 0, {}, "track-features csv (with log=)"}; }
+Spec spec_sessions() {
+    return {"sessions", &CliOptions::sessions, 20, 50000000, {}, "sessions in the generated sample (no data=)"};
+}
+Spec spec_sample_seed() { return {"sample_seed", &CliOptions::sample_seed, 0, kMaxInt, {}, "generated sample's seed"}; }
+Spec spec_on_bad_row() {
+    return {"on_bad_row", &CliOptions::on_bad_row, 0, 0, {"error", "skip"}, "malformed rows: stop, or skip and count"};
+}
+Spec spec_test_fraction() {
+    return {"test_fraction", &CliOptions::test_fraction, 0.01, 0.9, {}, "held-out share (rows or sessions)"};
+}
+Spec spec_split_seed() { return {"split_seed", &CliOptions::split_seed, 0, kMaxInt, {}, "seed of the train/test split"}; }
+Spec spec_output_model() {
+    return {"output_model", &CliOptions::output_model, 0, 0, {}, "where the model is saved", {"model_out", "out"}};
+}
+Spec spec_input_model() {
+    return {"model", &CliOptions::input_model, 0, 0, {}, "a model file saved by skipper train", {"input_model"}};
+}
+Spec spec_metrics_out() {
+    return {"metrics_out", &CliOptions::metrics_out, 0, 0, {}, "also write the metrics as JSON to this file"};
+}
+Spec spec_output_result() {
+    return {"output_result", &CliOptions::output_result, 0, 0, {}, "predictions csv", {"out"}};
+}
+
+const std::vector<Spec>& data_specs() {
+    static const std::vector<Spec> specs = {spec_data(),    spec_log(),         spec_tracks(),
+                                            spec_sessions(), spec_sample_seed(), spec_on_bad_row()};
+    return specs;
+}
+
+std::vector<Spec> with_data(std::vector<Spec> specs) {
+    specs.insert(specs.end(), data_specs().begin(), data_specs().end());
+    return specs;
+}
+
+struct Invocation {
+    CliOptions options;
+    KeyValues learner_params;
+    std::ostream& out;
+    std::ostream& err;
+};
+
+struct Command {
+    const char* name;
+    const char* summary;
+    const char* usage;
+    std::vector<Spec> options;
+    bool takes_learner_params;
+    std::function<int(Invocation&)> run;
+};
+
+const std::vector<Command>& commands();
+
+// ---------------------------------------------------------------- helpers
+
+DataSource data_source_of(const CliOptions& o) {
+    return {o.data, o.log, o.tracks, o.sessions, o.sample_seed, o.on_bad_row};
+}
+
+std::string fixed(double value, int digits = 4) {
+    if (std::isnan(value)) return "n/a";
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
+    return buffer;
+}
+
+json metrics_json(const std::map<std::string, double>& metrics) {
+    json out = json::object();
+    for (const auto& [name, value] : metrics) out[name] = std::isfinite(value) ? json(value) : json(nullptr);
+    return out;
+}
+
+json run_json(const TrainedRun& run) {
+    json records = json::array();
+    for (const auto& record : run.log.records) {
+        json entry = metrics_json(record.metrics);
+        entry["iteration"] = record.iteration;
+        entry["seconds"] = record.seconds;
+        records.push_back(std::move(entry));
+    }
+    const auto& c = run.test.confusion;
+    return {{"learner", run.learner},
+            {"task", task_name(run.choice.task)},
+            {"with_leak", run.choice.with_leak},
+            {"test", metrics_json(run.test.metrics)},
+            {"confusion_matrix",
+             {{"true_negative", c.true_negative},
+              {"false_positive", c.false_positive},
+              {"false_negative", c.false_negative},
+              {"true_positive", c.true_positive}}},
+            {"training",
+             {{"seconds", run.seconds},
+              {"best_iteration", run.log.best_iteration},
+              {"stopped_reason", run.log.stopped_reason},
+              {"records", std::move(records)}}}};
+}
+
+void write_metrics(const std::string& path, const json& document, std::ostream& err) {
+    if (path.empty()) return;
+    write_file_atomically(path, document.dump(2) + "\n");
+    err << "metrics written to " << path << '\n';
+}
+
+std::function<void(const std::string&)> warning_printer(std::ostream& err, std::vector<std::string>* keep = nullptr) {
+    return [&err, keep](const std::string& message) {
+        err << "warning: " << message << '\n';
+        if (keep != nullptr) keep->push_back(message);
+    };
+}
+
+KeyValues learner_params_with_device(const Invocation& inv, const std::string& learner) {
+    KeyValues pairs = inv.learner_params;
+    if (learner == "lstm") pairs.insert(pairs.begin(), {"device", inv.options.device});
+    if (learner == "gbdt" && inv.options.device == "cuda")
+        throw ParamError("device", "the gbdt learner trains on the CPU; use device=cpu or device=auto");
+    if (inv.options.num_threads > 0) pairs.insert(pairs.begin(), {"num_threads", std::to_string(inv.options.num_threads)});
+    return pairs;
+}
+
+TrainedRun train_with_progress(const std::string& learner, const TaskData& data, const KeyValues& params,
+                               std::ostream& err) {
+    const bool is_gbdt = learner == "gbdt";
+    ProgressPrinter progress(err, writes_to_terminal(err), learner + " " + task_name(data.choice.task),
+                             is_gbdt ? "iter" : "epoch");
+    TrainedRun run = train_and_score(learner, data, params, progress.callback());
+    progress.finish();
+    return run;
+}
+
+void print_scores(std::ostream& out, const std::string& heading, const Scores& scores) {
+    out << heading << '\n';
+    for (const auto& [name, value] : scores.metrics) out << "  " << name << " = " << fixed(value) << '\n';
+    const auto& c = scores.confusion;
+    out << "  confusion matrix (rows: label 0/1, columns: predicted 0/1): [[" << c.true_negative << ", "
+        << c.false_positive << "], [" << c.false_negative << ", " << c.true_positive << "]]\n";
+}
+
+std::vector<double> gain_importance(const AnyModel& model) {
+    if (const auto* gbdt = std::get_if<GbdtModel>(&model)) return gbdt->feature_importance(ImportanceType::gain);
+    return {};
+}
+
+// ---------------------------------------------------------------- commands
+
+int cmd_version(Invocation& inv) {
+    inv.out << "skipper " << SKIPPER_VERSION << " (CUDA path " << (built_with_cuda() ? "built" : "not built")
+            << "; BLAS: " << cpu::blas_config() << ")\n";
+    return kExitSuccess;
+}
+
+int cmd_gen(Invocation& inv) {
+    data::GeneratorOptions options;
+    options.sessions = inv.options.sessions;
+    options.seed = static_cast<uint64_t>(inv.options.seed);
+    const auto files = data::write_generated_mssd(options, inv.options.out_dir);
+    inv.out << "wrote " << files.rows << " rows from " << files.sessions << " sessions to " << files.log_path
+            << "\nwrote " << files.tracks << " tracks to " << files.tracks_path << '\n';
+    return kExitSuccess;
+}
+
+int cmd_train(Invocation& inv) {
+    const CliOptions& o = inv.options;
+    const std::string& learner = o.learner;
+    const KeyValues params = learner_params_with_device(inv, learner);
+    // Parameters are checked before the data is read: a typo fails in a second.
+    if (learner == "gbdt") {
+        GbdtParams check;
+        set_params(check, gbdt_param_table(), params);
+        validate_gbdt_params(check);
+    } else {
+        lstm_params_from(params);
+    }
+    const auto loaded = load_data(data_source_of(o), inv.err);
+    inv.err << "data: " << loaded.description << '\n';
+    const TaskChoice choice{parse_task(o.task), o.leak};
+    const auto task_data = build_task_data(loaded.mssd, choice, learner == "lstm" && choice.task == Task::session,
+                                           {o.test_fraction, o.split_seed}, warning_printer(inv.err));
+    const TrainedRun run = train_with_progress(learner, task_data, params, inv.err);
+    save_model(run.model, o.output_model);
+    print_scores(inv.out, learner + " on the " + choice.label() + ": held-out scores (" + fixed(run.seconds, 1) +
+                              "s of training)",
+                 run.test);
+    inv.out << "model saved to " << o.output_model << '\n';
+    json document = run_json(run);
+    document["command"] = "train";
+    document["data"] = loaded.description;
+    document["model"] = o.output_model;
+    write_metrics(o.metrics_out, document, inv.err);
+    return kExitSuccess;
+}
+
+void require_model(const CliOptions& o) {
+    if (o.input_model.empty()) throw UsageError("model=FILE is required (a model saved by skipper train)");
+}
+
+int cmd_eval(Invocation& inv) {
+    const CliOptions& o = inv.options;
+    require_model(o);
+    const AnyModel model = load_any_model(o.input_model);
+    const TaskChoice choice = task_of(model);
+    const auto loaded = load_data(data_source_of(o), inv.err);
+    inv.err << "data: " << loaded.description << '\n';
+    const bool sequences = std::holds_alternative<LstmModel>(model) && choice.task == Task::session;
+    const auto task_data = build_task_data(loaded.mssd, choice, sequences, {1.0, 0}, warning_printer(inv.err));
+    const Scores scores = score_model(model, task_data);
+    print_scores(inv.out, learner_of(model) + " model " + o.input_model + " on the " + choice.label() + ", every row",
+                 scores);
+    json document = {{"command", "eval"}, {"model", o.input_model},   {"learner", learner_of(model)},
+                     {"task", task_name(choice.task)}, {"data", loaded.description}, {"metrics", metrics_json(scores.metrics)}};
+    write_metrics(o.metrics_out, document, inv.err);
+    return kExitSuccess;
+}
+
+int cmd_predict(Invocation& inv) {
+    const CliOptions& o = inv.options;
+    require_model(o);
+    const AnyModel model = load_any_model(o.input_model);
+    const TaskChoice choice = task_of(model);
+    const auto loaded = load_data(data_source_of(o), inv.err);
+    const bool sequences = std::holds_alternative<LstmModel>(model) && choice.task == Task::session;
+    const auto task_data = build_task_data(loaded.mssd, choice, sequences, {1.0, 0}, warning_printer(inv.err));
+    const auto probabilities = predict_test(model, task_data);
+    const auto& log = loaded.mssd.log;
+    std::string csv = "session_id,session_position,probability,skipped\n";
+    char line[64];
+    const auto add = [&](int32_t session, int32_t position, double p) {
+        std::snprintf(line, sizeof line, ",%d,%.6f,%d\n", position, p, p >= 0.5 ? 1 : 0);
+        csv += log.session_ids[static_cast<size_t>(session)] + line;
+    };
+    if (choice.task == Task::seed) {
+        const int32_t* session = log.session.data<int32_t>();
+        const int32_t* position = log.session_position.data<int32_t>();
+        for (size_t i = 0; i < probabilities.size(); ++i) add(session[i], position[i], probabilities[i]);
+    } else if (!sequences) {
+        for (size_t i = 0; i < probabilities.size(); ++i)
+            add(task_data.test_rows.session_index[i], task_data.test_rows.position[i], probabilities[i]);
+    } else {
+        const auto& seq = task_data.test_sequences;
+        const float* mask = seq.predict_mask.data<float>();
+        size_t next = 0;
+        for (int64_t s = 0; s < seq.sessions(); ++s)
+            for (int64_t t = 0; t < seq.max_steps(); ++t)
+                if (mask[s * seq.max_steps() + t] > 0.5f)
+                    add(static_cast<int32_t>(s), static_cast<int32_t>(t + 1), probabilities[next++]);
+    }
+    write_file_atomically(o.output_result, csv);
+    inv.out << "wrote " << probabilities.size() << " predictions to " << o.output_result << '\n';
+    return kExitSuccess;
+}
+
+int cmd_serve(Invocation& inv) {
+    const CliOptions& o = inv.options;
+    require_model(o);
+    std::shared_ptr<const Predictor> predictor = load_predictor(o.input_model);
+    ServerOptions server_options;
+    server_options.host = o.host;
+    server_options.port = static_cast<int>(o.port);
+    server_options.threads = o.threads;
+    server_options.max_body_bytes = o.max_body_bytes;
+    PredictionServer server(predictor, server_options);
+    const int port = server.bind();
+    inv.out << "serving the " << predictor->learner() << " " << predictor->task() << " model " << o.input_model
+            << " on http://" << o.host << ":" << port << "/ (Ctrl-C stops)" << std::endl;
+    server.run();
+    return kExitSuccess;
+}
+
+int cmd_report(Invocation& inv) {
+    const CliOptions& o = inv.options;
+    const auto loaded = load_data(data_source_of(o), inv.err);
+    inv.err << "data: " << loaded.description << '\n';
+    ReportInputs inputs;
+    inputs.data_description = loaded.description;
+    inputs.data = &loaded.mssd;
+    const TaskChoice choice{Task::seed, false};
+    const auto task_data = build_task_data(loaded.mssd, choice, false, {o.test_fraction, o.split_seed},
+                                           warning_printer(inv.err, &inputs.warnings));
+    const TrainedRun run = train_with_progress("gbdt", task_data, learner_params_with_device(inv, "gbdt"), inv.err);
+    inputs.curves.push_back({"gbdt, " + choice.label(), "iteration", run.log});
+    inputs.importance_title = "gbdt, " + choice.label() + ": total split gain per feature";
+    inputs.importance_names = feature_names_of(run.model);
+    inputs.importance_values = gain_importance(run.model);
+    inputs.confusion_title = "gbdt, " + choice.label() + ", held-out rows";
+    inputs.confusion = run.test.confusion;
+    inputs.results.push_back({choice.label(), "gbdt", run.test.metrics, run.seconds});
+    write_file_atomically(o.report, render_report(inputs));
+    inv.out << "report written to " << o.report << '\n';
+    return kExitSuccess;
+}
+
+// The main job: both learners on both tasks, and a results table.
+int cmd_run(Invocation& inv) {
+    const CliOptions& o = inv.options;
+    const auto started = std::chrono::steady_clock::now();
+    const auto loaded = load_data(data_source_of(o), inv.err);
+    inv.err << "data: " << loaded.description << '\n';
+    ReportInputs inputs;
+    inputs.data_description = loaded.description;
+    inputs.data = &loaded.mssd;
+    json runs = json::array();
+    const SplitOptions split{o.test_fraction, o.split_seed};
+    const auto lstm_params = [&](int64_t epochs) {
+        KeyValues pairs = learner_params_with_device(inv, "lstm");
+        pairs.emplace_back("epochs", std::to_string(epochs));
+        return pairs;
+    };
+    KeyValues gbdt_params = learner_params_with_device(inv, "gbdt");
+    gbdt_params.emplace_back("num_iterations", std::to_string(o.gbdt_iterations));
+    // The original analysis's GBDT settings (DESIGN section 1).
+    gbdt_params.insert(gbdt_params.begin(), {{"learning_rate", "0.09"}, {"max_depth", "5"}});
+
+    const auto record = [&](const TrainedRun& run, const std::string& unit) {
+        inputs.results.push_back({run.choice.label(), run.learner, run.test.metrics, run.seconds});
+        inputs.curves.push_back({run.learner + ", " + run.choice.label(), unit, run.log});
+        runs.push_back(run_json(run));
+    };
+
+    const auto warn = warning_printer(inv.err, &inputs.warnings);
+    {
+        const auto seed_leak = build_task_data(loaded.mssd, {Task::seed, true}, false, split, warn);
+        record(train_with_progress("gbdt", seed_leak, gbdt_params, inv.err), "iteration");
+        record(train_with_progress("lstm", seed_leak, lstm_params(o.seed_epochs), inv.err), "epoch");
+    }
+    {
+        const auto seed_clean = build_task_data(loaded.mssd, {Task::seed, false}, false, split, warn);
+        const TrainedRun run = train_with_progress("gbdt", seed_clean, gbdt_params, inv.err);
+        inputs.importance_title = "gbdt, " + run.choice.label() + ": total split gain per feature";
+        inputs.importance_names = feature_names_of(run.model);
+        inputs.importance_values = gain_importance(run.model);
+        inputs.confusion_title = "gbdt, " + run.choice.label() + ", held-out rows";
+        inputs.confusion = run.test.confusion;
+        record(run, "iteration");
+    }
+    {
+        const auto session = build_task_data(loaded.mssd, {Task::session, false}, true, split, warn);
+        const TrainedRun gbdt = train_with_progress("gbdt", session, gbdt_params, inv.err);
+        ResultRow baseline{"session task", "repeat-last baseline", {}, 0.0};
+        baseline.metrics["aa"] = gbdt.test.metrics.at("baseline_aa");
+        baseline.metrics["first_accuracy"] = gbdt.test.metrics.at("baseline_first_accuracy");
+        inputs.results.push_back(baseline);
+        record(gbdt, "iteration");
+        record(train_with_progress("lstm", session, lstm_params(o.session_epochs), inv.err), "epoch");
+    }
+
+    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    inv.out << "\nSkipper results on " << loaded.description << "\n(held-out " << fixed(100 * o.test_fraction, 0)
+            << "%: rows for the seed task, whole sessions for the session task; total time " << format_duration(total)
+            << ")\n\n";
+    char line[256];
+    std::snprintf(line, sizeof line, "%-30s %-22s %9s %7s %8s %9s\n", "seed task (is_skipped)", "learner", "accuracy",
+                  "AUC", "logloss", "training");
+    inv.out << line;
+    for (const auto& row : inputs.results) {
+        if (row.task.rfind("seed", 0) != 0) continue;
+        std::snprintf(line, sizeof line, "%-30s %-22s %9s %7s %8s %9s\n",
+                      row.task.substr(std::string("seed task, ").size()).c_str(), row.learner.c_str(),
+                      fixed(row.metrics.at("accuracy")).c_str(), fixed(row.metrics.at("auc")).c_str(),
+                      fixed(row.metrics.at("logloss")).c_str(), format_duration(row.seconds).c_str());
+        inv.out << line;
+    }
+    std::snprintf(line, sizeof line, "\n%-30s %-22s %9s %7s %8s %9s\n", "session task (skip_2)", "learner", "AA",
+                  "first", "AUC", "training");
+    inv.out << line;
+    for (const auto& row : inputs.results) {
+        if (row.task != "session task") continue;
+        const auto auc = row.metrics.find("auc");
+        std::snprintf(line, sizeof line, "%-30s %-22s %9s %7s %8s %9s\n", "second half of each session",
+                      row.learner.c_str(), fixed(row.metrics.at("aa")).c_str(),
+                      fixed(row.metrics.at("first_accuracy")).c_str(),
+                      auc == row.metrics.end() ? "" : fixed(auc->second).c_str(),
+                      row.seconds > 0 ? format_duration(row.seconds).c_str() : "");
+        inv.out << line;
+    }
+    inv.out << "\nwarning: the seed task's near-perfect accuracy with the leak comes from " << data::kLeakingColumn
+            << ", which is written when the track ends; the rows without it are the honest figures.\n";
+    if (!o.report.empty()) {
+        write_file_atomically(o.report, render_report(inputs));
+        inv.out << "report written to " << o.report << '\n';
+    }
+    write_metrics(o.metrics_out, {{"command", "run"}, {"data", loaded.description}, {"seconds", total}, {"runs", runs}},
+                  inv.err);
+    return kExitSuccess;
+}
+
+// ---------------------------------------------------------------- parsing
+
+const std::vector<Command>& commands() {
+    static const std::vector<Command> list = {
+        {"run",
+         "the main job: train both learners on both tasks and print a results table",
+         "skipper run [data=DIR] [key=value ...]",
+         with_data({spec_device(), spec_num_threads(), spec_test_fraction(), spec_split_seed(),
+                    {"gbdt_iterations", &CliOptions::gbdt_iterations, 1, 100000, {}, "boosting rounds of each gbdt"},
+                    {"seed_epochs", &CliOptions::seed_epochs, 1, 10000, {}, "epochs of the seed-arch lstm"},
+                    {"session_epochs", &CliOptions::session_epochs, 1, 10000, {}, "epochs of the session-arch lstm"},
+                    {"report", &CliOptions::report, 0, 0, {}, "HTML report with the charts (empty: none)"},
+                    spec_metrics_out()}),
+         false,
+         cmd_run},
+        {"gen",
+         "write a synthetic MSSD sample: DIR/log_0.csv and DIR/tf_0.csv",
+         "skipper gen --sessions N --seed S --out DIR",
+         {{"sessions", &CliOptions::sessions, 1, 50000000, {}, "sessions to generate"},
+          {"seed", &CliOptions::seed, 0, kMaxInt, {}, "generator seed"},
+          {"out", &CliOptions::out_dir, 0, 0, {}, "output folder (created if missing)"}},
+         false,
+         cmd_gen},
+        {"train",
+         "train one learner on one task and save the model",
+         "skipper train [gbdt|lstm] [task=seed|session] [data=DIR] [output_model=FILE] [key=value ...]",
+         with_data({spec_learner(), spec_task(), spec_leak(), spec_device(), spec_num_threads(),
+                    spec_test_fraction(), spec_split_seed(), spec_output_model(), spec_metrics_out()}),
+         true,
+         cmd_train},
+        {"eval",
+         "score a saved model on every row of the data",
+         "skipper eval model=FILE [data=DIR] [metrics_out=FILE]",
+         with_data({spec_input_model(), spec_metrics_out()}),
+         false,
+         cmd_eval},
+        {"predict",
+         "write a saved model's skip probabilities for the data as csv",
+         "skipper predict model=FILE [data=DIR] [output_result=FILE]",
+         with_data({spec_input_model(), spec_output_result()}),
+         false,
+         cmd_predict},
+        {"serve",
+         "serve a model over HTTP: a web form, a JSON API, health and metadata",
+         "skipper serve model=FILE [port=8080] [host=127.0.0.1]",
+         {spec_input_model(),
+          {"host", &CliOptions::host, 0, 0, {}, "address to listen on (0.0.0.0: every interface)"},
+          {"port", &CliOptions::port, 0, 65535, {}, "TCP port (0: any free port)"},
+          {"threads", &CliOptions::threads, 1, 4096, {}, "worker threads (one per open connection)"},
+          {"max_body_bytes", &CliOptions::max_body_bytes, 1024, 1 << 30, {}, "larger requests get 413"}},
+         false,
+         cmd_serve},
+        {"report",
+         "write one self-contained HTML report with charts of the data and a trained gbdt",
+         "skipper report [data=DIR] [out=FILE] [key=value ...]",
+         with_data({{"out", &CliOptions::report, 0, 0, {}, "the HTML file to write", {"output"}}, spec_num_threads(),
+                    spec_test_fraction(), spec_split_seed()}),
+         true,
+         cmd_report},
+        {"version", "print the version, the CUDA build and the BLAS in use", "skipper version", {}, false, cmd_version},
+    };
+    return list;
+}
+
+std::string general_help() {
+    std::string text =
+        "skipper: skip prediction on Spotify's MSSD data, with a GBDT and a bidirectional LSTM\n\n"
+        "usage: skipper <command> [key=value ...] [config=FILE] [--help]\n\ncommands:\n";
+    for (const auto& command : commands()) {
+        std::string line = std::string("  ") + command.name;
+        line.resize(12, ' ');
+        text += line + command.summary + "\n";
+    }
+    text += "\nParameters are key=value (or --key value); config=FILE reads more, one per line, and the command\n"
+            "line wins over the file. Exit codes: 0 success, 1 failure, 2 bad usage.\n"
+            "Start with: skipper run\n";
+    return text;
+}
+
+std::string command_help(const Command& command) {
+    std::string text = std::string("skipper ") + command.name + ": " + command.summary + "\n\nusage: " +
+                       command.usage + "\n";
+    if (!command.options.empty()) text += "\noptions:\n" + params_help(command.options);
+    if (command.takes_learner_params) {
+        if (std::string(command.name) == "train")
+            text += "\nlstm parameters (learner=lstm; arch follows task):\n" + params_help(lstm_param_table());
+        text += "\ngbdt parameters (LightGBM's names and defaults):\n" + params_help(gbdt_param_table());
+    }
+    return text;
+}
+
+const Command* find_command(const std::string& name) {
+    for (const auto& command : commands())
+        if (name == command.name) return &command;
+    return nullptr;
+}
+
+struct ParsedLine {
+    bool help = false;
+    KeyValues pairs;
+    std::vector<std::string> bare_words;
+};
+
+// Accepts key=value, --key=value and --key value (dashes in keys read as
+// underscores, so --metrics-out is metrics_out). config=FILE pairs come first,
+// so the command line overrides them.
+ParsedLine parse_line(const std::vector<std::string>& args) {
+    ParsedLine parsed;
+    KeyValues from_command_line;
+    for (size_t i = 0; i < args.size(); ++i) {
+        std::string arg = args[i];
+        if (arg == "--help" || arg == "-h" || arg == "help") {
+            parsed.help = true;
+            continue;
+        }
+        const bool dashed = arg.rfind("--", 0) == 0;
+        if (dashed) arg = arg.substr(2);
+        std::string key, value;
+        const size_t eq = arg.find('=');
+        if (eq != std::string::npos) {
+            key = arg.substr(0, eq);
+            value = arg.substr(eq + 1);
+        } else if (dashed) {
+            if (i + 1 >= args.size()) throw UsageError("--" + arg + " needs a value");
+            key = arg;
+            value = args[++i];
+        } else {
+            parsed.bare_words.push_back(arg);
+            continue;
+        }
+        for (auto& c : key)
+            if (c == '-') c = '_';
+        if (key.empty()) throw UsageError("'" + args[i] + "' has no parameter name before '='");
+        if (key == "config") {
+            KeyValues file_pairs;
+            try {
+                file_pairs = read_config_file(value);
+            } catch (const DataError& e) {
+                throw UsageError(std::string("config file: ") + e.what());
+            }
+            parsed.pairs.insert(parsed.pairs.end(), file_pairs.begin(), file_pairs.end());
+        } else {
+            from_command_line.emplace_back(key, value);
+        }
+    }
+    parsed.pairs.insert(parsed.pairs.end(), from_command_line.begin(), from_command_line.end());
+    return parsed;
+}
+
+bool learner_accepts(const std::string& learner, const std::string& key) {
+    if (learner == "lstm") return find_param(lstm_param_table(), key) != nullptr && key != "arch";
+    return find_param(gbdt_param_table(), key) != nullptr;
+}
+
+Invocation make_invocation(const Command& command, const ParsedLine& line, std::ostream& out, std::ostream& err) {
+    Invocation inv{CliOptions{}, {}, out, err};
+    const bool names_learner = find_param(command.options, "learner") != nullptr;
+    for (const auto& word : line.bare_words) {
+        if (names_learner && (word == "gbdt" || word == "lstm")) {
+            inv.options.learner = word;
+            continue;
+        }
+        throw UsageError("unexpected argument '" + word + "' (parameters are key=value)");
+    }
+    for (const auto& [key, value] : line.pairs)
+        if (key == "learner" && names_learner) set_param(inv.options, command.options, key, value);
+    const std::string learner = command.takes_learner_params && names_learner ? inv.options.learner : "gbdt";
+    for (const auto& [key, value] : line.pairs) {
+        if (find_param(command.options, key) != nullptr) {
+            set_param(inv.options, command.options, key, value);
+        } else if (command.takes_learner_params && learner_accepts(learner, key)) {
+            inv.learner_params.emplace_back(key, value);
+        } else {
+            std::string known;
+            for (const auto& spec : command.options) known += (known.empty() ? "" : ", ") + std::string(spec.name);
+            if (command.takes_learner_params) known += ", and the " + learner + " parameters";
+            throw ParamError(key, "unknown parameter for skipper " + std::string(command.name) +
+                                      (known.empty() ? std::string(" (it takes none)") : " (known: " + known + ")"));
+        }
+    }
+    return inv;
+}
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+    if (args.empty()) {
+        err << general_help();
+        return kExitUsage;
+    }
+    const std::string& name = args.front();
+    if (name == "--help" || name == "-h" || name == "help") {
+        out << general_help();
+        return kExitSuccess;
+    }
+    if (name == "--version") return run_cli({"version"}, out, err);
+    const Command* command = find_command(name);
+    if (command == nullptr) {
+        err << "skipper: unknown command '" << name << "'\n\n" << general_help();
+        return kExitUsage;
+    }
+    const std::string prefix = std::string("skipper ") + command->name + ": error: ";
+    try {
+        const ParsedLine line = parse_line({args.begin() + 1, args.end()});
+        if (line.help) {
+            out << command_help(*command);
+            return kExitSuccess;
+        }
+        Invocation inv = make_invocation(*command, line, out, err);
+        return command->run(inv);
+    } catch (const UsageError& e) {
+        err << prefix << e.what() << "\n(see skipper " << command->name << " --help)\n";
+        return kExitUsage;
+    } catch (const ParamError& e) {
+        err << prefix << e.what() << "\n(see skipper " << command->name << " --help)\n";
+        return kExitUsage;
+    } catch (const std::exception& e) {
+        err << prefix << e.what() << '\n';
+        return kExitFailure;
+    }
+}
+
+}  // namespace skipper::tools
