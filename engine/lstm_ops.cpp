@@ -18,21 +18,20 @@ namespace skipper::ops {
 
 namespace {
 
-void require(bool condition, const char* op, const std::string& what) {
-    if (!condition) throw Error(std::string(op) + ": " + what);
-}
-
+// The messages are built only on failure: these checks run a few hundred
+// times per training step.
 // t must have `shape`, the dtype and the device of `like`.
 void require_tensor(const char* op, const char* name, const Tensor& t, const Shape& shape, const Tensor& like) {
-    require(t.defined(), op, std::string(name) + " is undefined");
-    require(t.shape() == shape && t.dtype() == like.dtype() && t.device() == like.device(), op,
-            std::string(name) + ": expected " + dtype_name(like.dtype()) + shape_string(shape) + "@" +
-                device_name(like.device()) + ", got " + t.describe());
+    if (!t.defined()) throw Error(std::string(op) + ": " + name + " is undefined");
+    if (t.shape() != shape || t.dtype() != like.dtype() || t.device() != like.device())
+        throw Error(std::string(op) + ": " + name + ": expected " + dtype_name(like.dtype()) + shape_string(shape) +
+                    "@" + device_name(like.device()) + ", got " + t.describe());
 }
 
 void require_float(const char* op, const Tensor& t) {
-    require(t.defined() && (t.dtype() == DType::f32 || t.dtype() == DType::f64), op,
-            "expected f32 or f64, got " + (t.defined() ? t.describe() : std::string("an undefined tensor")));
+    if (!t.defined() || (t.dtype() != DType::f32 && t.dtype() != DType::f64))
+        throw Error(std::string(op) + ": expected f32 or f64, got " +
+                    (t.defined() ? t.describe() : std::string("an undefined tensor")));
 }
 
 template <class F> void dispatch_float(DType dtype, F&& f) {
@@ -46,7 +45,8 @@ void lstm_cell_forward(Context& ctx, Tensor& gates, const Tensor& bias, const Te
                        const Tensor& mask, Tensor& c, Tensor& h) {
     const char* op = "lstm_cell_forward";
     require_float(op, gates);
-    require(gates.dim() == 2 && gates.size(1) % 4 == 0, op, "gates must be [B, 4H], got " + gates.describe());
+    if (gates.dim() != 2 || gates.size(1) % 4 != 0)
+        throw Error(std::string(op) + ": gates must be [B, 4H], got " + gates.describe());
     const int64_t batch = gates.size(0), hidden = gates.size(1) / 4;
     require_tensor(op, "bias", bias, {4 * hidden}, gates);
     require_tensor(op, "c_prev", c_prev, {batch, hidden}, gates);
@@ -71,7 +71,8 @@ void lstm_cell_backward(Context& ctx, const Tensor& gates, const Tensor& c_prev,
                         const Tensor& dh, const Tensor& dc, Tensor& dgates, Tensor& dc_prev, Tensor& dh_prev) {
     const char* op = "lstm_cell_backward";
     require_float(op, gates);
-    require(gates.dim() == 2 && gates.size(1) % 4 == 0, op, "gates must be [B, 4H], got " + gates.describe());
+    if (gates.dim() != 2 || gates.size(1) % 4 != 0)
+        throw Error(std::string(op) + ": gates must be [B, 4H], got " + gates.describe());
     const int64_t batch = gates.size(0), hidden = gates.size(1) / 4;
     require_tensor(op, "c_prev", c_prev, {batch, hidden}, gates);
     require_tensor(op, "c", c, {batch, hidden}, gates);
@@ -99,7 +100,7 @@ void lstm_cell_backward(Context& ctx, const Tensor& gates, const Tensor& c_prev,
 void add_bias(Context& ctx, Tensor& x, const Tensor& bias) {
     const char* op = "add_bias";
     require_float(op, x);
-    require(x.dim() == 2, op, "x must be [N, M], got " + x.describe());
+    if (x.dim() != 2) throw Error(std::string(op) + ": x must be [N, M], got " + x.describe());
     require_tensor(op, "bias", bias, {x.size(1)}, x);
     dispatch_float(x.dtype(), [&](auto zero) {
         using T = decltype(zero);
@@ -155,7 +156,7 @@ void adam_step(Context& ctx, Tensor& param, const Tensor& grad, Tensor& m, Tenso
     require_tensor(op, "grad", grad, param.shape(), param);
     require_tensor(op, "m", m, param.shape(), param);
     require_tensor(op, "v", v, param.shape(), param);
-    require(step >= 1, op, "step counts from 1, got " + std::to_string(step));
+    if (step < 1) throw Error(std::string(op) + ": step counts from 1, got " + std::to_string(step));
     dispatch_float(param.dtype(), [&](auto zero) {
         using T = decltype(zero);
         if (param.device() == Device::cpu)
