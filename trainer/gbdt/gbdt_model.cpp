@@ -131,7 +131,10 @@ void GbdtModel::check_compatible(const data::TabularDataset& data) const {
 std::vector<uint8_t> GbdtModel::to_bytes() const {
     ModelFile file;
     file.metadata["model"] = kModelKind;
-    for (const auto& [name, value] : params_to_map(params_, gbdt_param_table())) file.metadata[kParamPrefix + name] = value;
+    // num_threads is how a run was executed, not what it learned: leaving it out
+    // keeps the bytes identical for any thread count.
+    for (const auto& [name, value] : params_to_map(params_, gbdt_param_table()))
+        if (name != "num_threads") file.metadata[kParamPrefix + name] = value;
     file.metadata["feature_names"] = nlohmann::json(feature_names_).dump();
     file.metadata["categorical"] = nlohmann::json(std::vector<bool>(categorical_)).dump();
     file.metadata["category_names"] = nlohmann::json(category_names_).dump();
