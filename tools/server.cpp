@@ -115,9 +115,10 @@ void PredictionServer::install_routes() {
     http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     http.set_payload_max_length(static_cast<size_t>(options_.max_body_bytes));
     // Load balancers and wrk keep connections open; the default (5 requests)
-    // would reconnect constantly.
+    // would reconnect constantly. An idle connection holds its worker (and
+    // delays stop()) for at most the 5 s timeout.
     http.set_keep_alive_max_count(100000);
-    http.set_keep_alive_timeout(30);
+    http.set_keep_alive_timeout(5);
 
     http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
         send_json(res, 200, {{"status", "ok"}});
