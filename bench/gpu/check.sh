@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The one prepared GPU run of issue 6, for a machine with one H100 or H200,
+# 16 cores, CUDA 13, CMake, ninja and python3 with PyTorch, and no network.
+# From the repository root:
+#   bench/gpu/check.sh
+# (if the machine lacks Skipper's CPU-side build dependencies, first run
+# bench/gpu/fetch_deps.sh on a machine with apt, and carry .gpu-deps along).
+#
+# With SKIPPER_GPU_CHECK_BUILD_ONLY=1 it stops after the build (for a machine
+# without a GPU).
+# 1. Builds the CUDA tests and the GPU benchmark for sm_90 (Release) in
+#    build-gpu-check/.
+# 2. Runs the CUDA test suites through CTest, with their output.
+# 3. Benchmarks Skipper's Bi-LSTM training (sequences/s, time per recurrent
+#    step) and PyTorch nn.LSTM on cuDNN at the same shapes, FP32 and TF32,
+#    and the card's sgemm rate (the FLOP/s ceiling).
+# 4. Prints the side-by-side table last.
+# Logs (build, tests, both benchmarks' JSON, the table) go to $OUT when it is
+# set, else to build-gpu-check/logs. Reads the card's state; changes nothing.
+# Takes about 4 to 6 minutes; every phase has its own time limit.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$(pwd)"
+build="$root/build-gpu-check"
+logs="${OUT:-$build/logs}"
+mkdir -p "$logs"
+started=$SECONDS
+phase() { echo "== $1 ($((SECONDS - started)) s)"; }
+
+if [[ "${SKIPPER_GPU_CHECK_BUILD_ONLY:-0}" != 1 ]]; then
+  phase "GPU"
+  nvidia-smi -L | tee "$logs/gpu.txt"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,power.limit,temperature.gpu \
+    --format=csv | tee -a "$logs/gpu.txt"
+fi
+
+# ---- Dependencies: the carried Debian packages, unpacked into a private prefix ----
+if [[ -d "$root/.gpu-deps" ]]; then
+  phase "unpacking .gpu-deps"
+  deps=/tmp/skipper-gpu-deps
+  rm -rf "$deps"
+  mkdir -p "$deps"
+  for package in "$root"/.gpu-deps/*.deb; do dpkg-deb -x "$package" "$deps"; done
+  # Absolute symbolic links (libz.so -> /lib/...) would reach the system's
+  # files: point them into the prefix. The .pc files name prefix=/usr: likewise.
+  find "$deps" -type l | while read -r link; do
+    target="$(readlink "$link")"
+    if [[ "$target" == /* && -e "$deps$target" ]]; then ln -sfn "$deps$target" "$link"; fi
+  done
+  find "$deps" -name '*.pc' -exec sed -i "s#^prefix=/usr\$#prefix=$deps/usr#" {} +
+  multiarch="$deps/usr/lib/x86_64-linux-gnu"
+  export PATH="$deps/usr/bin:$PATH"
+  export PKG_CONFIG_PATH="$multiarch/pkgconfig:$deps/usr/share/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+  export CPATH="$deps/usr/include:$deps/usr/include/x86_64-linux-gnu${CPATH:+:$CPATH}"
+  export LIBRARY_PATH="$multiarch:$multiarch/openblas-openmp${LIBRARY_PATH:+:$LIBRARY_PATH}"
+  # For the linker's search of indirect dependencies and for our programs;
+  # python3 below runs with the original value, so PyTorch loads its own libraries.
+  skipper_ld_path="$multiarch:$multiarch/openblas-openmp:$deps/lib/x86_64-linux-gnu"
+  cmake_deps=(-DCMAKE_PREFIX_PATH="$deps/usr" -DCMAKE_LIBRARY_PATH="$multiarch/openblas-openmp"
+              -DCMAKE_INCLUDE_PATH="$deps/usr/include/x86_64-linux-gnu"
+              -DPKG_CONFIG_EXECUTABLE="$deps/usr/bin/pkgconf")
+else
+  skipper_ld_path=""
+  cmake_deps=()
+fi
+with_deps() { LD_LIBRARY_PATH="$skipper_ld_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
+
+# ---- Build ----
+phase "configure"
+command -v nvcc >/dev/null || export PATH="/usr/local/cuda/bin:$PATH"
+with_deps timeout 180 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" -DSKIPPER_CUDA=ON \
+  -DSKIPPER_BUILD_TESTS=ON -DSKIPPER_BUILD_BENCH=ON "${cmake_deps[@]}" 2>&1 | tee "$logs/configure.log"
+phase "build"
+targets=(ops_cuda_test lstm_ops_cuda_test lstm_training_cuda_test lstm_cell_math_test gpu_lstm_bench)
+if ! with_deps timeout 420 ninja -C "$build" -j16 "${targets[@]}" >"$logs/build.log" 2>&1; then
+  grep -E -A5 '^FAILED|error' "$logs/build.log" | head -60
+  echo "build failed: see $logs/build.log"
+  exit 1
+fi
+tail -1 "$logs/build.log"
+if [[ "${SKIPPER_GPU_CHECK_BUILD_ONLY:-0}" == 1 ]]; then phase "built (SKIPPER_GPU_CHECK_BUILD_ONLY=1)"; exit 0; fi
+
+# ---- Tests ----
+phase "CUDA tests"
+tests_status=0
+(cd "$build" && with_deps timeout 300 ctest -R '(Cuda|LstmCellMath)\.' --output-on-failure -j4 \
+   --output-junit "$logs/ctest.xml") 2>&1 | tee "$logs/ctest.log" || tests_status=$?
+
+# ---- Benchmarks ----
+session_features="${SKIPPER_SESSION_FEATURES:-64}"
+phase "Skipper GPU LSTM benchmark"
+bench_status=0
+with_deps timeout 240 "$build/bench/gpu_lstm_bench" --session_features="$session_features" \
+  --benchmark_repetitions=5 --benchmark_report_aggregates_only=true --benchmark_min_time=0.3 \
+  --benchmark_out="$logs/skipper_bench.json" --benchmark_out_format=json 2>&1 | tee "$logs/skipper_bench.txt" ||
+  bench_status=$?
+phase "PyTorch/cuDNN peer"
+PYTHONUNBUFFERED=1 timeout 240 python3 "$root/bench/peers/lstm_cudnn.py" --session-features "$session_features" \
+  --packed --out "$logs/cudnn.json" 2>&1 | tee "$logs/cudnn.txt"
+
+phase "summary"
+python3 - "$logs/skipper_bench.json" "$logs/cudnn.json" "$tests_status" <<'EOF' | tee "$logs/table.txt"
+import json, sys
+
+try:
+    skipper = json.load(open(sys.argv[1]))
+except (OSError, ValueError):
+    skipper = {"benchmarks": []}
+peer = json.load(open(sys.argv[2]))
+tests_status = int(sys.argv[3])
+
+def medians(prefix):
+    out = {}
+    for b in skipper["benchmarks"]:
+        if b.get("aggregate_name") == "median" and b["name"].startswith(prefix) and not b.get("error_occurred"):
+            out[b["name"][len(prefix):].split("/")[0]] = b
+    return out
+
+train = medians("BM_lstm_train_cuda/")
+step = medians("BM_lstm_step_cuda/")
+rate = peer["matmul_flops_per_s"]
+print(f"card: {peer['device']}; torch {peer['torch']}, cuDNN {peer['cudnn']}; "
+      f"sgemm 8192^3: fp32 {rate['fp32'] / 1e12:.1f} TFLOP/s, tf32 {rate['tf32'] / 1e12:.1f} TFLOP/s")
+print("cuDNN column: unpacked padded batches (its fastest path); packed in cudnn.json")
+header = ("shape", "prec", "skipper seq/s", "cudnn seq/s", "ratio", "skipper us/step", "skipper %peak", "cudnn %peak")
+rows = []
+for run in peer["runs"]:
+    if run["packed"]:
+        continue
+    key = f"{run['shape']}_b{run['batch']}_{run['precision']}"
+    ours = train.get(key)
+    flops = ours["GFLOP_per_train_step"] * 1e9 if ours else None
+    ceiling = rate[run["precision"]]
+    fwd = step.get(f"forward_b{run['batch']}_t20_{run['precision']}")
+    bwd = step.get(f"backward_b{run['batch']}_t20_{run['precision']}")
+    per_step = f"{fwd['us_per_step']:.1f}+{bwd['us_per_step']:.1f}" if fwd and bwd else "-"
+    if ours:
+        seq = ours["seq_per_s"]
+        rows.append((key.rsplit("_", 1)[0], run["precision"], f"{seq:,.0f}", f"{run['seq_per_s']:,.0f}",
+                     f"{seq / run['seq_per_s']:.2f}", per_step,
+                     f"{100 * flops * seq / run['batch'] / ceiling:.1f}",
+                     f"{100 * flops * run['seq_per_s'] / run['batch'] / ceiling:.1f}"))
+    else:
+        rows.append((key.rsplit("_", 1)[0], run["precision"], "error", f"{run['seq_per_s']:,.0f}", "-", per_step,
+                     "-", "-"))
+widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+for r in [header] + rows:
+    print("  ".join(str(c).rjust(w) for c, w in zip(r, widths)))
+print("us/step: one direction's recurrent step at that batch, T=20, forward + backward "
+      "(product with W_hh plus the fused cell kernel)")
+print("CUDA tests: " + ("passed" if tests_status == 0 else f"FAILED (ctest status {tests_status}, see ctest.log)"))
+EOF
+phase "done"
+if [[ "$tests_status" != 0 || "$bench_status" != 0 ]]; then exit 1; fi
