@@ -177,9 +177,10 @@ void save_model(const AnyModel& model, const std::string& path) {
 
 AnyModel load_any_model(const std::string& path) {
     const ModelFile file = load_model_file(path);
-    const auto learner = file.metadata.find("learner");
+    // Both learners name themselves under "model" in their files' metadata.
+    const auto learner = file.metadata.find("model");
     if (learner == file.metadata.end())
-        throw FormatError(path, "not a gbdt or lstm model (its metadata names no learner)");
+        throw FormatError(path, "not a gbdt or lstm model (its metadata names no model kind)");
     if (learner->second == "gbdt") return GbdtModel::load(path);
     if (learner->second == "lstm") return LstmModel::load(path);
     throw FormatError(path, "unknown learner '" + learner->second + "' (expected gbdt or lstm)");
