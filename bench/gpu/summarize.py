@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""The side-by-side table that bench/gpu/check.sh prints last.
+
+usage: summarize.py SKIPPER_BENCH_JSON CUDNN_JSON TESTS_STATUS MEMCHECK_STATUS
+
+Reads Google Benchmark's JSON from bench/gpu_lstm_bench (medians of its
+repetitions) and bench/peers/lstm_cudnn.py's JSON; either may be missing or
+broken (a failed phase), and the table shows what is there.
+"""
+import json
+import sys
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def medians(skipper, prefix):
+    out = {}
+    for b in (skipper or {}).get("benchmarks", []):
+        if b.get("aggregate_name") == "median" and b["name"].startswith(prefix) and not b.get("error_occurred"):
+            out[b["name"][len(prefix):].split("/")[0]] = b
+    return out
+
+
+def main():
+    skipper, peer = load(sys.argv[1]), load(sys.argv[2])
+    tests_status, memcheck_status = int(sys.argv[3]), int(sys.argv[4])
+    train = medians(skipper, "BM_lstm_train_cuda/")
+    step = medians(skipper, "BM_lstm_step_cuda/")
+    peer_runs = {}
+    rate = {}
+    if peer:
+        rate = peer["matmul_flops_per_s"]
+        for run in peer["runs"]:
+            if not run["packed"]:
+                peer_runs[f"{run['shape']}_b{run['batch']}_{run['precision']}"] = run
+        print(f"card: {peer['device']}; torch {peer['torch']}, cuDNN {peer['cudnn']}; sgemm 8192^3: "
+              f"fp32 {rate['fp32'] / 1e12:.1f} TFLOP/s, tf32 {rate['tf32'] / 1e12:.1f} TFLOP/s")
+        print("cuDNN column: unpacked padded batches (its fastest path); packed figures in cudnn.json")
+    else:
+        print("cuDNN peer: no results (see cudnn.txt)")
+
+    header = ("shape", "prec", "skipper seq/s", "cudnn seq/s", "ratio", "skipper us/step", "skipper %peak",
+              "cudnn %peak")
+    rows = []
+    for shape in ("seed", "session"):
+        for batch in (1000, 4096):
+            for precision in ("fp32", "tf32"):
+                key = f"{shape}_b{batch}_{precision}"
+                ours, theirs = train.get(key), peer_runs.get(key)
+                fwd = step.get(f"forward_b{batch}_t20_{precision}")
+                bwd = step.get(f"backward_b{batch}_t20_{precision}")
+                per_step = f"{fwd['us_per_step']:.1f}+{bwd['us_per_step']:.1f}" if fwd and bwd else "-"
+                ceiling = rate.get(precision)
+                flops = ours["GFLOP_per_train_step"] * 1e9 if ours else None
+
+                def peak_share(seq_per_s):
+                    if flops is None or not ceiling:
+                        return "-"
+                    return f"{100 * flops * seq_per_s / batch / ceiling:.1f}"
+
+                rows.append((f"{shape}_b{batch}", precision,
+                             f"{ours['seq_per_s']:,.0f}" if ours else "-",
+                             f"{theirs['seq_per_s']:,.0f}" if theirs else "-",
+                             f"{ours['seq_per_s'] / theirs['seq_per_s']:.2f}" if ours and theirs else "-",
+                             per_step,
+                             peak_share(ours["seq_per_s"]) if ours else "-",
+                             peak_share(theirs["seq_per_s"]) if theirs else "-"))
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    for r in [header] + rows:
+        print("  ".join(str(c).rjust(w) for c, w in zip(r, widths)))
+    print("us/step: one direction's recurrent step (product with W_hh + fused cell), T=20, forward+backward; "
+          "%peak: matrix-product FLOP/s over the card's sgemm rate")
+    print("CUDA tests: " + ("passed" if tests_status == 0 else f"FAILED (status {tests_status}, see ctest.log)") +
+          "; memcheck: " + ("clean" if memcheck_status == 0 else f"FAILED (status {memcheck_status}, see memcheck.log)"))
+
+
+if __name__ == "__main__":
+    main()
