@@ -22,12 +22,12 @@ constexpr int kTasteDims = 8;
 constexpr int kGenres = 64;
 constexpr double kInGenreShare = 0.7;         // tracks drawn from the session's genre
 constexpr double kSessionPropensitySd = 1.8;  // u: the session's skip propensity
-constexpr double kMoodSd = 2.5;               // s_p: the listener's mood, AR(1) over positions
+constexpr double kMoodSd = 2.2;               // s_p: the listener's mood, AR(1) over positions
 constexpr double kMoodPersistence = 0.93;
-constexpr double kTasteWeight = 2.2;          // beta: weight of <w, a_t>
+constexpr double kTasteWeight = 2.8;          // beta: weight of <w, a_t>
 constexpr double kTrackWeight = 1.1;          // weight of the track's own propensity c_t
 // Position offsets b(p) for p = 1, 2 and >= 3 (the position effect).
-constexpr double kPositionOffset[3] = {-1.2, -0.2, 0.17};
+constexpr double kPositionOffset[3] = {-0.65, 0.45, 1.02};
 // Session-length mix: 20 with 0.48, 10 with 0.088, 11..19 sharing the rest.
 constexpr double kLength20 = 0.48;
 constexpr double kLength10 = 0.088;

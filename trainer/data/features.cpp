@@ -1,0 +1,428 @@
+#include "trainer/data/features.h"
+
+#include <algorithm>
+#include <cmath>
+#include <iostream>
+#include <limits>
+#include <numeric>
+
+#include "engine/error.h"
+
+namespace skipper::data {
+
+namespace {
+
+constexpr float kMissing = std::numeric_limits<float>::quiet_NaN();
+constexpr double kNoDistance = std::numeric_limits<double>::quiet_NaN();  // no skipped (or kept) track in the history
+
+// Label encoding in sorted name order (scikit-learn's LabelEncoder): returns
+// the sorted names and, per original code, the new code.
+std::vector<int32_t> sorted_codes(const std::vector<std::string>& names, std::vector<std::string>& sorted) {
+    sorted = names;
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<int32_t> code(names.size());
+    for (size_t i = 0; i < names.size(); ++i)
+        code[i] = static_cast<int32_t>(std::lower_bound(sorted.begin(), sorted.end(), names[i]) - sorted.begin());
+    return code;
+}
+
+size_t track_column(const std::string& name) {
+    const auto& names = track_feature_columns();
+    return static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+}
+
+// Each session's rows in position order, after checking that every session
+// is whole: positions 1..L, each once, one length.
+struct Sessions {
+    std::vector<int64_t> offset;  // [sessions + 1]
+    std::vector<int64_t> row;     // log rows, grouped by session code, by position within
+};
+
+Sessions group_sessions(const SessionLog& log) {
+    const int64_t n = log.rows, sessions = log.num_sessions();
+    const auto* session = log.session.data<int32_t>();
+    const auto* position = log.session_position.data<int32_t>();
+    const auto* length = log.session_length.data<int32_t>();
+    Sessions out;
+    out.offset.assign(static_cast<size_t>(sessions) + 1, 0);
+    for (int64_t i = 0; i < n; ++i) ++out.offset[static_cast<size_t>(session[i]) + 1];
+    for (int64_t s = 0; s < sessions; ++s) out.offset[s + 1] += out.offset[s];
+    out.row.resize(static_cast<size_t>(n));
+    std::vector<int64_t> fill(out.offset.begin(), out.offset.end() - 1);
+    for (int64_t i = 0; i < n; ++i) out.row[static_cast<size_t>(fill[session[i]]++)] = i;
+    for (int64_t s = 0; s < sessions; ++s) {
+        const auto begin = out.row.begin() + out.offset[s], end = out.row.begin() + out.offset[s + 1];
+        std::sort(begin, end, [&](int64_t a, int64_t b) { return position[a] < position[b]; });
+        const int64_t count = end - begin;
+        bool whole = count > 0 && length[*begin] == count;
+        for (int64_t k = 0; whole && k < count; ++k)
+            whole = position[begin[k]] == k + 1 && length[begin[k]] == length[*begin];
+        if (whole) continue;
+        const int64_t first = count > 0 ? *begin : 0;
+        std::string have;
+        for (auto it = begin; it != end && it - begin < 25; ++it) have += (it == begin ? "" : ",") + std::to_string(position[*it]);
+        throw DataError(log.source, log.source_line.empty() || count == 0 ? 0 : log.source_line[first], "session_position",
+                        "session '" + log.session_ids[s] + "' is not whole: found positions " + have + " of length " +
+                            std::to_string(count > 0 ? length[first] : 0) +
+                            ", expected each of 1..session_length once (the session task needs whole sessions)");
+    }
+    return out;
+}
+
+// Per-column mean and standard deviation of the track table (ignoring NaN).
+struct Standardiser {
+    std::vector<double> mean, inverse_sd;
+
+    explicit Standardiser(const TrackTable& tracks) {
+        const int64_t rows = tracks.rows(), columns = tracks.values.size(1);
+        const float* v = tracks.values.data<float>();
+        mean.assign(static_cast<size_t>(columns), 0.0);
+        inverse_sd.assign(static_cast<size_t>(columns), 1.0);
+        for (int64_t c = 0; c < columns; ++c) {
+            double sum = 0.0, squares = 0.0;
+            int64_t count = 0;
+            for (int64_t r = 0; r < rows; ++r) {
+                const float x = v[r * columns + c];
+                if (std::isnan(x)) continue;
+                sum += x;
+                squares += double{x} * x;
+                ++count;
+            }
+            if (count == 0) continue;
+            mean[c] = sum / static_cast<double>(count);
+            const double variance = squares / static_cast<double>(count) - mean[c] * mean[c];
+            inverse_sd[c] = variance > 1e-12 ? 1.0 / std::sqrt(variance) : 1.0;
+        }
+    }
+    // Standardised value; a missing value becomes 0 (the mean).
+    double operator()(float x, int64_t c) const { return std::isnan(x) ? 0.0 : (x - mean[c]) * inverse_sd[c]; }
+};
+
+// Root-mean-square distance between a track's standardised features
+// [first, last) and a mean vector over the same columns.
+double rms_distance(const float* track, const std::vector<double>& centre, const Standardiser& z, int64_t first,
+                    int64_t last) {
+    double sum = 0.0;
+    for (int64_t c = first; c < last; ++c) {
+        const double d = z(track[c], c) - centre[c];
+        sum += d * d;
+    }
+    return std::sqrt(sum / static_cast<double>(last - first));
+}
+
+}  // namespace
+
+TabularDataset build_seed_features(const MssdData& data, const SeedFeatureOptions& options) {
+    const SessionLog& log = data.log;
+    const int64_t n = log.rows;
+    TabularDataset out;
+    std::vector<std::string> start_names, end_names, context_names;
+    const auto start_code = sorted_codes(log.reason_start_names, start_names);
+    const auto end_code = sorted_codes(log.reason_end_names, end_names);
+    const auto context_code = sorted_codes(log.context_type_names, context_names);
+    auto add = [&](const char* name, std::vector<std::string> categories = {}) {
+        out.feature_names.emplace_back(name);
+        out.categorical.push_back(!categories.empty());
+        out.category_names.push_back(std::move(categories));
+    };
+    add("context_switch");
+    add("is_paused_before_play");
+    add("hist_user_behavior_is_shuffle");
+    add("hist_user_behavior_n_seekfwd");
+    add("hist_user_behavior_n_seekback");
+    add("released_from");
+    add("premium");
+    add("session_length");
+    add("session_position");
+    add("hist_user_behavior_reason_start", start_names);
+    if (options.with_leak) add(kLeakingColumn, end_names);
+    add("hour_of_day");
+    add("context_type", context_names);
+    if (options.with_leak) {
+        const std::string message = std::string("warning: the features include '") + kLeakingColumn +
+                                    "', which is written when the track ends and leaks the label (about 99% accuracy "
+                                    "from it alone); use with_leak=false for an honest task";
+        if (options.warn) options.warn(message);
+        else std::cerr << message << "\n";
+    }
+
+    const auto width = static_cast<int64_t>(out.feature_names.size());
+    out.features = Tensor::empty({n, width}, DType::f32);
+    out.labels = Tensor::empty({n}, DType::f32);
+    float* x = out.features.data<float>();
+    float* y = out.labels.data<float>();
+    const auto* track_row = data.track_row.data<int32_t>();
+    const float* track_values = data.tracks.values.data<float>();
+    const auto track_columns = data.tracks.values.size(1);
+    const size_t release_year = track_column("release_year");
+    const auto* context_switch = log.context_switch.data<uint8_t>();
+    const auto* no_pause = log.no_pause_before_play.data<uint8_t>();
+    const auto* shuffle = log.hist_user_behavior_is_shuffle.data<uint8_t>();
+    const auto* seekfwd = log.hist_user_behavior_n_seekfwd.data<int32_t>();
+    const auto* seekback = log.hist_user_behavior_n_seekback.data<int32_t>();
+    const auto* premium = log.premium.data<uint8_t>();
+    const auto* length = log.session_length.data<int32_t>();
+    const auto* position = log.session_position.data<int32_t>();
+    const auto* reason_start = log.hist_user_behavior_reason_start.data<int32_t>();
+    const auto* reason_end = log.hist_user_behavior_reason_end.data<int32_t>();
+    const auto* hour = log.hour_of_day.data<int32_t>();
+    const auto* context = log.context_type.data<int32_t>();
+    const auto* not_skipped = log.not_skipped.data<uint8_t>();
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+        float* row = x + i * width;
+        int64_t c = 0;
+        row[c++] = context_switch[i];
+        row[c++] = no_pause[i] ? 0.0f : 1.0f;
+        row[c++] = shuffle[i];
+        row[c++] = static_cast<float>(seekfwd[i]);
+        row[c++] = static_cast<float>(seekback[i]);
+        row[c++] = 2022.0f - track_values[track_row[i] * track_columns + static_cast<int64_t>(release_year)];
+        row[c++] = premium[i];
+        row[c++] = static_cast<float>(length[i]);
+        row[c++] = static_cast<float>(position[i]);
+        row[c++] = static_cast<float>(start_code[static_cast<size_t>(reason_start[i])]);
+        if (options.with_leak) row[c++] = static_cast<float>(end_code[static_cast<size_t>(reason_end[i])]);
+        row[c++] = static_cast<float>(hour[i]);
+        row[c++] = static_cast<float>(context_code[static_cast<size_t>(context[i])]);
+        y[i] = not_skipped[i] ? 0.0f : 1.0f;
+    }
+    return out;
+}
+
+TabularDataset build_session_rows(const MssdData& data) {
+    const SessionLog& log = data.log;
+    const Sessions sessions = group_sessions(log);
+    const int64_t num_sessions = log.num_sessions();
+    const auto* length = log.session_length.data<int32_t>();
+
+    // One output row per position to predict.
+    std::vector<int64_t> first_out(static_cast<size_t>(num_sessions) + 1, 0);
+    for (int64_t s = 0; s < num_sessions; ++s) {
+        const int32_t L = length[sessions.row[sessions.offset[s]]];
+        first_out[s + 1] = first_out[s] + (L - history_length(L));
+    }
+    const int64_t n = first_out[num_sessions];
+
+    TabularDataset out;
+    std::vector<std::string> context_names, end_names;
+    const auto context_code = sorted_codes(log.context_type_names, context_names);
+    const auto end_code = sorted_codes(log.reason_end_names, end_names);
+    auto add = [&](const std::string& name, std::vector<std::string> categories = {}) {
+        out.feature_names.push_back(name);
+        out.categorical.push_back(!categories.empty());
+        out.category_names.push_back(std::move(categories));
+    };
+    const auto& track_names = track_feature_columns();
+    for (const auto& name : track_names) add(name);
+    add("position");
+    add("prediction_offset");
+    add("session_length");
+    add("premium");
+    add("hist_user_behavior_is_shuffle");
+    add("hour_of_day");
+    add("context_type", context_names);
+    add("history_skip_1_rate");
+    add("history_skip_2_rate");
+    add("history_skip_3_rate");
+    add("history_not_skipped_rate");
+    add("history_last_skip_2");
+    add("history_last3_skip_2_rate");
+    add("history_last_reason_end", end_names);
+    add("distance_to_skipped_mean");
+    add("distance_to_kept_mean");
+    add("distance_difference");
+    add("acoustic_distance_to_skipped_mean");
+    add("acoustic_distance_to_kept_mean");
+    add("acoustic_distance_difference");
+
+    const auto width = static_cast<int64_t>(out.feature_names.size());
+    out.features = Tensor::empty({n, width}, DType::f32);
+    out.labels = Tensor::empty({n}, DType::f32);
+    out.session_index.resize(static_cast<size_t>(n));
+    out.position.resize(static_cast<size_t>(n));
+    float* x = out.features.data<float>();
+    float* y = out.labels.data<float>();
+
+    const Standardiser z(data.tracks);
+    const auto track_columns = static_cast<int64_t>(track_names.size());
+    const auto acoustic_first = static_cast<int64_t>(track_column("acoustic_vector_0"));
+    const float* track_values = data.tracks.values.data<float>();
+    const auto* track_row = data.track_row.data<int32_t>();
+    const auto* premium = log.premium.data<uint8_t>();
+    const auto* shuffle = log.hist_user_behavior_is_shuffle.data<uint8_t>();
+    const auto* hour = log.hour_of_day.data<int32_t>();
+    const auto* context = log.context_type.data<int32_t>();
+    const auto* reason_end = log.hist_user_behavior_reason_end.data<int32_t>();
+    const uint8_t* skip[4] = {log.skip_1.data<uint8_t>(), log.skip_2.data<uint8_t>(), log.skip_3.data<uint8_t>(),
+                              log.not_skipped.data<uint8_t>()};
+
+#pragma omp parallel for schedule(static)
+    for (int64_t s = 0; s < num_sessions; ++s) {
+        const int64_t* rows = sessions.row.data() + sessions.offset[s];
+        const int32_t L = length[rows[0]];
+        const int32_t h = history_length(L);
+        // History aggregates and the mean standardised features of its skipped and kept tracks.
+        double rates[4] = {0, 0, 0, 0};
+        std::vector<double> skipped_mean(static_cast<size_t>(track_columns), 0.0);
+        std::vector<double> kept_mean(static_cast<size_t>(track_columns), 0.0);
+        int64_t skipped = 0;
+        for (int32_t k = 0; k < h; ++k) {
+            const int64_t i = rows[k];
+            for (int f = 0; f < 4; ++f) rates[f] += skip[f][i];
+            const float* t = track_values + int64_t{track_row[i]} * track_columns;
+            auto& centre = skip[1][i] ? skipped_mean : kept_mean;
+            for (int64_t c = 0; c < track_columns; ++c) centre[c] += z(t[c], c);
+            skipped += skip[1][i];
+        }
+        const int64_t kept = h - skipped;
+        for (int64_t c = 0; c < track_columns; ++c) {
+            if (skipped > 0) skipped_mean[c] /= static_cast<double>(skipped);
+            if (kept > 0) kept_mean[c] /= static_cast<double>(kept);
+        }
+        const int64_t last = h > 0 ? rows[h - 1] : -1;
+        double last3 = 0.0;
+        const int32_t last3_count = std::min(h, 3);
+        for (int32_t k = h - last3_count; k < h; ++k) last3 += skip[1][rows[k]];
+
+        for (int32_t k = h; k < L; ++k) {
+            const int64_t i = rows[k];
+            const int64_t o = first_out[s] + (k - h);
+            float* row = x + o * width;
+            const float* t = track_values + int64_t{track_row[i]} * track_columns;
+            int64_t c = 0;
+            for (int64_t f = 0; f < track_columns; ++f) row[c++] = t[f];
+            row[c++] = static_cast<float>(k + 1);
+            row[c++] = static_cast<float>(k - h + 1);
+            row[c++] = static_cast<float>(L);
+            // Session context as known from the history's last track.
+            row[c++] = last >= 0 ? premium[last] : kMissing;
+            row[c++] = last >= 0 ? shuffle[last] : kMissing;
+            row[c++] = last >= 0 ? static_cast<float>(hour[last]) : kMissing;
+            row[c++] = last >= 0 ? static_cast<float>(context_code[static_cast<size_t>(context[last])]) : kMissing;
+            for (double rate : rates) row[c++] = h > 0 ? static_cast<float>(rate / h) : kMissing;
+            row[c++] = last >= 0 ? skip[1][last] : kMissing;
+            row[c++] = h > 0 ? static_cast<float>(last3 / last3_count) : kMissing;
+            row[c++] = last >= 0 ? static_cast<float>(end_code[static_cast<size_t>(reason_end[last])]) : kMissing;
+            const double to_skipped = skipped > 0 ? rms_distance(t, skipped_mean, z, 0, track_columns) : kNoDistance;
+            const double to_kept = kept > 0 ? rms_distance(t, kept_mean, z, 0, track_columns) : kNoDistance;
+            const double acoustic_skipped =
+                skipped > 0 ? rms_distance(t, skipped_mean, z, acoustic_first, track_columns) : kNoDistance;
+            const double acoustic_kept = kept > 0 ? rms_distance(t, kept_mean, z, acoustic_first, track_columns) : kNoDistance;
+            row[c++] = static_cast<float>(to_skipped);
+            row[c++] = static_cast<float>(to_kept);
+            row[c++] = static_cast<float>(to_skipped - to_kept);
+            row[c++] = static_cast<float>(acoustic_skipped);
+            row[c++] = static_cast<float>(acoustic_kept);
+            row[c++] = static_cast<float>(acoustic_skipped - acoustic_kept);
+            y[o] = skip[1][i];
+            out.session_index[static_cast<size_t>(o)] = static_cast<int32_t>(s);
+            out.position[static_cast<size_t>(o)] = k + 1;
+        }
+    }
+    return out;
+}
+
+SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps) {
+    const SessionLog& log = data.log;
+    const Sessions sessions = group_sessions(log);
+    const int64_t num_sessions = log.num_sessions();
+    const auto* length = log.session_length.data<int32_t>();
+    for (int64_t s = 0; s < num_sessions; ++s) {
+        const int64_t first = sessions.row[sessions.offset[s]];
+        if (length[first] > max_steps)
+            throw DataError(log.source, log.source_line.empty() ? 0 : log.source_line[first], "session_length",
+                            "session '" + log.session_ids[s] + "' has length " + std::to_string(length[first]) +
+                                ", expected at most max_steps = " + std::to_string(max_steps));
+    }
+
+    SequenceDataset out;
+    const auto& track_names = track_feature_columns();
+    for (const auto& name : track_names) out.feature_names.push_back(name);
+    const int64_t history_first = static_cast<int64_t>(out.feature_names.size());
+    for (const char* name : {"skip_1", "skip_2", "skip_3", "not_skipped", "context_switch", "no_pause_before_play",
+                             "short_pause_before_play", "long_pause_before_play", "log1p_n_seekfwd",
+                             "log1p_n_seekback", "hist_user_behavior_is_shuffle", "premium", "hour_of_day_scaled"})
+        out.feature_names.emplace_back(name);
+    const int64_t start_first = static_cast<int64_t>(out.feature_names.size());
+    for (const auto& name : log.reason_start_names) out.feature_names.push_back("reason_start=" + name);
+    const int64_t end_first = static_cast<int64_t>(out.feature_names.size());
+    for (const auto& name : log.reason_end_names) out.feature_names.push_back("reason_end=" + name);
+    const int64_t context_first = static_cast<int64_t>(out.feature_names.size());
+    for (const auto& name : log.context_type_names) out.feature_names.push_back("context_type=" + name);
+    const int64_t flags_first = static_cast<int64_t>(out.feature_names.size());
+    for (const char* name : {"is_history", "to_predict", "position_scaled"}) out.feature_names.emplace_back(name);
+    const auto width = static_cast<int64_t>(out.feature_names.size());
+
+    out.inputs = Tensor::zeros({num_sessions, max_steps, width}, DType::f32);
+    out.labels = Tensor::zeros({num_sessions, max_steps}, DType::f32);
+    out.step_mask = Tensor::zeros({num_sessions, max_steps}, DType::f32);
+    out.history_mask = Tensor::zeros({num_sessions, max_steps}, DType::f32);
+    out.predict_mask = Tensor::zeros({num_sessions, max_steps}, DType::f32);
+    out.lengths.resize(static_cast<size_t>(num_sessions));
+    float* x = out.inputs.data<float>();
+    float* y = out.labels.data<float>();
+    float* step = out.step_mask.data<float>();
+    float* history = out.history_mask.data<float>();
+    float* predict = out.predict_mask.data<float>();
+
+    const Standardiser z(data.tracks);
+    const auto track_columns = static_cast<int64_t>(track_names.size());
+    const float* track_values = data.tracks.values.data<float>();
+    const auto* track_row = data.track_row.data<int32_t>();
+    const uint8_t* flags[] = {log.skip_1.data<uint8_t>(),
+                              log.skip_2.data<uint8_t>(),
+                              log.skip_3.data<uint8_t>(),
+                              log.not_skipped.data<uint8_t>(),
+                              log.context_switch.data<uint8_t>(),
+                              log.no_pause_before_play.data<uint8_t>(),
+                              log.short_pause_before_play.data<uint8_t>(),
+                              log.long_pause_before_play.data<uint8_t>()};
+    const auto* seekfwd = log.hist_user_behavior_n_seekfwd.data<int32_t>();
+    const auto* seekback = log.hist_user_behavior_n_seekback.data<int32_t>();
+    const auto* shuffle = log.hist_user_behavior_is_shuffle.data<uint8_t>();
+    const auto* premium = log.premium.data<uint8_t>();
+    const auto* hour = log.hour_of_day.data<int32_t>();
+    const auto* reason_start = log.hist_user_behavior_reason_start.data<int32_t>();
+    const auto* reason_end = log.hist_user_behavior_reason_end.data<int32_t>();
+    const auto* context = log.context_type.data<int32_t>();
+    const auto* skip_2 = log.skip_2.data<uint8_t>();
+
+#pragma omp parallel for schedule(static)
+    for (int64_t s = 0; s < num_sessions; ++s) {
+        const int64_t* rows = sessions.row.data() + sessions.offset[s];
+        const int32_t L = length[rows[0]];
+        const int32_t h = history_length(L);
+        out.lengths[static_cast<size_t>(s)] = L;
+        for (int32_t k = 0; k < L; ++k) {
+            const int64_t i = rows[k];
+            const int64_t m = s * max_steps + k;
+            float* v = x + m * width;
+            const float* t = track_values + int64_t{track_row[i]} * track_columns;
+            for (int64_t c = 0; c < track_columns; ++c) v[c] = static_cast<float>(z(t[c], c));
+            const bool is_history = k < h;
+            if (is_history) {
+                int64_t c = history_first;
+                for (const uint8_t* flag : flags) v[c++] = flag[i];
+                v[c++] = static_cast<float>(std::log1p(seekfwd[i]));
+                v[c++] = static_cast<float>(std::log1p(seekback[i]));
+                v[c++] = shuffle[i];
+                v[c++] = premium[i];
+                v[c++] = static_cast<float>(hour[i]) / 23.0f;
+                v[start_first + reason_start[i]] = 1.0f;
+                v[end_first + reason_end[i]] = 1.0f;
+                v[context_first + context[i]] = 1.0f;
+            }
+            v[flags_first] = is_history ? 1.0f : 0.0f;
+            v[flags_first + 1] = is_history ? 0.0f : 1.0f;
+            v[flags_first + 2] = static_cast<float>(k + 1) / static_cast<float>(max_steps);
+            y[m] = skip_2[i];
+            step[m] = 1.0f;
+            history[m] = is_history ? 1.0f : 0.0f;
+            predict[m] = is_history ? 0.0f : 1.0f;
+        }
+    }
+    return out;
+}
+
+}  // namespace skipper::data
