@@ -3,6 +3,7 @@
 #include <cmath>
 #include <random>
 
+#include "engine/concurrent.h"
 #include "engine/error.h"
 #include "engine/lstm_ops.h"
 #include "engine/ops.h"
@@ -120,8 +121,10 @@ LstmNetwork::LstmNetwork(const LstmArchitecture& architecture, DType dtype, Devi
         throw Error(std::string("LstmNetwork: expected dtype f32 or f64, got ") + dtype_name(dtype));
     if (architecture.input_size < 1 || architecture.hidden_size < 1 || architecture.num_layers < 1)
         throw Error("LstmNetwork: input_size, hidden_size and num_layers must be at least 1");
-    for (int64_t d = 0; d < architecture.directions(); ++d)
+    for (int64_t d = 0; d < architecture.directions(); ++d) {
         contexts_.push_back(std::make_unique<Context>(device, num_threads));
+        direction_contexts_.push_back(contexts_.back().get());
+    }
     allocate_parameters();
 }
 
@@ -364,7 +367,7 @@ const Tensor& LstmNetwork::forward() {
     Workspace& ws = *workspace_;
     const int64_t dirs = architecture_.directions();
     for (int64_t l = 0; l < architecture_.num_layers; ++l) {
-        for (int64_t d = 0; d < dirs; ++d) run_direction_forward(l, d);
+        run_concurrently(direction_contexts_, [&](size_t d) { run_direction_forward(l, static_cast<int64_t>(d)); });
         join_directions();
     }
     // The dense head on the last layer's outputs (every step) or final states.
@@ -431,7 +434,7 @@ double LstmNetwork::forward_backward(bool with_input_gradient) {
     join_directions();
 
     for (int64_t l = architecture_.num_layers - 1; l >= 0; --l) {
-        for (int64_t d = 0; d < dirs; ++d) run_direction_backward(l, d);
+        run_concurrently(direction_contexts_, [&](size_t d) { run_direction_backward(l, static_cast<int64_t>(d)); });
         join_directions();
         // The gradient reaching the layer below (or the inputs): block p of
         // every direction's input weights maps back to input block p, on
@@ -446,16 +449,13 @@ double LstmNetwork::forward_backward(bool with_input_gradient) {
         }
         const auto& layer = layers_[static_cast<size_t>(l)];
         const auto& bufs = ws.layers[static_cast<size_t>(l)];
-        const int64_t blocks = to_inputs ? 1 : dirs;
-        for (int64_t p = 0; p < blocks; ++p) {
-            Context& block_ctx = *contexts_[static_cast<size_t>(p)];
-            Tensor& out = to_inputs ? ws.input_grad_flat
-                                    : ws.layers[static_cast<size_t>(l - 1)][static_cast<size_t>(p)].d_out_flat;
+        const auto blocks = static_cast<size_t>(to_inputs ? 1 : dirs);
+        run_concurrently(std::span(direction_contexts_).first(blocks), [&](size_t p) {
+            Tensor& out = to_inputs ? ws.input_grad_flat : ws.layers[static_cast<size_t>(l - 1)][p].d_out_flat;
             for (int64_t d = 0; d < dirs; ++d)
-                ops::matmul(block_ctx, bufs[static_cast<size_t>(d)].dgates_flat, false,
-                            layer.directions[static_cast<size_t>(d)].w_ih[static_cast<size_t>(p)], false, out, 1.0,
-                            d == 0 ? 0.0 : 1.0);
-        }
+                ops::matmul(*direction_contexts_[p], bufs[static_cast<size_t>(d)].dgates_flat, false,
+                            layer.directions[static_cast<size_t>(d)].w_ih[p], false, out, 1.0, d == 0 ? 0.0 : 1.0);
+        });
         join_directions();
     }
     return loss;

@@ -16,7 +16,9 @@
 //   the head's) input weights are kept as one block per direction, so each
 //   direction's h buffer feeds the next products in place.
 // Every buffer is allocated once per batch shape, in batch(); the step loops
-// allocate nothing.
+// allocate nothing. The two directions of a layer run concurrently
+// (engine/concurrent.h): on their own CUDA streams, or on the CPU one core
+// each.
 #pragma once
 
 #include <cstdint>
@@ -120,6 +122,7 @@ private:
     DType dtype_;
     Device device_;
     std::vector<std::unique_ptr<Context>> contexts_;  // one per direction
+    std::vector<Context*> direction_contexts_;        // the same, for run_concurrently
     Tensor flat_parameters_;
     Tensor flat_gradients_;
     std::vector<Layer> layers_;
