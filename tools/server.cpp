@@ -118,6 +118,15 @@ void PredictionServer::install_routes() {
     // would reconnect constantly. An idle connection holds its worker (and
     // delays stop()) for at most the 5 s timeout.
     http.set_keep_alive_max_count(100000);
+    // The answer goes out as headers then body; with Nagle's algorithm the body
+    // waits for the client's delayed ACK, some 40 ms per request.
+    http.set_tcp_nodelay(true);
+    // SO_REUSEADDR alone: cpp-httplib's default adds SO_REUSEPORT, which would
+    // let a second server share a port already in use instead of failing.
+    http.set_socket_options([](int socket) {
+        const int yes = 1;
+        setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     http.set_keep_alive_timeout(5);
 
     http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {

@@ -36,7 +36,7 @@ TEST(ReportTest, ReportCommandWritesEveryChart) {
     expect_every_chart(html);
     expect_self_contained(html);
     // The curves have one point per boosting round, and importance names real features.
-    EXPECT_NE(html.find("valid_logloss"), std::string::npos);
+    EXPECT_NE(html.find("logloss"), std::string::npos);
     EXPECT_NE(html.find("hist_user_behavior_reason_start"), std::string::npos);
     EXPECT_NE(html.find("editorial_playlist"), std::string::npos);
 }
