@@ -100,12 +100,22 @@ struct Trainee {
         v = Tensor::zeros(net.flat_parameters().shape(), dtype, device);
     }
 
-    template <class T> double train_step(const TrainingSetup& s, const HostBatch<T>& batch) {
+    template <class T> void upload(const TrainingSetup& s, const HostBatch<T>& batch) {
         lstm::LstmBatch& slots = net.batch(s.steps, s.batch);
         slots.inputs.copy_from(batch.inputs);
         slots.mask.copy_from(batch.mask);
         slots.targets.copy_from(batch.targets);
         slots.weights.copy_from(batch.weights);
+    }
+
+    template <class T> double train_step(const TrainingSetup& s, const HostBatch<T>& batch) {
+        upload(s, batch);
+        return train_step_on_resident_batch();
+    }
+
+    // No copy between steps: nothing synchronises the device except the loss
+    // read, as in a loop whose batches are already on the device.
+    double train_step_on_resident_batch() {
         const double loss = net.forward_backward();
         ops::AdamOptions options;
         options.learning_rate = 3e-3;
@@ -176,6 +186,27 @@ TEST(LstmTrainingCuda, SeedMatchesCpuF64) { check_parity<double>(kSmallSeed, fal
 TEST(LstmTrainingCuda, SessionMatchesCpuF32) { check_parity<float>(kSession, false, kF32); }
 TEST(LstmTrainingCuda, SeedMatchesCpuF32) { check_parity<float>(kSeed, false, kF32); }
 TEST(LstmTrainingCuda, SessionTf32StaysCloseToCpuF32) { check_parity<float>(kSession, true, kTf32); }
+
+// One batch kept on the device for all 10 steps: no host-to-device copy (which
+// synchronises the whole device) separates the steps, so the optimizer's
+// update on one direction's stream must be ordered before the other
+// direction's next forward pass by the network itself.
+TEST(LstmTrainingCuda, ResidentBatchMatchesCpuF32) {
+    SKIPPER_SKIP_WITHOUT_GPU();
+    const TrainingSetup& s = kSession;
+    Trainee cpu(s, DType::f32, Device::cpu, false), gpu(s, DType::f32, Device::cuda, false);
+    const HostBatch<float> batch = make_batch<float>(s, 3000);
+    cpu.upload(s, batch);
+    gpu.upload(s, batch);
+    for (int step = 1; step <= kTrainingSteps; ++step) {
+        const double loss_cpu = cpu.train_step_on_resident_batch();
+        const double loss_gpu = gpu.train_step_on_resident_batch();
+        EXPECT_LE(std::fabs(loss_gpu - loss_cpu), kF32.loss * std::fabs(loss_cpu))
+            << "step " << step << ": cpu " << loss_cpu << ", cuda " << loss_gpu;
+    }
+    EXPECT_LE(relative_error(doubles_of(gpu.net.flat_parameters()), doubles_of(cpu.net.flat_parameters())),
+              kF32.weights);
+}
 
 // The same seed and batches give bit-identical losses and weights on the GPU
 // (fixed-order reductions; cuBLAS is deterministic on one stream per handle).
