@@ -57,8 +57,12 @@ struct CliOptions {
     int64_t max_body_bytes = 1 << 20;
 
     int64_t gbdt_iterations = 100;
-    int64_t seed_epochs = 2;
+    int64_t seed_epochs = 3;
     int64_t session_epochs = 20;
+    // Smaller than the original 1000 so that a short run still takes enough
+    // optimizer steps to learn (an epoch of the default sample is ~27 batches of 1000).
+    int64_t seed_batch_size = 256;
+    int64_t session_batch_size = 64;
 };
 
 using Spec = ParamSpec<CliOptions>;
@@ -384,9 +388,10 @@ int cmd_run(Invocation& inv) {
     inputs.data = &loaded.mssd;
     json runs = json::array();
     const SplitOptions split{o.test_fraction, o.split_seed};
-    const auto lstm_params = [&](int64_t epochs) {
+    const auto lstm_params = [&](int64_t epochs, int64_t batch_size) {
         KeyValues pairs = learner_params_with_device(inv, "lstm");
         pairs.emplace_back("epochs", std::to_string(epochs));
+        pairs.emplace_back("batch_size", std::to_string(batch_size));
         return pairs;
     };
     KeyValues gbdt_params = learner_params_with_device(inv, "gbdt");
@@ -404,7 +409,7 @@ int cmd_run(Invocation& inv) {
     {
         const auto seed_leak = build_task_data(loaded.mssd, {Task::seed, true}, false, split, warn);
         record(train_with_progress("gbdt", seed_leak, gbdt_params, inv.err), "iteration");
-        record(train_with_progress("lstm", seed_leak, lstm_params(o.seed_epochs), inv.err), "epoch");
+        record(train_with_progress("lstm", seed_leak, lstm_params(o.seed_epochs, o.seed_batch_size), inv.err), "epoch");
     }
     {
         const auto seed_clean = build_task_data(loaded.mssd, {Task::seed, false}, false, split, warn);
@@ -424,7 +429,7 @@ int cmd_run(Invocation& inv) {
         baseline.metrics["first_accuracy"] = gbdt.test.metrics.at("baseline_first_accuracy");
         inputs.results.push_back(baseline);
         record(gbdt, "iteration");
-        record(train_with_progress("lstm", session, lstm_params(o.session_epochs), inv.err), "epoch");
+        record(train_with_progress("lstm", session, lstm_params(o.session_epochs, o.session_batch_size), inv.err), "epoch");
     }
 
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -478,6 +483,9 @@ const std::vector<Command>& commands() {
                     {"gbdt_iterations", &CliOptions::gbdt_iterations, 1, 100000, {}, "boosting rounds of each gbdt"},
                     {"seed_epochs", &CliOptions::seed_epochs, 1, 10000, {}, "epochs of the seed-arch lstm"},
                     {"session_epochs", &CliOptions::session_epochs, 1, 10000, {}, "epochs of the session-arch lstm"},
+                    {"seed_batch_size", &CliOptions::seed_batch_size, 1, 1 << 20, {}, "mini-batch of the seed-arch lstm"},
+                    {"session_batch_size", &CliOptions::session_batch_size, 1, 1 << 20, {},
+                     "mini-batch of the session-arch lstm"},
                     {"report", &CliOptions::report, 0, 0, {}, "HTML report with the charts (empty: none)"},
                     spec_metrics_out()}),
          false,
