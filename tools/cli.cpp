@@ -76,7 +76,8 @@ Spec spec_task() {
             "seed: is_skipped per row (13 features); session: skip_2 of each session's second half"};
 }
 Spec spec_leak() {
-    return {"leak", &CliOptions::leak, 0, 0, {}, "seed task: keep hist_user_behavior_reason_end, which leaks the label"};
+    return {"with_leak", &CliOptions::leak, 0, 0, {}, "seed task: keep hist_user_behavior_reason_end, which leaks the label",
+            {"leak"}};
 }
 Spec spec_device() {
     return {"device", &CliOptions::device, 0, 0, {"auto", "cpu", "cuda"}, "where the lstm trains (gbdt: cpu)"};
@@ -192,7 +193,7 @@ void write_metrics(const std::string& path, const json& document, std::ostream& 
 
 std::function<void(const std::string&)> warning_printer(std::ostream& err, std::vector<std::string>* keep = nullptr) {
     return [&err, keep](const std::string& message) {
-        err << "warning: " << message << '\n';
+        err << (message.rfind("warning", 0) == 0 ? "" : "warning: ") << message << '\n';
         if (keep != nullptr) keep->push_back(message);
     };
 }

@@ -4,6 +4,7 @@
 // in the test's working folder (the build's tests/ folder) as
 // browser_test_verdict.png.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>

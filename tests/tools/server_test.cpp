@@ -184,9 +184,11 @@ TEST_F(GbdtServerTest, FormPageHasOneDropdownPerFeatureWithRealValues) {
 
 TEST_F(GbdtServerTest, FormPostAnswersTheVerdict) {
     httplib::Params form;
-    for (const auto& [key, value] : seed_row("fwdbtn").items())
-        form.emplace(key, value.is_string() ? value.get<std::string>() : value.is_boolean() ? (value.get<bool>() ? "1" : "0")
-                                                                                         : value.dump());
+    const json row = seed_row("fwdbtn");
+    for (const auto& [key, value] : row.items()) {
+        if (value.is_boolean()) form.emplace(key, value.get<bool>() ? "1" : "0");
+        else form.emplace(key, value.is_string() ? value.get<std::string>() : value.dump());
+    }
     auto res = client().Post("/predict", form);
     ASSERT_TRUE(res);
     EXPECT_EQ(res->status, 200);
