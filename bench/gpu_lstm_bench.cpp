@@ -10,11 +10,15 @@
 // The batch stays on the device (as the peer's does), so the figures are the
 // training compute, not the host-side batch assembly.
 //
-// Flags besides Google Benchmark's: --session_features=N (the session
-// architecture's per-step feature count, default kDefaultSessionFeatures).
+// Flags besides Google Benchmark's: --session_features=N overrides the session
+// architecture's per-step feature count, which is otherwise read off the data
+// pipeline (trainer/data, build_session_sequences on a small synthetic set);
+// --print_session_features prints that count and exits (bench/gpu/check.sh
+// hands it to the peer).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -24,6 +28,8 @@
 #include "engine/cuda_device.h"
 #include "engine/lstm_ops.h"
 #include "engine/ops.h"
+#include "trainer/data/features.h"
+#include "trainer/data/generator.h"
 #include "trainer/lstm/network.h"
 
 namespace {
@@ -35,11 +41,6 @@ using skipper::DType;
 using skipper::Tensor;
 namespace ops = skipper::ops;
 
-// The session sequences' feature count (trainer/data/features.h,
-// build_session_sequences): track features plus the history columns and
-// flags. Only the first layer's input projection depends on it (F x 4H of
-// the 116 x 4H + F x 4H per step), so an estimate changes little.
-constexpr int64_t kDefaultSessionFeatures = 64;
 constexpr int64_t kHidden = 116;
 constexpr int kStepsPerIteration = 10;
 constexpr int kWarmupSteps = 5;
@@ -229,16 +230,34 @@ void BM_lstm_step_cuda(benchmark::State& state, int64_t batch, int64_t steps, bo
     state.counters["TFLOP_per_s"] = benchmark::Counter(steps_done * flops * 1e-12, benchmark::Counter::kIsRate);
 }
 
-int64_t session_features_from(int& argc, char** argv) {
-    const char* prefix = "--session_features=";
-    int64_t features = kDefaultSessionFeatures;
+// The per-step feature count of the session sequences the LSTM trains on:
+// track features plus the history's log columns and flags.
+int64_t pipeline_session_features() {
+    skipper::data::GeneratorOptions options;
+    options.sessions = 20;
+    return skipper::data::build_session_sequences(skipper::data::generate_mssd(options)).num_features();
+}
+
+struct Flags {
+    int64_t session_features = 0;  // 0: from the data pipeline
+    bool print_session_features = false;
+};
+
+// Takes this program's own flags out of argv, leaving Google Benchmark's.
+Flags flags_from(int& argc, char** argv) {
+    const char* features_prefix = "--session_features=";
+    Flags flags;
     int kept = 1;
     for (int i = 1; i < argc; ++i) {
-        if (std::strncmp(argv[i], prefix, std::strlen(prefix)) == 0) features = std::atoll(argv[i] + std::strlen(prefix));
-        else argv[kept++] = argv[i];
+        if (std::strncmp(argv[i], features_prefix, std::strlen(features_prefix)) == 0)
+            flags.session_features = std::atoll(argv[i] + std::strlen(features_prefix));
+        else if (std::strcmp(argv[i], "--print_session_features") == 0)
+            flags.print_session_features = true;
+        else
+            argv[kept++] = argv[i];
     }
     argc = kept;
-    return features > 0 ? features : kDefaultSessionFeatures;
+    return flags;
 }
 
 void register_benchmarks(int64_t session_features) {
@@ -269,7 +288,14 @@ void register_benchmarks(int64_t session_features) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    register_benchmarks(session_features_from(argc, argv));
+    const Flags flags = flags_from(argc, argv);
+    const int64_t session_features =
+        flags.session_features > 0 ? flags.session_features : pipeline_session_features();
+    if (flags.print_session_features) {
+        std::printf("%lld\n", static_cast<long long>(session_features));
+        return 0;
+    }
+    register_benchmarks(session_features);
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();

@@ -100,7 +100,9 @@ else
 fi
 
 # ---- Benchmarks ----
-session_features="${SKIPPER_SESSION_FEATURES:-64}"
+# The session architecture's feature count, as the data pipeline builds it.
+session_features="${SKIPPER_SESSION_FEATURES:-$(with_deps "$build/bench/gpu_lstm_bench" --print_session_features)}"
+echo "session features: $session_features"
 phase "Skipper GPU LSTM benchmark"
 bench_status=0
 with_deps timeout 240 "$build/bench/gpu_lstm_bench" --session_features="$session_features" \
