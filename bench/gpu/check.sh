@@ -63,7 +63,10 @@ else
   skipper_ld_path=""
   cmake_deps=()
 fi
-with_deps() { LD_LIBRARY_PATH="$skipper_ld_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
+with_deps() {
+  if [[ -z "$skipper_ld_path" ]]; then "$@"; return; fi
+  LD_LIBRARY_PATH="$skipper_ld_path${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"
+}
 
 # ---- Build ----
 phase "configure"
