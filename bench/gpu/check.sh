@@ -94,8 +94,9 @@ tests_status=0
 # comparison can miss; the f32 cases only, to stay within the time budget.
 phase "compute-sanitizer memcheck of the LSTM kernels"
 sanitizer_status=0
-if command -v compute-sanitizer >/dev/null; then
-  with_deps timeout 150 compute-sanitizer --tool memcheck --error-exitcode 1 "$build/tests/lstm_ops_cuda_test" \
+sanitizer="$(command -v compute-sanitizer || echo "$(dirname "$(command -v nvcc)")/compute-sanitizer")"
+if [[ -x "$sanitizer" ]]; then
+  with_deps timeout 150 "$sanitizer" --tool memcheck --error-exitcode 1 "$build/tests/lstm_ops_cuda_test" \
     --gtest_filter='LstmCellCuda.*F32:AddBiasCuda.*F32:BceCuda.*F32:AdamCuda.MatchesCpuF32' 2>&1 |
     tee "$logs/memcheck.log" | tail -5 || sanitizer_status=$?
 else
