@@ -12,8 +12,8 @@ namespace skipper::ops {
 // (feature f owns histogram slots offsets[f] .. offsets[f + 1] - 1);
 // gradients, hessians: f32 [rows]; row_indices: i32 [n], the rows to sum (a
 // leaf's rows), or an undefined tensor for every row.
-// histogram: f64 [offsets[features], 3], overwritten with per-bin sums of
-// (gradient, hessian, 1). Bit-identical for any thread count.
+// histogram: f64 [offsets[features], 4], 32-byte aligned, overwritten with
+// per-bin sums of (gradient, hessian, 1, 0). Bit-identical for any thread count.
 void histogram_build(Context& ctx, const Tensor& bins, const Tensor& feature_offsets, const Tensor& gradients,
                      const Tensor& hessians, const Tensor& row_indices, Tensor& histogram);
 

@@ -2,15 +2,22 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace skipper::cpu {
 
 namespace {
 
-// Adds the rows [begin, end) into `hist` (already zeroed).
+// One histogram bin as a 4-wide vector (GCC/Clang vector extension: AVX on
+// x86-64 with AVX, two SSE halves otherwise).
+using BinSums = double __attribute__((vector_size(32)));
+static_assert(sizeof(BinSums) == kHistogramStats * sizeof(double));
+
+// Adds the rows [begin, end) into the histograms of the features, whose bin 0
+// sits at feature_hist[f] (already zeroed).
 template <bool kIndexed>
-void accumulate_rows(const uint8_t* bins, int64_t num_features, const int32_t* feature_offsets, const float* gradients,
-                     const float* hessians, const int32_t* row_indices, int64_t begin, int64_t end, double* hist) {
+void accumulate_rows(const uint8_t* bins, int64_t num_features, BinSums* const* feature_hist, const float* gradients,
+                     const float* hessians, const int32_t* row_indices, int64_t begin, int64_t end) {
     // Gathered rows are read ahead so the loads overlap the additions.
     constexpr int64_t kPrefetchDistance = 16;
     for (int64_t i = begin; i < end; ++i) {
@@ -23,15 +30,16 @@ void accumulate_rows(const uint8_t* bins, int64_t num_features, const int32_t* f
                 __builtin_prefetch(hessians + ahead);
             }
         }
-        const double g = gradients[row];
-        const double h = hessians[row];
+        const BinSums add = {static_cast<double>(gradients[row]), static_cast<double>(hessians[row]), 1.0, 0.0};
         const uint8_t* row_bins = bins + row * num_features;
-        for (int64_t f = 0; f < num_features; ++f) {
-            double* slot = hist + kHistogramStats * (feature_offsets[f] + row_bins[f]);
-            slot[0] += g;
-            slot[1] += h;
-            slot[2] += 1.0;
+        int64_t f = 0;
+        for (; f + 4 <= num_features; f += 4) {
+            feature_hist[f][row_bins[f]] += add;
+            feature_hist[f + 1][row_bins[f + 1]] += add;
+            feature_hist[f + 2][row_bins[f + 2]] += add;
+            feature_hist[f + 3][row_bins[f + 3]] += add;
         }
+        for (; f < num_features; ++f) feature_hist[f][row_bins[f]] += add;
     }
 }
 
@@ -57,12 +65,15 @@ void histogram_build(const uint8_t* bins, int64_t num_features, const int32_t* f
             double* hist = b == 0 ? histogram : scratch + (b - 1) * slots;
             std::memset(hist, 0, static_cast<size_t>(slots) * sizeof(double));
             const int64_t begin = rows * b / blocks, end = rows * (b + 1) / blocks;
+            // The op checks that histograms are 32-byte aligned.
+            auto* sums = reinterpret_cast<BinSums*>(hist);
+            std::vector<BinSums*> feature_hist(static_cast<size_t>(num_features));
+            for (int64_t f = 0; f < num_features; ++f) feature_hist[static_cast<size_t>(f)] = sums + feature_offsets[f];
             if (row_indices != nullptr)
-                accumulate_rows<true>(bins, num_features, feature_offsets, gradients, hessians, row_indices, begin, end,
-                                      hist);
+                accumulate_rows<true>(bins, num_features, feature_hist.data(), gradients, hessians, row_indices, begin,
+                                      end);
             else
-                accumulate_rows<false>(bins, num_features, feature_offsets, gradients, hessians, nullptr, begin, end,
-                                       hist);
+                accumulate_rows<false>(bins, num_features, feature_hist.data(), gradients, hessians, nullptr, begin, end);
         }
         // Each slot adds the block histograms in block order.
         if (blocks > 1) {

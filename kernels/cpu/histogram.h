@@ -3,8 +3,10 @@
 // Layout:
 // - bins: u8, row-major [rows, num_features]: one row's bins sit together, so
 //   a leaf's rows, visited in index order, each cost one cache line;
-// - a histogram is f64 [total_bins, 3] holding (sum of gradients, sum of
-//   hessians, row count) per bin; feature f owns the slots
+// - a histogram is f64 [total_bins, 4] holding (sum of gradients, sum of
+//   hessians, row count, 0) per bin: the padding makes a bin one 32-byte
+//   vector, so adding a row to a bin is one load, one add and one store;
+//   feature f owns the slots
 //   feature_offsets[f] .. feature_offsets[f + 1] - 1 and its bin b is slot
 //   feature_offsets[f] + b.
 //
@@ -21,13 +23,13 @@ namespace skipper::cpu {
 // Rows per block below which a block is not split further, and the most blocks.
 constexpr int64_t kHistogramBlockRows = 16384;
 constexpr int64_t kHistogramMaxBlocks = 16;
-constexpr int64_t kHistogramStats = 3;  // gradient, hessian, count
+constexpr int64_t kHistogramStats = 4;  // gradient, hessian, count, padding
 
 int64_t histogram_blocks(int64_t rows);
 // Doubles of scratch that histogram_build needs for `rows` rows.
 int64_t histogram_scratch_size(int64_t rows, int64_t total_bins);
 
-// histogram (overwritten) = sums over rows i of (gradients[r], hessians[r], 1)
+// histogram (overwritten) = sums over rows i of (gradients[r], hessians[r], 1, 0)
 // at each feature's bin of row r, with r = row_indices[i] (or r = i when
 // row_indices is null).
 void histogram_build(const uint8_t* bins, int64_t num_features, const int32_t* feature_offsets, int64_t total_bins,

@@ -63,20 +63,20 @@ std::vector<double> reference_histogram(const Inputs& in) {
     if (in.rows.defined()) rows = in.rows.to_vector<int32_t>();
     else
         for (int64_t r = 0; r < in.bins.size(0); ++r) rows.push_back(static_cast<int32_t>(r));
-    std::vector<double> out(static_cast<size_t>(in.total_bins * 3), 0.0);
+    std::vector<double> out(static_cast<size_t>(in.total_bins * 4), 0.0);
     for (int32_t r : rows)
         for (int64_t f = 0; f < features; ++f) {
             const size_t slot = static_cast<size_t>(offsets[static_cast<size_t>(f)] + bins[static_cast<size_t>(r * features + f)]);
-            out[3 * slot] += g[static_cast<size_t>(r)];
-            out[3 * slot + 1] += h[static_cast<size_t>(r)];
-            out[3 * slot + 2] += 1.0;
+            out[4 * slot] += g[static_cast<size_t>(r)];
+            out[4 * slot + 1] += h[static_cast<size_t>(r)];
+            out[4 * slot + 2] += 1.0;
         }
     return out;
 }
 
 std::vector<double> build(const Inputs& in, int threads) {
     Context ctx(Device::cpu, threads);
-    Tensor hist = Tensor::empty({in.total_bins, 3}, DType::f64);
+    Tensor hist = Tensor::empty({in.total_bins, 4}, DType::f64);
     ops::histogram_build(ctx, in.bins, in.offsets, in.gradients, in.hessians, in.rows, hist);
     return hist.to_vector<double>();
 }
@@ -111,8 +111,8 @@ TEST(HistogramSubtract, ParentMinusChildIsTheOtherChild) {
     left_in.rows = Tensor::from_vector<int32_t>(left, {static_cast<int64_t>(left.size())});
     right_in.rows = Tensor::from_vector<int32_t>(right, {static_cast<int64_t>(right.size())});
     Context ctx(Device::cpu, 2);
-    Tensor parent = Tensor::from_vector<double>(build(all, 2), {all.total_bins, 3});
-    Tensor child = Tensor::from_vector<double>(build(left_in, 2), {all.total_bins, 3});
+    Tensor parent = Tensor::from_vector<double>(build(all, 2), {all.total_bins, 4});
+    Tensor child = Tensor::from_vector<double>(build(left_in, 2), {all.total_bins, 4});
     ops::histogram_subtract(ctx, parent, child, parent);  // in place, as the tree learner does
     EXPECT_TRUE(test::all_close(parent.to_vector<double>(), reference_histogram(right_in), 1e-9, 1e-9));
 }
@@ -120,9 +120,9 @@ TEST(HistogramSubtract, ParentMinusChildIsTheOtherChild) {
 TEST(HistogramBuild, RejectsMismatchedTensors) {
     const Inputs in = make_inputs({10, {4, 4}, false}, 3);
     Context ctx(Device::cpu, 1);
-    Tensor wrong = Tensor::empty({in.total_bins + 1, 3}, DType::f64);
+    Tensor wrong = Tensor::empty({in.total_bins + 1, 4}, DType::f64);
     EXPECT_THROW(ops::histogram_build(ctx, in.bins, in.offsets, in.gradients, in.hessians, in.rows, wrong), Error);
-    Tensor hist = Tensor::empty({in.total_bins, 3}, DType::f64);
+    Tensor hist = Tensor::empty({in.total_bins, 4}, DType::f64);
     Tensor short_gradients = Tensor::empty({9}, DType::f32);
     EXPECT_THROW(ops::histogram_build(ctx, in.bins, in.offsets, short_gradients, in.hessians, in.rows, hist), Error);
 }

@@ -37,15 +37,31 @@ std::vector<int64_t> sample_rows(int64_t rows, int64_t sample_count, uint64_t se
 // a value heavy enough to fill a bin gets one to itself. Bounds sit halfway
 // between neighbouring distinct values.
 std::vector<double> numeric_upper_bounds(std::vector<float>& values, int64_t max_bin) {
-    std::sort(values.begin(), values.end());
     std::vector<double> distinct;
     std::vector<int64_t> counts;
-    for (float v : values) {
-        if (distinct.empty() || static_cast<double>(v) != distinct.back()) {
-            distinct.push_back(v);
-            counts.push_back(0);
+    // Flags, counts and hours are small integers: counting them beats sorting.
+    constexpr float kSmallInteger = 32768.0f;
+    const bool small_integers = std::all_of(values.begin(), values.end(), [](float v) {
+        return v >= -kSmallInteger && v <= kSmallInteger && v == std::nearbyint(v);
+    });
+    if (small_integers) {
+        const auto span = static_cast<size_t>(2 * kSmallInteger) + 1;
+        std::vector<int64_t> tally(span, 0);
+        for (float v : values) ++tally[static_cast<size_t>(v + kSmallInteger)];
+        for (size_t i = 0; i < span; ++i)
+            if (tally[i] > 0) {
+                distinct.push_back(static_cast<double>(i) - static_cast<double>(kSmallInteger));
+                counts.push_back(tally[i]);
+            }
+    } else {
+        std::sort(values.begin(), values.end());
+        for (float v : values) {
+            if (distinct.empty() || static_cast<double>(v) != distinct.back()) {
+                distinct.push_back(v);
+                counts.push_back(0);
+            }
+            ++counts.back();
         }
-        ++counts.back();
     }
     std::vector<double> bounds;
     const size_t d = distinct.size();

@@ -101,8 +101,9 @@ void check_dataset(const data::TabularDataset& data, const char* role) {
                  name + " labels must be f32 [" + std::to_string(rows) + "]");
     const float* y = data.labels.data<float>();
     for (int64_t r = 0; r < rows; ++r)
-        require_data(y[r] == 0.0f || y[r] == 1.0f,
-                     name + " label at row " + std::to_string(r) + " is " + std::to_string(y[r]) + ", expected 0 or 1");
+        if (y[r] != 0.0f && y[r] != 1.0f)
+            throw Error("train_gbdt: " + name + " label at row " + std::to_string(r) + " is " + std::to_string(y[r]) +
+                        ", expected 0 or 1");
 }
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
@@ -197,12 +198,17 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
     std::vector<float> probabilities;
 
     for (int64_t it = 1; it <= params.num_iterations; ++it) {
-        // Binary log loss: g = p - y, h = p (1 - p) with p = sigmoid(score).
+        // Binary log loss: g = p - y, h = p (1 - p) with p = sigmoid(score),
+        // in float (the precision they are stored in) from e = exp(-|score|),
+        // so that h stays accurate where p rounds to 1.
 #pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < rows; ++r) {
-            const double p = sigmoid(scores[static_cast<size_t>(r)]);
-            g[r] = static_cast<float>(p - labels[r]);
-            h[r] = static_cast<float>(p * (1.0 - p));
+            const auto score = static_cast<float>(scores[static_cast<size_t>(r)]);
+            const float e = std::exp(-std::fabs(score));
+            const float q = 1.0f / (1.0f + e);
+            const float p = score >= 0.0f ? q : e * q;
+            g[r] = p - labels[r];
+            h[r] = e * q * q;
         }
         if (bagging && (it - 1) % params.bagging_freq == 0) {
             bag.clear();

@@ -1,0 +1,116 @@
+// The Skipper side of bench/peers/gbdt_peers.py.
+//
+//   gbdt_driver export --task seed|seed_noleak|session --sessions N --seed S --out DIR
+//       generates MSSD tables in memory (trainer/data/generator.h), builds the
+//       task's rows, splits them (rows 80/20 for the seed task, sessions 80/20
+//       for the session task, seed 42) and writes DIR/{train,test}_{X,y}.npy,
+//       DIR/meta.json (feature names, categorical flags) and, for the session
+//       task, DIR/test_session.npy, DIR/test_position.npy and the repeat-last
+//       baseline's scores DIR/test_baseline.npy.
+//   gbdt_driver train --data DIR [--predictions FILE.npy] [--model FILE] key=value...
+//       loads the .npy matrices (as the Python peers do), trains, predicts the
+//       test rows and prints one JSON line of timings.
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/params.h"
+#include "trainer/data/npy.h"
+#include "trainer/gbdt/gbdt.h"
+
+namespace {
+
+using namespace skipper;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// --flag value pairs and bare key=value parameters.
+struct Args {
+    std::map<std::string, std::string> flags;
+    std::vector<std::string> params;
+};
+
+Args parse_args(int argc, char** argv, int first) {
+    Args out;
+    for (int i = first; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg.rfind("--", 0) == 0) {
+            if (i + 1 >= argc) throw Error("flag " + arg + " needs a value");
+            out.flags[arg.substr(2)] = argv[++i];
+        } else {
+            out.params.push_back(arg);
+        }
+    }
+    return out;
+}
+
+std::string flag(const Args& args, const std::string& name, const std::string& fallback = "") {
+    const auto it = args.flags.find(name);
+    if (it != args.flags.end()) return it->second;
+    if (fallback.empty()) throw Error("missing --" + name);
+    return fallback;
+}
+
+data::TabularDataset load_part(const std::string& dir, const std::string& part, const nlohmann::json& meta) {
+    data::TabularDataset d;
+    d.feature_names = meta.at("feature_names").get<std::vector<std::string>>();
+    const auto flags = meta.at("categorical").get<std::vector<bool>>();
+    d.categorical.assign(flags.begin(), flags.end());
+    d.category_names = meta.at("category_names").get<std::vector<std::vector<std::string>>>();
+    d.features = data::read_npy(dir + "/" + part + "_X.npy");
+    d.labels = data::read_npy(dir + "/" + part + "_y.npy");
+    return d;
+}
+
+int train(const Args& args) {
+    const std::string dir = flag(args, "data");
+    GbdtParams params;
+    set_params(params, gbdt_param_table(), parse_key_values(args.params));
+    nlohmann::json meta;
+    std::ifstream(dir + "/meta.json") >> meta;
+
+    auto start = Clock::now();
+    const data::TabularDataset train_set = load_part(dir, "train", meta);
+    const double load_seconds = seconds_since(start);
+    start = Clock::now();
+    const GbdtModel model = train_gbdt(train_set, nullptr, params);
+    const double train_seconds = seconds_since(start);
+
+    const data::TabularDataset test_set = load_part(dir, "test", meta);
+    start = Clock::now();
+    const std::vector<double> probabilities = model.predict_proba(test_set);
+    const double predict_seconds = seconds_since(start);
+    if (args.flags.count("predictions"))
+        data::write_npy(args.flags.at("predictions"),
+                        Tensor::from_vector<double>(probabilities, {static_cast<int64_t>(probabilities.size())}));
+    if (args.flags.count("model")) model.save(args.flags.at("model"));
+    std::cout << nlohmann::json{{"side", "skipper"},
+                                {"load_seconds", load_seconds},
+                                {"train_seconds", train_seconds},
+                                {"predict_seconds", predict_seconds},
+                                {"trees", model.num_trees()}}
+                     .dump()
+              << "\n";
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const std::string mode = argc > 1 ? argv[1] : "";
+        const Args args = parse_args(argc, argv, 2);
+        if (mode == "train") return train(args);
+        std::cerr << "usage: gbdt_driver export --task seed|seed_noleak|session --sessions N [--seed S] --out DIR\n"
+                     "       gbdt_driver train --data DIR [--predictions FILE.npy] [--model FILE] key=value...\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "gbdt_driver: " << e.what() << "\n";
+        return 1;
+    }
+}
