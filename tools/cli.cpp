@@ -57,7 +57,7 @@ struct CliOptions {
     int64_t max_body_bytes = 1 << 20;
 
     int64_t gbdt_iterations = 100;
-    int64_t seed_epochs = 3;
+    int64_t seed_epochs = 2;
     int64_t session_epochs = 20;
     // Smaller than the original 1000 so that a short run still takes enough
     // optimizer steps to learn (an epoch of the default sample is ~27 batches of 1000).

@@ -380,7 +380,8 @@ td:first-child,td:nth-child(2),th:first-child,th:nth-child(2){text-align:left}
 )";
     html += "<p>Data: " + html_escape(inputs.data_description) + ".</p>\n";
     for (const auto& warning : inputs.warnings)
-        html += "<p class=\"warning\">Warning: " + html_escape(warning) + "</p>\n";
+        html += "<p class=\"warning\">" + std::string(warning.rfind("warning", 0) == 0 ? "" : "Warning: ") +
+                html_escape(warning) + "</p>\n";
     if (!inputs.results.empty()) html += "<h2>Results on held-out data</h2>\n" + results_table(inputs.results);
     html += "<h2>The data</h2>\n" + exploratory_charts(*inputs.data);
     html += "<h2>Training</h2>\n";
