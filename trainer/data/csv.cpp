@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -14,9 +17,9 @@
 #include <deque>
 #include <limits>
 #include <string_view>
-#include <unordered_map>
 
 #include "engine/error.h"
+#include "trainer/data/text_codes.h"
 
 namespace skipper::data::csv {
 
@@ -144,6 +147,24 @@ bool parse_date(std::string_view s, int32_t& out) {
     return true;
 }
 
+// The first ',' or '\n' in [p, end), or end. Fields are short, so the
+// vector loop looks at 32 bytes at a time and the scalar loop takes the tail.
+const char* find_delimiter(const char* p, const char* end) {
+#ifdef __AVX2__
+    const __m256i comma = _mm256_set1_epi8(',');
+    const __m256i newline = _mm256_set1_epi8('\n');
+    while (end - p >= 32) {
+        const __m256i block = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+        const auto hits = static_cast<uint32_t>(_mm256_movemask_epi8(
+            _mm256_or_si256(_mm256_cmpeq_epi8(block, comma), _mm256_cmpeq_epi8(block, newline))));
+        if (hits != 0) return p + __builtin_ctz(hits);
+        p += 32;
+    }
+#endif
+    while (p < end && *p != ',' && *p != '\n') ++p;
+    return p;
+}
+
 // Splits records. A record ends at a newline outside quotes; a trailing \r
 // before it is dropped; "" inside a quoted field is one quote.
 class FieldCursor {
@@ -190,7 +211,7 @@ public:
             if (p_ < end_ && *p_ == '\r') ++p_;
         } else {
             const char* start = p_;
-            while (p_ < end_ && *p_ != ',' && *p_ != '\n') ++p_;
+            p_ = find_delimiter(p_, end_);
             const char* stop = p_;
             if (stop > start && stop[-1] == '\r' && (p_ == end_ || *p_ == '\n')) --stop;
             value = std::string_view(start, static_cast<size_t>(stop - start));
@@ -220,19 +241,23 @@ private:
     int64_t newlines_in_quotes_ = 0;
 };
 
-// Dictionary of one text column within one chunk.
+// Dictionary of one text column within one chunk. Consecutive rows often
+// repeat a value (a session's id, its context), so the last one is remembered.
 struct LocalDictionary {
-    std::unordered_map<std::string_view, int32_t> codes;
+    TextCodes codes;
     std::deque<std::string> owned;  // texts that came from quoted fields
-    std::vector<std::string_view> names;
+    std::string_view last_text;
+    int32_t last_code = -1;
 
     int32_t code(std::string_view text, bool from_scratch) {
-        auto it = codes.find(text);
-        if (it != codes.end()) return it->second;
-        if (from_scratch) text = owned.emplace_back(text);
-        const auto c = static_cast<int32_t>(names.size());
-        codes.emplace(text, c);
-        names.push_back(text);
+        if (last_code >= 0 && text == last_text) return last_code;
+        int32_t c = codes.find(text);
+        if (c < 0) {
+            if (from_scratch) text = owned.emplace_back(text);
+            c = codes.insert(text);
+        }
+        last_text = codes.names()[static_cast<size_t>(c)];
+        last_code = c;
         return c;
     }
 };
@@ -332,7 +357,8 @@ Table read_csv(const std::string& path, const std::vector<ColumnSpec>& specs, co
     const int threads = options.num_threads > 0 ? options.num_threads : omp_get_max_threads();
     constexpr int64_t kMinChunkBytes = 1 << 20;
     const int64_t bytes = data_end - data_begin;
-    const int64_t wanted = std::clamp<int64_t>(bytes / kMinChunkBytes, 1, int64_t{threads} * 4);
+    // One chunk per thread: every extra chunk adds its dictionary to the serial merge below.
+    const int64_t wanted = std::clamp<int64_t>(bytes / kMinChunkBytes, 1, int64_t{threads});
     const std::vector<const char*> bounds = chunk_boundaries(data_begin, data_end, wanted);
     const auto chunks = static_cast<int64_t>(bounds.size()) - 1;
 
@@ -473,23 +499,16 @@ Table read_csv(const std::string& path, const std::vector<ColumnSpec>& specs, co
     std::vector<std::vector<int32_t>> remap(specs.size() * static_cast<size_t>(chunks));
     for (size_t s = 0; s < specs.size(); ++s) {
         if (specs[s].kind != Kind::text) continue;
-        std::unordered_map<std::string_view, int32_t> global;
-        std::vector<std::string>& names = table.columns[s].dictionary;
-        names.reserve(specs[s].values.size());
-        for (const auto& v : specs[s].values) {
-            global.emplace(v, static_cast<int32_t>(names.size()));
-            names.push_back(v);
-        }
-        std::vector<std::string_view> views(specs[s].values.begin(), specs[s].values.end());
+        TextCodes global;
+        for (const auto& v : specs[s].values) global.insert(v);
         for (int64_t k = 0; k < chunks; ++k) {
             auto& map = remap[s * static_cast<size_t>(chunks) + static_cast<size_t>(k)];
-            for (std::string_view name : results[k].dictionaries[s].names) {
-                const auto [it, inserted] = global.emplace(name, static_cast<int32_t>(views.size()));
-                if (inserted) views.push_back(name);
-                map.push_back(it->second);
-            }
+            const auto& local = results[k].dictionaries[s].codes.names();
+            map.reserve(local.size());
+            for (std::string_view name : local) map.push_back(global.insert(name));
         }
-        for (size_t i = names.size(); i < views.size(); ++i) names.emplace_back(views[i]);
+        std::vector<std::string>& names = table.columns[s].dictionary;
+        names.assign(global.names().begin(), global.names().end());
     }
 
     // Compact the chunks' rows to the front, translating local codes and lines.

@@ -8,10 +8,10 @@
 #include <cstring>
 #include <memory>
 #include <string_view>
-#include <unordered_map>
 
 #include "engine/error.h"
 #include "trainer/data/csv.h"
+#include "trainer/data/text_codes.h"
 
 namespace skipper::data {
 
@@ -316,16 +316,14 @@ TrackTable read_track_features(const std::string& path, const ReadOptions& optio
 }
 
 MssdData join_tracks(SessionLog log, TrackTable tracks, const ReadOptions& options, ReadReport* report) {
-    std::unordered_map<std::string_view, int32_t> row_of_id;
-    row_of_id.reserve(static_cast<size_t>(tracks.rows()) * 2);
-    for (int64_t r = 0; r < tracks.rows(); ++r) row_of_id.emplace(tracks.track_ids[r], static_cast<int32_t>(r));
+    // Track ids are unique (the reader checks), so a track's code in this table is its row.
+    TextCodes row_of_id;
+    row_of_id.reserve(static_cast<size_t>(tracks.rows()));
+    for (const auto& id : tracks.track_ids) row_of_id.insert(id);
 
     // Look each distinct log track up once, then gather per row.
     std::vector<int32_t> row_of_code(log.track_ids.size(), -1);
-    for (size_t c = 0; c < log.track_ids.size(); ++c) {
-        const auto it = row_of_id.find(log.track_ids[c]);
-        if (it != row_of_id.end()) row_of_code[c] = it->second;
-    }
+    for (size_t c = 0; c < log.track_ids.size(); ++c) row_of_code[c] = row_of_id.find(log.track_ids[c]);
     const auto* code = log.track.data<int32_t>();
     std::vector<int64_t> keep;
     for (int64_t i = 0; i < log.rows; ++i) {
