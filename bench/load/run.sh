@@ -23,5 +23,5 @@ server_pid=$!
 for _ in $(seq 100); do grep -q "http://" "$work/serve.log" 2>/dev/null && break; sleep 0.1; done
 url=$(grep -o "http://[0-9.:]*" "$work/serve.log" | head -1)
 [[ -n "$url" ]] || { echo "the server did not start:"; cat "$work/serve.log"; exit 1; }
-echo "skipper $("$skipper" version) serving on $url; wrk -t2 -c$connections -d$duration"
+echo "$("$skipper" version); serving on $url; wrk -t2 -c$connections -d$duration"
 wrk -t2 -c"$connections" -d"$duration" --latency -s "$here/predict.lua" "$url/api/v1/predict"
