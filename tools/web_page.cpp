@@ -87,7 +87,10 @@ std::vector<FormOption> form_options(const FeatureField& field) {
                       "instrumentalness", "liveness", "mechanism", "organism", "speechiness", "valence"}) ||
         contains(name, "rate"))
         return range_options(0, 1, 0.1);
-    if (contains(name, "distance")) return range_options(0, 4, 0.25);
+    if (name == "prediction_offset") return range_options(1, 10, 1);
+    // RMS distances between standardised feature vectors, and their differences.
+    if (contains(name, "distance_difference")) return range_options(-2, 2, 0.25);
+    if (contains(name, "distance")) return range_options(0, 3, 0.25);
     return {};
 }
 
