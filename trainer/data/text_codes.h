@@ -35,7 +35,7 @@ public:
         for (size_t i = h & mask_;; i = (i + 1) & mask_) {
             const Slot& slot = slots_[i];
             if (slot.code < 0) return -1;
-            if (slot.hash == h && names_[static_cast<size_t>(slot.code)] == text) return slot.code;
+            if (slot.hash == h && slot.matches(text)) return slot.code;
         }
     }
 
@@ -47,11 +47,11 @@ public:
         for (size_t i = h & mask_;; i = (i + 1) & mask_) {
             Slot& slot = slots_[i];
             if (slot.code < 0) {
-                slot = {h, static_cast<int32_t>(names_.size())};
+                slot = {h, text.data(), static_cast<uint32_t>(text.size()), static_cast<int32_t>(names_.size())};
                 names_.push_back(text);
                 return slot.code;
             }
-            if (slot.hash == h && names_[static_cast<size_t>(slot.code)] == text) return slot.code;
+            if (slot.hash == h && slot.matches(text)) return slot.code;
         }
     }
 
@@ -62,9 +62,17 @@ public:
     const std::vector<std::string_view>& names() const { return names_; }
 
 private:
+    // The text's bytes are kept in the slot so that a probe touches the slot
+    // and the text, not also the names array (each a cache miss on big tables).
     struct Slot {
         uint64_t hash = 0;
+        const char* data = nullptr;
+        uint32_t size = 0;
         int32_t code = -1;
+
+        bool matches(std::string_view text) const {
+            return size == text.size() && std::memcmp(data, text.data(), size) == 0;
+        }
     };
     void grow() {
         std::vector<Slot> old = std::move(slots_);
