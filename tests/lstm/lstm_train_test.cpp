@@ -137,6 +137,19 @@ TEST(LstmTrain, SameSeedGivesTheSameWeights) {
     EXPECT_NE(a.weights().at("weight_hh_l0").to_vector<float>(), c.weights().at("weight_hh_l0").to_vector<float>());
 }
 
+TEST(LstmTrain, SameWeightsWithOneThreadOrTwo) {
+    // Two threads run the two directions concurrently, one runs them in turn.
+    const auto train = toy_sessions(100, 5);
+    auto params = small_params("session");
+    params.epochs = 2;
+    params.num_threads = 1;
+    const LstmModel one = train_lstm(train, nullptr, params);
+    params.num_threads = 2;
+    const LstmModel two = train_lstm(train, nullptr, params);
+    for (const auto& [name, value] : one.weights())
+        EXPECT_EQ(value.to_vector<float>(), two.weights().at(name).to_vector<float>()) << name;
+}
+
 TEST(LstmTrain, SaveAndReloadGiveIdenticalPredictions) {
     const auto train = toy_sessions(100, 5);
     auto params = small_params("session");
