@@ -242,7 +242,7 @@ def throughput(directory, driver, args, arch):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--driver", default="build/bench/lstm_driver")
-    p.add_argument("--session-features", type=int, default=48)
+    p.add_argument("--session-features", type=int, default=65)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--train-steps", type=int, default=5)
     p.add_argument("--infer-steps", type=int, default=5)
