@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <functional>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "engine/context.h"
 #include "engine/params.h"

@@ -1,5 +1,4 @@
 // The Predictor implementations over the two learners' model files.
-#include <cmath>
 #include <mutex>
 
 #include "engine/error.h"
