@@ -19,8 +19,12 @@
 
 #include "engine/error.h"
 #include "engine/params.h"
+#include "trainer/data/features.h"
+#include "trainer/data/generator.h"
 #include "trainer/data/npy.h"
+#include "trainer/data/split.h"
 #include "trainer/gbdt/gbdt.h"
+#include "trainer/metrics/session_metrics.h"
 
 namespace {
 
@@ -54,6 +58,65 @@ std::string flag(const Args& args, const std::string& name, const std::string& f
     if (it != args.flags.end()) return it->second;
     if (fallback.empty()) throw Error("missing --" + name);
     return fallback;
+}
+
+void write_matrix_pair(const std::string& dir, const std::string& part, const data::TabularDataset& d) {
+    data::write_npy(dir + "/" + part + "_X.npy", d.features);
+    data::write_npy(dir + "/" + part + "_y.npy", d.labels);
+}
+
+int export_task(const Args& args) {
+    const std::string task = flag(args, "task"), dir = flag(args, "out");
+    data::GeneratorOptions options;
+    options.sessions = std::stoll(flag(args, "sessions"));
+    options.seed = std::stoull(flag(args, "seed", "42"));
+    const auto start = Clock::now();
+    const data::MssdData mssd = data::generate_mssd(options);
+    data::TabularDataset rows;
+    data::Split split;
+    std::vector<int64_t> train_rows, test_rows;
+    if (task == "seed" || task == "seed_noleak") {
+        data::SeedFeatureOptions seed_options;
+        seed_options.with_leak = task == "seed";
+        seed_options.warn = [](const std::string& message) { std::cerr << message << "\n"; };
+        rows = data::build_seed_features(mssd, seed_options);
+        split = data::random_row_split(rows);
+        train_rows = split.train;
+        test_rows = split.test;
+    } else if (task == "session") {
+        rows = data::build_session_rows(mssd);
+        split = data::session_split(static_cast<int64_t>(mssd.log.session_ids.size()));
+        train_rows = data::rows_of_sessions(rows, split.train);
+        test_rows = data::rows_of_sessions(rows, split.test);
+    } else {
+        throw Error("--task must be seed, seed_noleak or session, got '" + task + "'");
+    }
+    const data::TabularDataset train = data::take_rows(rows, train_rows), test = data::take_rows(rows, test_rows);
+    write_matrix_pair(dir, "train", train);
+    write_matrix_pair(dir, "test", test);
+    nlohmann::json meta;
+    meta["task"] = task;
+    meta["sessions"] = options.sessions;
+    meta["seed"] = options.seed;
+    meta["feature_names"] = train.feature_names;
+    meta["categorical"] = std::vector<bool>(train.categorical);
+    meta["category_names"] = train.category_names;
+    meta["train_rows"] = train.rows();
+    meta["test_rows"] = test.rows();
+    if (task == "session") {
+        data::write_npy(dir + "/test_session.npy",
+                        Tensor::from_vector<int32_t>(test.session_index, {static_cast<int64_t>(test.session_index.size())}));
+        data::write_npy(dir + "/test_position.npy",
+                        Tensor::from_vector<int32_t>(test.position, {static_cast<int64_t>(test.position.size())}));
+        const std::vector<float> baseline = metrics::repeat_last_skip_predictions(test);
+        data::write_npy(dir + "/test_baseline.npy", Tensor::from_vector<float>(baseline, {static_cast<int64_t>(baseline.size())}));
+    }
+    std::ofstream(dir + "/meta.json") << meta.dump(2) << "\n";
+    std::cout << nlohmann::json{{"train_rows", train.rows()}, {"test_rows", test.rows()},
+                                {"features", train.num_features()}, {"seconds", seconds_since(start)}}
+                     .dump()
+              << "\n";
+    return 0;
 }
 
 data::TabularDataset load_part(const std::string& dir, const std::string& part, const nlohmann::json& meta) {
@@ -105,6 +168,7 @@ int main(int argc, char** argv) {
     try {
         const std::string mode = argc > 1 ? argv[1] : "";
         const Args args = parse_args(argc, argv, 2);
+        if (mode == "export") return export_task(args);
         if (mode == "train") return train(args);
         std::cerr << "usage: gbdt_driver export --task seed|seed_noleak|session --sessions N [--seed S] --out DIR\n"
                      "       gbdt_driver train --data DIR [--predictions FILE.npy] [--model FILE] key=value...\n";
