@@ -1,0 +1,97 @@
+// GBDT hot paths: histogram construction over all rows and over a leaf's
+// gathered rows, and one whole training run on a seed-task-shaped matrix.
+#include <benchmark/benchmark.h>
+
+#include <random>
+
+#include "engine/context.h"
+#include "engine/histogram_ops.h"
+#include "kernels/cpu/histogram.h"
+#include "trainer/gbdt/gbdt.h"
+
+namespace {
+
+using namespace skipper;
+
+struct HistogramInputs {
+    Tensor bins, offsets, gradients, hessians, rows, histogram;
+};
+
+// rows x features bins with 255 value bins + 1 missing bin per feature; a
+// leaf of every other row when `subset`.
+HistogramInputs make_inputs(int64_t rows, int64_t features, bool subset) {
+    std::mt19937_64 rng(1);
+    HistogramInputs in;
+    in.bins = Tensor::empty({rows, features}, DType::u8);
+    for (int64_t i = 0; i < rows * features; ++i) in.bins.data<uint8_t>()[i] = static_cast<uint8_t>(rng() % 256);
+    std::vector<int32_t> offsets(static_cast<size_t>(features) + 1);
+    for (int64_t f = 0; f <= features; ++f) offsets[static_cast<size_t>(f)] = static_cast<int32_t>(256 * f);
+    in.offsets = Tensor::from_vector<int32_t>(offsets, {features + 1});
+    in.gradients = Tensor::empty({rows}, DType::f32);
+    in.hessians = Tensor::empty({rows}, DType::f32);
+    for (int64_t r = 0; r < rows; ++r) {
+        in.gradients.data<float>()[r] = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+        in.hessians.data<float>()[r] = 0.25f;
+    }
+    if (subset) {
+        std::vector<int32_t> leaf;
+        for (int64_t r = 0; r < rows; r += 2) leaf.push_back(static_cast<int32_t>(r));
+        in.rows = Tensor::from_vector<int32_t>(leaf, {static_cast<int64_t>(leaf.size())});
+    }
+    in.histogram = Tensor::empty({256 * features, cpu::kHistogramStats}, DType::f64);
+    return in;
+}
+
+void BM_histogram_build_cpu(benchmark::State& state) {
+    const int64_t rows = state.range(0), features = state.range(1);
+    const bool subset = state.range(2) != 0;
+    HistogramInputs in = make_inputs(rows, features, subset);
+    Context ctx(Device::cpu, 2);
+    for (auto _ : state) {
+        ops::histogram_build(ctx, in.bins, in.offsets, in.gradients, in.hessians, in.rows, in.histogram);
+        benchmark::DoNotOptimize(in.histogram.raw());
+    }
+    const int64_t summed = subset ? in.rows.numel() : rows;
+    state.counters["bin_updates/s"] =
+        benchmark::Counter(static_cast<double>(summed * features), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_histogram_build_cpu)
+    ->Args({880000, 13, 0})
+    ->Args({880000, 13, 1})
+    ->Args({100000, 49, 1})
+    ->ArgNames({"rows", "features", "leaf"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+void BM_gbdt_train_cpu(benchmark::State& state) {
+    const int64_t rows = state.range(0), features = 13;
+    std::mt19937_64 rng(2);
+    std::vector<float> x(static_cast<size_t>(rows * features)), y(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+        double logit = 0;
+        for (int64_t f = 0; f < features; ++f) {
+            const float v = static_cast<float>(rng() % (f < 3 ? 8 : 60));
+            x[static_cast<size_t>(r * features + f)] = v;
+            logit += (f % 2 ? 0.05 : -0.04) * v;
+        }
+        y[static_cast<size_t>(r)] = static_cast<double>(rng() % 1000) / 1000.0 < 1.0 / (1.0 + std::exp(-logit)) ? 1.0f : 0.0f;
+    }
+    data::TabularDataset train;
+    for (int64_t f = 0; f < features; ++f) train.feature_names.push_back("f" + std::to_string(f));
+    train.categorical.assign(static_cast<size_t>(features), false);
+    train.categorical[0] = train.categorical[1] = train.categorical[2] = true;
+    train.category_names.resize(static_cast<size_t>(features));
+    train.features = Tensor::from_vector<float>(x, {rows, features});
+    train.labels = Tensor::from_vector<float>(y, {rows});
+    GbdtParams params;  // the seed task's setting
+    params.learning_rate = 0.09;
+    params.max_depth = 5;
+    params.num_iterations = state.range(1);
+    params.num_threads = 2;
+    for (auto _ : state) benchmark::DoNotOptimize(train_gbdt(train, nullptr, params).num_trees());
+}
+BENCHMARK(BM_gbdt_train_cpu)->Args({200000, 20})->ArgNames({"rows", "iterations"})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
