@@ -157,9 +157,12 @@ TEST(GbdtSplit, CategoricalSplitGroupsTheCategories) {
         const float row[] = {static_cast<float>(k)};
         EXPECT_EQ(model.predict_proba_row(row) > 0.4, positive.count(k) == 1) << "category " << k;
     }
-    const float unseen[] = {42.0f}, missing[] = {kNaN};
-    EXPECT_NO_THROW(model.predict_proba_row(unseen));
-    EXPECT_NO_THROW(model.predict_proba_row(missing));
+    // Unseen, missing, negative and huge codes all take the right-hand side.
+    const float right_side[] = {42.0f, kNaN, -3.0f, 1e30f, std::numeric_limits<float>::infinity()};
+    const float category_zero[] = {0.0f};  // a negative category: on the right
+    for (float code : right_side)
+        EXPECT_EQ(model.predict_proba_row(std::span<const float>(&code, 1)), model.predict_proba_row(category_zero))
+            << "code " << code;
 }
 
 TEST(GbdtSplit, FewCategoriesSplitOneAgainstTheRest) {

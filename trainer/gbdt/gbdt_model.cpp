@@ -40,10 +40,9 @@ int32_t GbdtTree::leaf_index(const float* row) const {
         if (categorical[n]) {
             // NaN, negative and codes past the bitset go right.
             left = false;
-            if (value >= 0.0f) {
+            if (value >= 0.0f && value < 32.0f * static_cast<float>(cat_words[n])) {
                 const auto code = static_cast<int64_t>(value);
-                if (code / 32 < cat_words[n])
-                    left = (cat_bitsets[static_cast<size_t>(cat_begin[n] + code / 32)] >> (code % 32)) & 1u;
+                left = (cat_bitsets[static_cast<size_t>(cat_begin[n] + code / 32)] >> (code % 32)) & 1u;
             }
         } else {
             left = std::isnan(value) ? default_left[n] != 0 : static_cast<double>(value) <= threshold[n];

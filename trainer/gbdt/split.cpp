@@ -26,7 +26,9 @@ LeafSums minus(const LeafSums& a, const LeafSums& b) {
 }
 
 bool side_ok(const LeafSums& side, const GbdtParams& params) {
-    return side.count >= params.min_data_in_leaf && side.hessians >= params.min_sum_hessian_in_leaf;
+    // At least one row even when min_data_in_leaf is 0: an empty side has no output.
+    return side.count >= std::max<int64_t>(1, params.min_data_in_leaf) &&
+           side.hessians >= params.min_sum_hessian_in_leaf;
 }
 
 // The gain threshold a split must pass: the parent's own gain plus min_gain_to_split.
