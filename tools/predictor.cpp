@@ -28,6 +28,13 @@ float category_code(const FeatureField& field, const std::string& name, const st
     throw FieldError(name, "unknown category '" + text + "' (expected one of " + category_list(field) + ")");
 }
 
+// Values the model's f32 inputs cannot hold are refused rather than rounded to infinity.
+float to_float(const std::string& name, double value) {
+    if (!std::isfinite(value) || std::fabs(value) > std::numeric_limits<float>::max())
+        throw FieldError(name, "value is out of range");
+    return static_cast<float>(value);
+}
+
 float parse_number(const std::string& name, const std::string& text) {
     if (text == "true" || text == "True") return 1.0f;
     if (text == "false" || text == "False") return 0.0f;
@@ -36,7 +43,7 @@ float parse_number(const std::string& name, const std::string& text) {
     const double value = std::strtod(text.c_str(), &end);
     if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE || !std::isfinite(value))
         throw FieldError(name, "expected a number, got '" + text + "'");
-    return static_cast<float>(value);
+    return to_float(name, value);
 }
 
 float encode_json_value(const FeatureField& field, const std::string& name, const nlohmann::json& value) {
@@ -54,9 +61,7 @@ float encode_json_value(const FeatureField& field, const std::string& name, cons
     }
     if (value.is_boolean()) return value.get<bool>() ? 1.0f : 0.0f;
     if (value.is_number()) {
-        const double number = value.get<double>();
-        if (!std::isfinite(number)) throw FieldError(name, "expected a finite number");
-        return static_cast<float>(number);
+        return to_float(name, value.get<double>());
     }
     if (value.is_string()) return parse_number(name, value.get<std::string>());
     throw FieldError(name, "expected a number, got " + value.dump());

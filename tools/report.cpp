@@ -282,7 +282,7 @@ std::string exploratory_charts(const data::MssdData& mssd) {
     for (int64_t i = 0; i < log.rows; ++i) {
         const float seconds = tracks[static_cast<int64_t>(track_row[i]) * columns + duration_col];
         if (!std::isfinite(seconds)) continue;
-        const int bin = std::clamp(static_cast<int>(seconds / 30.0f), 0, kBins - 1);
+        const int bin = static_cast<int>(std::clamp(seconds / 30.0f, 0.0f, static_cast<float>(kBins - 1)));
         (skipped[static_cast<size_t>(i)] ? skips : kept).values[static_cast<size_t>(bin)] += 1;
     }
     std::vector<std::string> bins;
@@ -299,7 +299,7 @@ std::string exploratory_charts(const data::MssdData& mssd) {
         const float signature = tracks[t * columns + signature_col];
         const float mode = tracks[t * columns + mode_col];
         if (!std::isfinite(signature) || !std::isfinite(mode)) continue;
-        const int s = std::clamp(static_cast<int>(signature), 0, kSignatures - 1);
+        const int s = static_cast<int>(std::clamp(signature, 0.0f, static_cast<float>(kSignatures - 1)));
         (mode > 0.5f ? major : minor).values[static_cast<size_t>(s)] += 1;
     }
     std::vector<std::string> signatures;

@@ -140,6 +140,11 @@ TEST_F(GbdtServerTest, BadInputIs400NamingTheField) {
     EXPECT_EQ(e["field"], "rows[1].hour_of_day");
 
     row = seed_row("fwdbtn");
+    row["released_from"] = 1e300;  // beyond the model's f32 inputs
+    e = post_json(json{{"features", row}}.dump(), 400);
+    EXPECT_EQ(e["field"], "features.released_from");
+
+    row = seed_row("fwdbtn");
     row["tempo"] = 120;
     e = post_json(json{{"features", row}}.dump(), 400);
     EXPECT_EQ(e["field"], "features.tempo");
