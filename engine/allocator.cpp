@@ -27,10 +27,13 @@ class FreeListAllocator final : public CachingAllocator {
 public:
     using RawAlloc = void* (*)(size_t);
     using RawFree = void (*)(void*);
-    FreeListAllocator(RawAlloc raw_alloc, RawFree raw_free) : raw_alloc_(raw_alloc), raw_free_(raw_free) {}
-    // Process exit: the memory goes back with the process, and the CUDA
-    // runtime may already be torn down, so cached blocks are not freed here.
-    ~FreeListAllocator() override = default;
+    FreeListAllocator(RawAlloc raw_alloc, RawFree raw_free, bool free_cache_at_exit)
+        : raw_alloc_(raw_alloc), raw_free_(raw_free), free_cache_at_exit_(free_cache_at_exit) {}
+    // Host blocks are freed so that leak checkers see a clean exit. Device
+    // blocks are left to the driver: the CUDA runtime may already be torn down.
+    ~FreeListAllocator() override {
+        if (free_cache_at_exit_) release_cached_locked();
+    }
 
     void* allocate(size_t bytes) override {
         const size_t size = allocation_size_class(bytes == 0 ? 1 : bytes);
@@ -84,6 +87,7 @@ private:
 
     RawAlloc raw_alloc_;
     RawFree raw_free_;
+    bool free_cache_at_exit_;
     mutable std::mutex mutex_;
     std::map<size_t, std::vector<void*>> free_;
     AllocatorStats stats_;
@@ -105,8 +109,8 @@ void device_free(void* ptr) { cuda_free(ptr); }
 }  // namespace
 
 CachingAllocator& allocator_for(Device device) {
-    static FreeListAllocator host(host_alloc, host_free);
-    static FreeListAllocator cuda(device_alloc, device_free);
+    static FreeListAllocator host(host_alloc, host_free, true);
+    static FreeListAllocator cuda(device_alloc, device_free, false);
     return device == Device::cpu ? static_cast<CachingAllocator&>(host) : cuda;
 }
 
