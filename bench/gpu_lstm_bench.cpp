@@ -119,7 +119,7 @@ void BM_lstm_train_cuda(benchmark::State& state, ModelShape shape, bool tf32) {
     architecture.bidirectional = true;
     architecture.output_every_step = shape.output_every_step;
     skipper::lstm::LstmNetwork net(architecture, DType::f32, Device::cuda);
-    net.context().set_tf32(tf32);
+    net.set_tf32(tf32);
     net.initialize(42);
     fill_batch(net, shape);
     Tensor& weights = net.flat_parameters();

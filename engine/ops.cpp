@@ -16,25 +16,29 @@
 #define SKIPPER_ON_CUDA(...) throw Error("this Skipper binary was built without CUDA")
 #endif
 
+// The message is built only when the check fails: these checks run on every
+// op call, and building strings eagerly would dominate small ops.
+#define SKIPPER_REQUIRE(condition, op, message)                                   \
+    do {                                                                          \
+        if (!(condition)) throw Error(std::string(op) + ": " + (message));        \
+    } while (0)
+
 namespace skipper::ops {
 
 namespace {
 
-void require(bool condition, const char* op, const std::string& what) {
-    if (!condition) throw Error(std::string(op) + ": " + what);
-}
 
 void require_same_device(const char* op, const Tensor& a, const Tensor& b) {
-    require(a.device() == b.device(), op, "tensors on different devices: " + a.describe() + " and " + b.describe());
+    SKIPPER_REQUIRE(a.device() == b.device(), op, "tensors on different devices: " + a.describe() + " and " + b.describe());
 }
 
 void require_like(const char* op, const Tensor& a, const Tensor& b) {
-    require(a.shape() == b.shape() && a.dtype() == b.dtype(), op, "mismatched tensors " + a.describe() + " and " + b.describe());
+    SKIPPER_REQUIRE(a.shape() == b.shape() && a.dtype() == b.dtype(), op, "mismatched tensors " + a.describe() + " and " + b.describe());
     require_same_device(op, a, b);
 }
 
 void require_float(const char* op, const Tensor& t) {
-    require(t.dtype() == DType::f32 || t.dtype() == DType::f64, op, "expected f32 or f64, got " + t.describe());
+    SKIPPER_REQUIRE(t.dtype() == DType::f32 || t.dtype() == DType::f64, op, "expected f32 or f64, got " + t.describe());
 }
 
 // Calls f(T{}) with T the C++ type of a floating-point dtype.
@@ -57,14 +61,14 @@ MatrixShape matrix_shape(const Tensor& t, bool transposed) {
 void matmul(Context& ctx, const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, double alpha,
             double beta) {
     const char* op = "matmul";
-    require(a.dim() == 2 && b.dim() == 2 && c.dim() == 2, op,
+    SKIPPER_REQUIRE(a.dim() == 2 && b.dim() == 2 && c.dim() == 2, op,
             "expected 2-D operands, got " + a.describe() + ", " + b.describe() + ", " + c.describe());
     require_float(op, a);
-    require(a.dtype() == b.dtype() && a.dtype() == c.dtype(), op, "dtypes differ");
+    SKIPPER_REQUIRE(a.dtype() == b.dtype() && a.dtype() == c.dtype(), op, "dtypes differ");
     require_same_device(op, a, b);
     require_same_device(op, a, c);
     const MatrixShape sa = matrix_shape(a, trans_a), sb = matrix_shape(b, trans_b);
-    require(sa.cols == sb.rows && c.size(0) == sa.rows && c.size(1) == sb.cols, op,
+    SKIPPER_REQUIRE(sa.cols == sb.rows && c.size(0) == sa.rows && c.size(1) == sb.cols, op,
             "shapes do not chain: " + a.describe() + (trans_a ? "^T" : "") + " @ " + b.describe() +
                 (trans_b ? "^T" : "") + " -> " + c.describe());
     const int64_t m = sa.rows, n = sb.cols, k = sa.cols;
@@ -84,17 +88,17 @@ void matmul(Context& ctx, const Tensor& a, bool trans_a, const Tensor& b, bool t
 void matmul_batched(Context& ctx, const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c,
                     double alpha, double beta) {
     const char* op = "matmul_batched";
-    require(a.dim() == 3 && (b.dim() == 3 || b.dim() == 2) && c.dim() == 3, op,
+    SKIPPER_REQUIRE(a.dim() == 3 && (b.dim() == 3 || b.dim() == 2) && c.dim() == 3, op,
             "expected a [batch, m, k], b [batch, k, n] or [k, n], c [batch, m, n]; got " + a.describe() + ", " +
                 b.describe() + ", " + c.describe());
     require_float(op, a);
-    require(a.dtype() == b.dtype() && a.dtype() == c.dtype(), op, "dtypes differ");
+    SKIPPER_REQUIRE(a.dtype() == b.dtype() && a.dtype() == c.dtype(), op, "dtypes differ");
     require_same_device(op, a, b);
     require_same_device(op, a, c);
     const int64_t batch = a.size(0);
-    require(c.size(0) == batch && (b.dim() == 2 || b.size(0) == batch), op, "batch sizes differ");
+    SKIPPER_REQUIRE(c.size(0) == batch && (b.dim() == 2 || b.size(0) == batch), op, "batch sizes differ");
     const MatrixShape sa = matrix_shape(a, trans_a), sb = matrix_shape(b, trans_b);
-    require(sa.cols == sb.rows && c.size(1) == sa.rows && c.size(2) == sb.cols, op, "shapes do not chain");
+    SKIPPER_REQUIRE(sa.cols == sb.rows && c.size(1) == sa.rows && c.size(2) == sb.cols, op, "shapes do not chain");
     const int64_t m = sa.rows, n = sb.cols, k = sa.cols;
     const int64_t stride_a = m * k, stride_b = b.dim() == 2 ? 0 : k * n, stride_c = m * n;
     dispatch_float(a.dtype(), [&](auto zero) {
@@ -198,7 +202,7 @@ double sum(Context& ctx, const Tensor& x) {
 
 void sum_rows(Context& ctx, const Tensor& x, Tensor& out) {
     require_float("sum_rows", x);
-    require(x.dim() == 2 && out.dim() == 1 && out.size(0) == x.size(1) && out.dtype() == x.dtype(), "sum_rows",
+    SKIPPER_REQUIRE(x.dim() == 2 && out.dim() == 1 && out.size(0) == x.size(1) && out.dtype() == x.dtype(), "sum_rows",
             "expected x [M, N] and out [N], got " + x.describe() + " and " + out.describe());
     require_same_device("sum_rows", x, out);
     dispatch_float(x.dtype(), [&](auto zero) {

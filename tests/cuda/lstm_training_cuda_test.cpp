@@ -94,7 +94,7 @@ struct Trainee {
 
     Trainee(const TrainingSetup& s, DType dtype, Device device, bool tf32)
         : net(s.architecture, dtype, device, device == Device::cpu ? 2 : 0) {
-        net.context().set_tf32(tf32);
+        net.set_tf32(tf32);
         net.initialize(20260101);
         m = Tensor::zeros(net.flat_parameters().shape(), dtype, device);
         v = Tensor::zeros(net.flat_parameters().shape(), dtype, device);

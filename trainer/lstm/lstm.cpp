@@ -117,7 +117,7 @@ void LstmTrainer::run(const lstm::BatchSource& train, const lstm::BatchSource* v
     const auto start = std::chrono::steady_clock::now();
     const Device device = resolve_device(parse_device_choice(params_.device));
     lstm::LstmNetwork net(model_.architecture_, DType::f32, device, static_cast<int>(params_.num_threads));
-    net.context().set_tf32(params_.tf32);
+    net.set_tf32(params_.tf32);
     net.initialize(static_cast<uint64_t>(params_.seed));
 
     ops::AdamOptions adam;

@@ -362,9 +362,16 @@ void LstmNetwork::run_direction_forward(int64_t layer, int64_t direction) {
     }
 }
 
+void LstmNetwork::set_tf32(bool enabled) {
+    for (auto& ctx : contexts_) ctx->set_tf32(enabled);
+}
+
 const Tensor& LstmNetwork::forward() {
     if (!workspace_) throw Error("LstmNetwork::forward: call batch(steps, batch_size) and fill it first");
     Workspace& ws = *workspace_;
+    // The previous step's optimizer update ran on the forward direction's
+    // stream; the reverse direction must not read the weights before it ends.
+    join_directions();
     const int64_t dirs = architecture_.directions();
     for (int64_t l = 0; l < architecture_.num_layers; ++l) {
         run_concurrently(direction_contexts_, [&](size_t d) { run_direction_forward(l, static_cast<int64_t>(d)); });

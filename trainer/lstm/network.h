@@ -104,6 +104,8 @@ public:
     // The context of the forward direction; every op outside the two
     // directions (loss, head, optimizer) runs on it.
     Context& context() { return *contexts_[0]; }
+    // TF32 matrix products on CUDA, for every direction's context.
+    void set_tf32(bool enabled);
 
 private:
     struct Direction;
