@@ -425,7 +425,6 @@ double LstmNetwork::forward_backward(bool with_input_gradient) {
     Workspace& ws = *workspace_;
     Context& ctx = context();
     const int64_t dirs = architecture_.directions();
-    const double loss = ops::bce_with_logits_forward(ctx, ws.logits, ws.inputs.targets, ws.inputs.weights);
     ops::bce_with_logits_backward(ctx, ws.logits, ws.inputs.targets, ws.inputs.weights, ws.dlogits);
 
     // The head: its weight gradients, and the gradient reaching the last layer.
@@ -465,7 +464,9 @@ double LstmNetwork::forward_backward(bool with_input_gradient) {
         });
         join_directions();
     }
-    return loss;
+    // Read last: the value needs a host synchronisation, and taking it after
+    // the backward pass is queued lets the GPU run while the host waits.
+    return ops::bce_with_logits_forward(ctx, ws.logits, ws.inputs.targets, ws.inputs.weights);
 }
 
 const Tensor& LstmNetwork::input_gradient() const {
