@@ -1,18 +1,17 @@
 // GbdtModel: prediction, feature importance and the model file.
 #include <algorithm>
 #include <cmath>
-#include <nlohmann/json.hpp>
 
 #include "engine/error.h"
 #include "engine/serialize.h"
 #include "trainer/gbdt/gbdt.h"
+#include "trainer/model_metadata.h"
 
 namespace skipper {
 
 namespace {
 
 constexpr const char* kModelKind = "gbdt";
-constexpr const char* kParamPrefix = "param.";
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
@@ -132,11 +131,9 @@ std::vector<uint8_t> GbdtModel::to_bytes() const {
     file.metadata["model"] = kModelKind;
     // num_threads is how a run was executed, not what it learned: leaving it out
     // keeps the bytes identical for any thread count.
-    for (const auto& [name, value] : params_to_map(params_, gbdt_param_table()))
-        if (name != "num_threads") file.metadata[kParamPrefix + name] = value;
-    file.metadata["feature_names"] = nlohmann::json(feature_names_).dump();
-    file.metadata["categorical"] = nlohmann::json(std::vector<bool>(categorical_)).dump();
-    file.metadata["category_names"] = nlohmann::json(category_names_).dump();
+    write_stored_params(file, params_, gbdt_param_table(), {"num_threads"});
+    write_feature_schema(file, {feature_names_, std::vector<bool>(categorical_.begin(), categorical_.end()),
+                                category_names_});
     file.metadata["num_trees"] = std::to_string(trees_.size());
 
     std::vector<int32_t> node_offsets{0}, leaf_offsets{0}, bitset_offsets{0};
@@ -184,26 +181,12 @@ GbdtModel GbdtModel::from_bytes(const std::vector<uint8_t>& bytes, const std::st
         throw fail("not a GBDT model (model kind '" + (file.metadata.count("model") ? file.meta("model") : "") + "')");
 
     GbdtModel model;
-    for (const auto& [key, value] : file.metadata) {
-        if (key.rfind(kParamPrefix, 0) != 0) continue;
-        try {
-            set_param(model.params_, gbdt_param_table(), key.substr(std::char_traits<char>::length(kParamPrefix)), value);
-        } catch (const ParamError& e) {
-            throw fail(std::string("bad stored parameter: ") + e.what());
-        }
-    }
-    try {
-        model.feature_names_ = nlohmann::json::parse(file.meta("feature_names")).get<std::vector<std::string>>();
-        const auto flags = nlohmann::json::parse(file.meta("categorical")).get<std::vector<bool>>();
-        model.categorical_.assign(flags.begin(), flags.end());
-        model.category_names_ =
-            nlohmann::json::parse(file.meta("category_names")).get<std::vector<std::vector<std::string>>>();
-    } catch (const nlohmann::json::exception& e) {
-        throw fail(std::string("bad feature metadata: ") + e.what());
-    }
+    read_stored_params(file, model.params_, gbdt_param_table(), origin);
+    FeatureSchema schema = read_feature_schema(file, origin);
+    model.feature_names_ = std::move(schema.names);
+    model.categorical_.assign(schema.categorical.begin(), schema.categorical.end());
+    model.category_names_ = std::move(schema.category_names);
     const size_t features = model.feature_names_.size();
-    if (model.categorical_.size() != features || model.category_names_.size() != features)
-        throw fail("feature metadata lists disagree in length");
 
     const auto init = read_vector<double>(file, "init_score", origin);
     if (init.size() != 1) throw fail("init_score must hold one value");

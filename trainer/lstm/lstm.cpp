@@ -6,12 +6,12 @@
 #include <numeric>
 #include <random>
 
-#include <nlohmann/json.hpp>
 
 #include "engine/error.h"
 #include "engine/lstm_ops.h"
 #include "engine/serialize.h"
 #include "trainer/lstm/batch.h"
+#include "trainer/model_metadata.h"
 #include "trainer/metrics/metrics.h"
 #include "trainer/metrics/session_metrics.h"
 
@@ -20,7 +20,6 @@ namespace skipper {
 namespace {
 
 constexpr const char* kLearner = "lstm";
-constexpr const char* kParamPrefix = "param.";
 
 lstm::LstmArchitecture architecture_for(const LstmParams& params, int64_t input_size) {
     lstm::LstmArchitecture arch;
@@ -294,12 +293,11 @@ ModelFile LstmModelIo::to_file(const LstmModel& model) {
     file.metadata["learner"] = kLearner;
     file.metadata["model"] = kLearner;
     file.metadata["arch"] = model.params_.arch;
-    for (const auto& [name, value] : params_to_map(model.params_, lstm_param_table()))
-        file.metadata[kParamPrefix + name] = value;
+    write_stored_params(file, model.params_, lstm_param_table());
     file.metadata["input_size"] = std::to_string(model.architecture_.input_size);
-    file.metadata["feature_names"] = nlohmann::json(model.feature_names_).dump();
-    file.metadata["categorical"] = nlohmann::json(std::vector<bool>(model.categorical_)).dump();
-    file.metadata["category_names"] = nlohmann::json(model.category_names_).dump();
+    write_feature_schema(file, {model.feature_names_,
+                                std::vector<bool>(model.categorical_.begin(), model.categorical_.end()),
+                                model.category_names_});
     const auto features = static_cast<int64_t>(model.feature_mean_.size());
     file.tensors["feature_mean"] = Tensor::from_vector<double>(model.feature_mean_, {features});
     file.tensors["feature_scale"] = Tensor::from_vector<double>(model.feature_scale_, {features});
@@ -313,27 +311,12 @@ LstmModel LstmModelIo::from_file(const ModelFile& file, const std::string& origi
     if (learner == file.metadata.end() || learner->second != kLearner)
         throw fail("not an LSTM model (learner '" + (learner == file.metadata.end() ? "" : learner->second) + "')");
     LstmModel model;
-    for (const auto& [key, value] : file.metadata) {
-        if (key.rfind(kParamPrefix, 0) != 0) continue;
-        try {
-            set_param(model.params_, lstm_param_table(), key.substr(std::char_traits<char>::length(kParamPrefix)),
-                      value);
-        } catch (const ParamError& e) {
-            throw fail(std::string("bad stored parameter: ") + e.what());
-        }
-    }
-    try {
-        model.feature_names_ = nlohmann::json::parse(file.meta("feature_names")).get<std::vector<std::string>>();
-        const auto flags = nlohmann::json::parse(file.meta("categorical")).get<std::vector<bool>>();
-        model.categorical_.assign(flags.begin(), flags.end());
-        model.category_names_ =
-            nlohmann::json::parse(file.meta("category_names")).get<std::vector<std::vector<std::string>>>();
-    } catch (const nlohmann::json::exception& e) {
-        throw fail(std::string("bad feature metadata: ") + e.what());
-    }
+    read_stored_params(file, model.params_, lstm_param_table(), origin);
+    FeatureSchema schema = read_feature_schema(file, origin);
+    model.feature_names_ = std::move(schema.names);
+    model.categorical_.assign(schema.categorical.begin(), schema.categorical.end());
+    model.category_names_ = std::move(schema.category_names);
     const size_t features = model.feature_names_.size();
-    if (model.categorical_.size() != features || model.category_names_.size() != features)
-        throw fail("feature metadata lists disagree in length");
     int64_t input_size = 0;
     try {
         input_size = std::stoll(file.meta("input_size"));
