@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "engine/context.h"
+#include "engine/ops.h"
 #include "engine/tensor.h"
 
 namespace skipper::test {
@@ -38,6 +40,17 @@ template <class T> Tensor random_tensor(const Shape& shape, uint64_t seed, doubl
 template <class T> std::vector<double> as_doubles(const Tensor& t) {
     const auto v = t.to_vector<T>();
     return std::vector<double>(v.begin(), v.end());
+}
+
+// Values of a tensor on any device, as doubles.
+template <class T> std::vector<double> host_values(const Tensor& t) { return as_doubles<T>(t.to(Device::cpu)); }
+
+// A CUDA tensor of `shape` whose every element is NaN (or the maximum for
+// integers), so that an element a kernel fails to write fails the comparison.
+inline Tensor poisoned_cuda(Context& ctx, const Shape& shape, DType dtype) {
+    Tensor t = Tensor::empty(shape, dtype, Device::cuda);
+    ops::fill(ctx, t, std::numeric_limits<double>::quiet_NaN());
+    return t;
 }
 
 // max |a - b| / (atol + rtol * |b|) <= 1, elementwise; reports the worst index.

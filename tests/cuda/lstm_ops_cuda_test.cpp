@@ -16,15 +16,9 @@ namespace {
 
 using test::all_close;
 using test::as_doubles;
+using test::host_values;
+using test::poisoned_cuda;
 using test::random_tensor;
-
-Tensor poisoned_cuda(Context& ctx, const Shape& shape, DType dtype) {
-    Tensor t = Tensor::empty(shape, dtype, Device::cuda);
-    ops::fill(ctx, t, std::numeric_limits<double>::quiet_NaN());
-    return t;
-}
-
-template <class T> std::vector<double> host_values(const Tensor& t) { return as_doubles<T>(t.to(Device::cpu)); }
 
 // Per-row 0/1 mask: a pattern with zeros in odd places, all ones, or all zeros.
 enum class MaskKind { mixed, ones, zeros };

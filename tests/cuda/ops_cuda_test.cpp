@@ -18,16 +18,9 @@ namespace {
 
 using test::all_close;
 using test::as_doubles;
+using test::host_values;
+using test::poisoned_cuda;
 using test::random_tensor;
-
-// A CUDA tensor of `shape` whose every element is NaN (or the maximum for integers).
-Tensor poisoned_cuda(Context& ctx, const Shape& shape, DType dtype) {
-    Tensor t = Tensor::empty(shape, dtype, Device::cuda);
-    ops::fill(ctx, t, std::numeric_limits<double>::quiet_NaN());
-    return t;
-}
-
-template <class T> std::vector<double> host_values(const Tensor& t) { return as_doubles<T>(t.to(Device::cpu)); }
 
 // ||got - want|| / ||want||, the error measure for products whose summation order differs.
 double relative_error(const std::vector<double>& got, const std::vector<double>& want) {
