@@ -10,6 +10,8 @@
 
 #include "engine/context.h"
 #include "engine/error.h"
+#include "engine/gbdt_ops.h"
+#include "engine/histogram_ops.h"
 #include "trainer/gbdt/binned_dataset.h"
 #include "trainer/gbdt/tree_learner.h"
 #include "trainer/metrics/metrics.h"
@@ -66,6 +68,16 @@ const std::vector<ParamSpec<GbdtParams>>& gbdt_param_table() {
          {"random_seed", "random_state"}},
         {"num_threads", &P::num_threads, 0, 1024, {}, "CPU threads; 0 means every core",
          {"num_thread", "nthread", "nthreads", "n_jobs"}},
+        {"use_quantized_grad", &P::use_quantized_grad, 0, 0, {},
+         "train on integer-quantized gradients and hessians, summed exactly", {}},
+        {"num_grad_quant_bins", &P::num_grad_quant_bins, 2, 16384, {}, "quantization levels of gradients and hessians",
+         {}},
+        {"quant_train_renew_leaf", &P::quant_train_renew_leaf, 0, 0, {},
+         "with quantized gradients, compute leaf outputs from the exact float sums", {}},
+        {"stochastic_rounding", &P::stochastic_rounding, 0, 0, {},
+         "round quantized gradients stochastically (else to nearest)", {}},
+        {"histogram_block_rows", &P::histogram_block_rows, 1, 2147483647.0, {},
+         "rows per histogram block; float models depend on it, quantized ones do not", {}},
     };
     return table;
 }
@@ -112,12 +124,12 @@ double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 // Lower is better for log loss and error; higher for AUC.
 bool metric_higher_is_better(const std::string& metric) { return metric == "auc"; }
 
-double evaluate(const std::string& metric, const Tensor& labels, const std::vector<double>& scores,
-                std::vector<float>& probabilities) {
+double evaluate(const std::string& metric, const Tensor& labels, const Tensor& scores, std::vector<float>& probabilities) {
     const int64_t n = labels.numel();
+    const double* score = scores.data<double>();
     probabilities.resize(static_cast<size_t>(n));
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) probabilities[static_cast<size_t>(i)] = static_cast<float>(sigmoid(scores[static_cast<size_t>(i)]));
+    for (int64_t i = 0; i < n; ++i) probabilities[static_cast<size_t>(i)] = static_cast<float>(sigmoid(score[i]));
     const std::span<const float> y(labels.data<float>(), static_cast<size_t>(n));
     if (metric == "auc") return metrics::roc_auc(y, probabilities);
     if (metric == "binary_error") return 1.0 - metrics::accuracy(y, probabilities);
@@ -135,40 +147,6 @@ std::vector<uint8_t> draw_features(int64_t features, double fraction, std::mt199
     std::fill(used.begin(), used.end(), 0);
     for (int64_t i = 0; i < keep; ++i) used[static_cast<size_t>(order[static_cast<size_t>(i)])] = 1;
     return used;
-}
-
-// Per internal node of `tree`, which of the 256 possible bins of its feature
-// go left: the split rule in bin space, exact for rows binned with the bins
-// the tree was grown on (a numeric threshold is one of the upper bounds).
-std::vector<uint8_t> binned_goes_left(const GbdtTree& tree, const std::vector<gbdt::FeatureBins>& feature_bins) {
-    const size_t nodes = tree.split_feature.size();
-    std::vector<uint8_t> goes_left(nodes * 256, 0);
-    for (size_t n = 0; n < nodes; ++n) {
-        const gbdt::FeatureBins& bins = feature_bins[static_cast<size_t>(tree.split_feature[n])];
-        uint8_t* table = goes_left.data() + n * 256;
-        for (int32_t b = 0; b < bins.value_bins(); ++b) {
-            if (tree.categorical[n]) {
-                const int32_t code = bins.bin_category[static_cast<size_t>(b)];
-                const bool in_set = code / 32 < tree.cat_words[n] &&
-                                    (tree.cat_bitsets[static_cast<size_t>(tree.cat_begin[n] + code / 32)] >> (code % 32)) & 1u;
-                table[b] = in_set ? 1 : 0;
-            } else {
-                table[b] = bins.upper_bounds[static_cast<size_t>(b)] <= tree.threshold[n] ? 1 : 0;
-            }
-        }
-        table[bins.missing_bin()] = !tree.categorical[n] && tree.default_left[n] ? 1 : 0;
-    }
-    return goes_left;
-}
-
-int32_t binned_leaf_index(const GbdtTree& tree, const std::vector<uint8_t>& goes_left, const uint8_t* row) {
-    if (tree.split_feature.empty()) return 0;
-    int32_t node = 0;
-    while (node >= 0) {
-        const auto n = static_cast<size_t>(node);
-        node = goes_left[n * 256 + row[tree.split_feature[n]]] ? tree.left_child[n] : tree.right_child[n];
-    }
-    return ~node;
 }
 
 // The schema of a binned set, to check against a model's.
@@ -225,16 +203,28 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
     const double mean = std::clamp(positives / static_cast<double>(rows), 1e-15, 1.0 - 1e-15);
     model.init_score_ = std::log(mean / (1.0 - mean));
 
-    std::vector<double> scores(static_cast<size_t>(rows), model.init_score_);
-    std::vector<double> valid_scores(static_cast<size_t>(valid != nullptr ? valid->rows() : 0), model.init_score_);
-    Tensor gradients = Tensor::empty({rows}, DType::f32);
-    Tensor hessians = Tensor::empty({rows}, DType::f32);
-    float* g = gradients.data<float>();
-    float* h = hessians.data<float>();
+    Tensor scores = Tensor::empty({rows}, DType::f64);
+    std::fill_n(scores.data<double>(), rows, model.init_score_);
+    Tensor valid_scores;
+    if (valid != nullptr) {
+        valid_scores = Tensor::empty({valid->rows()}, DType::f64);
+        std::fill_n(valid_scores.data<double>(), valid->rows(), model.init_score_);
+    }
+    gbdt::GradientStats stats;
+    stats.gradients = Tensor::empty({rows}, DType::f32);
+    stats.hessians = Tensor::empty({rows}, DType::f32);
+    if (params.use_quantized_grad) {
+        // Every leaf's integer sums must fit 64 bits: the root's bound covers them all.
+        if (ops::quantized_sum_bits(rows, params.num_grad_quant_bins) == 0)
+            throw ParamError("num_grad_quant_bins", std::to_string(params.num_grad_quant_bins) + " levels over " +
+                                                        std::to_string(rows) + " rows overflow 64-bit sums; use fewer");
+        stats.quantized = Tensor::empty({rows}, DType::i32);
+    }
+    const std::span<const uint64_t> row_keys(train.row_keys);
 
     const bool bagging = params.bagging_freq > 0 && params.bagging_fraction < 1.0;
     std::vector<int32_t> bag;
-    std::vector<uint8_t> in_bag(static_cast<size_t>(bagging ? rows : 0), 0);
+    Tensor out_of_bag = bagging ? Tensor::empty({rows}, DType::u8) : Tensor();
     std::mt19937_64 feature_rng(seed ^ 0xc2b2ae3d27d4eb4full);
 
     const bool higher_better = metric_higher_is_better(params.metric);
@@ -244,62 +234,41 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
     std::vector<float> probabilities;
 
     for (int64_t it = 1; it <= params.num_iterations; ++it) {
-        // Binary log loss: g = p - y, h = p (1 - p) with p = sigmoid(score),
-        // in float (the precision they are stored in) from e = exp(-|score|),
-        // so that h stays accurate where p rounds to 1.
-#pragma omp parallel for schedule(static)
-        for (int64_t r = 0; r < rows; ++r) {
-            const auto score = static_cast<float>(scores[static_cast<size_t>(r)]);
-            const float e = std::exp(-std::fabs(score));
-            const float q = 1.0f / (1.0f + e);
-            const float p = score >= 0.0f ? q : e * q;
-            g[r] = p - labels[r];
-            h[r] = e * q * q;
+        ops::logloss_gradients(ctx, train.labels, scores, stats.gradients, stats.hessians);
+        if (params.use_quantized_grad) {
+            // The scale comes from the global extent (one max over every row,
+            // wherever the rows live), the rounding from each row's key.
+            stats.scale = ops::quant_scale(ops::gradient_extent(ctx, stats.gradients, stats.hessians),
+                                           params.num_grad_quant_bins);
+            ops::quantize_gradients(ctx, stats.gradients, stats.hessians, row_keys,
+                                    gbdt::row_draw_seed(seed, gbdt::RowDraw::gradient_rounding, static_cast<uint64_t>(it)),
+                                    params.stochastic_rounding, stats.scale, params.num_grad_quant_bins, stats.quantized);
         }
         if (bagging && (it - 1) % params.bagging_freq == 0) {
             // Each row's draw hashes its key: the bag does not depend on row order.
             const uint64_t round_seed =
                 gbdt::row_draw_seed(seed, gbdt::RowDraw::bagging, static_cast<uint64_t>((it - 1) / params.bagging_freq));
+            uint8_t* skip = out_of_bag.data<uint8_t>();
             bag.clear();
             for (int64_t r = 0; r < rows; ++r) {
                 const bool keep = counter_uniform(round_seed, train.row_key(r)) < params.bagging_fraction;
-                in_bag[static_cast<size_t>(r)] = keep ? 1 : 0;
+                skip[r] = keep ? 0 : 1;
                 if (keep) bag.push_back(static_cast<int32_t>(r));
             }
             if (bag.empty()) {  // a tiny set can draw nothing; keep one row
                 bag.push_back(0);
-                in_bag[0] = 1;
+                skip[0] = 0;
             }
         }
         const std::vector<uint8_t> feature_used = draw_features(features, params.feature_fraction, feature_rng);
-        GbdtTree tree = learner.grow(gradients, hessians, bag, feature_used);
+        GbdtTree tree = learner.grow(stats, bag, feature_used);
 
         // Rows in the bag take their leaf's value straight from the partition;
-        // rows outside it walk the tree in bin space.
-        for (int32_t leaf = 0; leaf < tree.num_leaves(); ++leaf) {
-            const int32_t* leaf_rows = learner.leaf_rows(leaf);
-            const int64_t count = learner.leaf_count(leaf);
-            const double value = tree.leaf_value[static_cast<size_t>(leaf)];
-#pragma omp parallel for schedule(static) if (count > 65536)
-            for (int64_t i = 0; i < count; ++i) scores[static_cast<size_t>(leaf_rows[i])] += value;
-        }
-        const std::vector<uint8_t> goes_left = binned_goes_left(tree, feature_bins);
-        if (bagging) {
-            const uint8_t* x = bins.data<uint8_t>();
-#pragma omp parallel for schedule(static)
-            for (int64_t r = 0; r < rows; ++r)
-                if (!in_bag[static_cast<size_t>(r)])
-                    scores[static_cast<size_t>(r)] +=
-                        tree.leaf_value[static_cast<size_t>(binned_leaf_index(tree, goes_left, x + r * features))];
-        }
-        if (valid != nullptr) {
-            const uint8_t* vx = valid->bins.data<uint8_t>();
-            const int64_t vrows = valid->rows();
-#pragma omp parallel for schedule(static)
-            for (int64_t r = 0; r < vrows; ++r)
-                valid_scores[static_cast<size_t>(r)] +=
-                    tree.leaf_value[static_cast<size_t>(binned_leaf_index(tree, goes_left, vx + r * features))];
-        }
+        // rows outside it, and validation rows, walk the tree in bin space.
+        for (int32_t leaf = 0; leaf < tree.num_leaves(); ++leaf)
+            ops::leaf_add_scores(ctx, learner.leaf_rows(leaf), tree.leaf_value[static_cast<size_t>(leaf)], scores);
+        if (bagging) ops::tree_add_scores(ctx, learner.binned_tree(), bins, out_of_bag, scores);
+        if (valid != nullptr) ops::tree_add_scores(ctx, learner.binned_tree(), valid->bins, Tensor(), valid_scores);
         model.trees_.push_back(std::move(tree));
 
         IterationRecord record;

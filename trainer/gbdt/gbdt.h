@@ -46,6 +46,17 @@ struct GbdtParams {
     int64_t early_stopping_round = 0;  // 0: off; needs a validation set
     int64_t seed = 0;
     int64_t num_threads = 0;  // 0: every core
+    // Quantized training (LightGBM 4, Shi et al. 2022): gradients and
+    // hessians rounded to integers with a per-iteration scale and summed
+    // exactly, so the model does not depend on thread count or block size.
+    bool use_quantized_grad = false;
+    int64_t num_grad_quant_bins = 4;
+    bool quant_train_renew_leaf = false;  // leaf outputs from the exact float sums
+    bool stochastic_rounding = true;
+    // Rows per histogram block (how a run is executed, not stored in models).
+    // Float sums are added in blocks, so the float model depends on it; the
+    // quantized model does not.
+    int64_t histogram_block_rows = 8192;
 };
 
 // name, default, range and help of every parameter, with LightGBM's aliases
