@@ -67,7 +67,7 @@ void quantize_gradients(const float* gradients, const float* hessians, const uin
 
 void leaf_sums(const float* gradients, const float* hessians, const int32_t* rows, int64_t n, int64_t block_rows,
                double* gradient_sum, double* hessian_sum) {
-    const int64_t blocks = histogram_blocks(n, block_rows);
+    const int64_t blocks = histogram_blocks(n, block_rows, kHistogramMaxBlocks);
     double g[kHistogramMaxBlocks] = {}, h[kHistogramMaxBlocks] = {};
 #pragma omp parallel for schedule(static) if (blocks > 1)
     for (int64_t b = 0; b < blocks; ++b) {

@@ -112,7 +112,7 @@ struct BlockPlan {
 
 BlockPlan plan_blocks(const HistogramSource& s, int64_t n) {
     BlockPlan plan;
-    plan.blocks = histogram_blocks(n, s.block_rows);
+    plan.blocks = histogram_blocks(n, s.block_rows, s.quant_bins > 0 ? kHistogramMaxBlocks : kFloatHistogramMaxBlocks);
     for (int64_t b = 0; b < plan.blocks; ++b) {
         const int64_t rows = plan.begin(n, b + 1) - plan.begin(n, b);
         plan.sums[static_cast<size_t>(b)] =
@@ -201,12 +201,12 @@ HistogramSums quantized_block_sums(int64_t rows, int64_t quant_bins) {
     return fits_16 ? HistogramSums::packed32 : HistogramSums::packed64;
 }
 
-int64_t histogram_blocks(int64_t rows, int64_t block_rows) {
-    return std::clamp<int64_t>((rows + block_rows - 1) / block_rows, 1, kHistogramMaxBlocks);
+int64_t histogram_blocks(int64_t rows, int64_t block_rows, int64_t max_blocks) {
+    return std::clamp<int64_t>((rows + block_rows - 1) / block_rows, 1, max_blocks);
 }
 
 int64_t histogram_scratch_bytes(const HistogramSource& source, int64_t rows) {
-    return histogram_blocks(rows, source.block_rows) * source.total_bins * slot_bytes(source);
+    return plan_blocks(source, rows).blocks * source.total_bins * slot_bytes(source);
 }
 
 void histogram_build(const HistogramSource& source, const int32_t* row_indices, int64_t rows, void* histogram,

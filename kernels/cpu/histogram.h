@@ -28,7 +28,11 @@
 namespace skipper::cpu {
 
 constexpr int64_t kHistogramStats = 4;  // float slots per bin: gradient, hessian, count, padding
+// The most blocks per histogram: quantized blocks are small (8 bytes a bin)
+// and more of them keep each within 16-bit sums; float blocks (32 bytes a
+// bin) are fewer, so their scratch and merge stay small.
 constexpr int64_t kHistogramMaxBlocks = 64;
+constexpr int64_t kFloatHistogramMaxBlocks = 16;
 constexpr int64_t kDefaultHistogramBlockRows = 8192;
 // Quantized per-row pairs: |g| <= 2^13 and h <= 2^14 keep both in their 16-bit fields.
 constexpr int64_t kMaxQuantBins = 16384;
@@ -70,7 +74,8 @@ struct HistogramSource {
     int64_t block_rows = kDefaultHistogramBlockRows;
 };
 
-int64_t histogram_blocks(int64_t rows, int64_t block_rows);
+// Blocks for `rows` rows: ceil(rows / block_rows), at most max_blocks.
+int64_t histogram_blocks(int64_t rows, int64_t block_rows, int64_t max_blocks);
 // Bytes of scratch the kernels below need for `rows` rows.
 int64_t histogram_scratch_bytes(const HistogramSource& source, int64_t rows);
 

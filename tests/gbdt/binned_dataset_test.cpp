@@ -58,6 +58,26 @@ TEST(BinnedDataset, BinEdgesDependOnlyOnTheSampleValues) {
     EXPECT_TRUE(a == b);
 }
 
+TEST(BinnedDataset, BinOfIsTheFirstBoundNotBelowTheValue) {
+    std::mt19937_64 rng(9);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (const size_t count : {1, 2, 3, 7, 64, 255}) {
+        gbdt::FeatureBins bins;
+        for (size_t i = 0; i + 1 < count; ++i) bins.upper_bounds.push_back(normal(rng));
+        std::sort(bins.upper_bounds.begin(), bins.upper_bounds.end());
+        bins.upper_bounds.push_back(std::numeric_limits<double>::infinity());
+        std::vector<float> values = {-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()};
+        for (double b : bins.upper_bounds) values.push_back(static_cast<float>(b));  // exactly on a bound
+        for (int i = 0; i < 2000; ++i) values.push_back(normal(rng));
+        for (float v : values) {
+            const auto want = std::lower_bound(bins.upper_bounds.begin(), bins.upper_bounds.end(), static_cast<double>(v)) -
+                              bins.upper_bounds.begin();
+            ASSERT_EQ(bins.bin_of(v), want) << "value " << v << " with " << count << " bins";
+        }
+        EXPECT_EQ(bins.bin_of(std::numeric_limits<float>::quiet_NaN()), bins.missing_bin());
+    }
+}
+
 TEST(BinnedDataset, TabularTrainingEqualsBinningFirst) {
     const auto train = mixed_set(5000, 2), valid = mixed_set(1000, 3);
     GbdtParams p;

@@ -97,8 +97,18 @@ uint8_t FeatureBins::bin_of(float value) const {
         const int32_t bin = category_bin[static_cast<size_t>(value)];
         return static_cast<uint8_t>(bin < 0 ? missing_bin() : bin);
     }
-    const auto it = std::lower_bound(upper_bounds.begin(), upper_bounds.end(), static_cast<double>(value));
-    return static_cast<uint8_t>(it - upper_bounds.begin());
+    // The first bound >= value (std::lower_bound), by a branchless binary
+    // search: the comparisons become conditional moves instead of
+    // mispredicted branches, which dominated binning.
+    const double v = value;
+    const double* base = upper_bounds.data();
+    size_t length = upper_bounds.size();
+    while (length > 1) {
+        const size_t half = length / 2;
+        base = base[half - 1] < v ? base + half : base;
+        length -= half;
+    }
+    return static_cast<uint8_t>((base - upper_bounds.data()) + (*base < v ? 1 : 0));
 }
 
 std::vector<FeatureBins> fit_feature_bins(const data::TabularDataset& data, int64_t max_bin, int64_t sample_count,
