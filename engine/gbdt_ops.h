@@ -8,6 +8,9 @@
 
 #include "engine/context.h"
 #include "engine/tensor.h"
+// counter_hash and counter_uniform: the per-row draws (bagging, stochastic
+// rounding) of the learner and of these ops come from the same function.
+#include "kernels/cpu/random.h"
 
 namespace skipper::ops {
 

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/gbdt_ops.h"
 #include "engine/tensor.h"
-#include "kernels/cpu/random.h"
 #include "trainer/data/dataset.h"
 #include "trainer/gbdt/binning.h"
 
