@@ -39,6 +39,8 @@ struct CliOptions {
     int64_t sessions = 2000;
     int64_t sample_seed = 42;
     std::string on_bad_row = "error";
+    std::string files;
+    double sample_sessions = 1.0;
     double test_fraction = 0.2;
     int64_t split_seed = 42;
 
@@ -83,10 +85,20 @@ Spec spec_device() {
 }
 Spec spec_num_threads() { return {"num_threads", &CliOptions::num_threads, 0, 1024, {}, "CPU threads; 0 = every core"}; }
 Spec spec_data() {
-    return {"data", &CliOptions::data, 0, 0, {}, "folder with one log*.csv and one tf*.csv (default: a generated sample)"};
+    return {"data", &CliOptions::data, 0, 0, {},
+            "MSSD folder, searched recursively: the real layout, log_mini/tf_mini or skipper gen's (default: a "
+            "generated sample)"};
 }
-Spec spec_log() { return {"log", &CliOptions::log, 0, 0, {}, "session-log csv (with tracks=, instead of data=)"}; }
-Spec spec_tracks() { return {"tracks", &CliOptions::tracks, 0, 0, {}, "track-features csv (with log=)"}; }
+Spec spec_log() {
+    return {"log", &CliOptions::log, 0, 0, {}, "session-log csv(.gz) files, comma list or glob (with tracks=, instead of data=)"};
+}
+Spec spec_tracks() { return {"tracks", &CliOptions::tracks, 0, 0, {}, "track-features csv(.gz) files, comma list or glob (with log=)"}; }
+Spec spec_files() {
+    return {"files", &CliOptions::files, 0, 0, {}, "a subset of the sorted log files: indices, ranges a-b, or shard k/n"};
+}
+Spec spec_sample_sessions() {
+    return {"sample_sessions", &CliOptions::sample_sessions, 1e-9, 1, {}, "share of sessions kept, chosen by a hash of the session id"};
+}
 Spec spec_sessions() {
     return {"sessions", &CliOptions::sessions, 20, 50000000, {}, "sessions in the generated sample (no data=)"};
 }
@@ -112,8 +124,8 @@ Spec spec_output_result() {
 }
 
 const std::vector<Spec>& data_specs() {
-    static const std::vector<Spec> specs = {spec_data(),    spec_log(),         spec_tracks(),
-                                            spec_sessions(), spec_sample_seed(), spec_on_bad_row()};
+    static const std::vector<Spec> specs = {spec_data(),    spec_log(),         spec_tracks(),     spec_files(),
+                                            spec_sample_sessions(), spec_sessions(), spec_sample_seed(), spec_on_bad_row()};
     return specs;
 }
 
@@ -143,7 +155,7 @@ const std::vector<Command>& commands();
 // ---------------------------------------------------------------- helpers
 
 DataSource data_source_of(const CliOptions& o) {
-    return {o.data, o.log, o.tracks, o.sessions, o.sample_seed, o.on_bad_row};
+    return {o.data, o.log, o.tracks, o.sessions, o.sample_seed, o.on_bad_row, o.files, o.sample_sessions};
 }
 
 std::string fixed(double value, int digits = 4) {
