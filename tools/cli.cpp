@@ -49,6 +49,8 @@ struct CliOptions {
     std::string metrics_out;
     std::string output_result = "skipper_predictions.csv";
     std::string out_dir = "mssd_sample";
+    int64_t gen_files = 0;
+    bool test_set = false;
     std::string report = "skipper_report.html";
     int64_t seed = 42;
 
@@ -253,6 +255,18 @@ int cmd_gen(Invocation& inv) {
     data::GeneratorOptions options;
     options.sessions = inv.options.sessions;
     options.seed = static_cast<uint64_t>(inv.options.seed);
+    if (inv.options.gen_files > 0 || inv.options.test_set) {
+        const auto layout = data::write_generated_layout(options, inv.options.out_dir, std::max<int64_t>(1, inv.options.gen_files),
+                                                         inv.options.test_set);
+        inv.out << "wrote " << layout.rows << " rows from " << layout.sessions << " sessions to " << layout.log_paths.size()
+                << " files in " << inv.options.out_dir << "/training_set\nwrote " << layout.tracks << " tracks to "
+                << inv.options.out_dir << "/track_features\n";
+        if (inv.options.test_set)
+            inv.out << "wrote a test set of " << layout.test_sessions << " sessions to " << layout.prehistory_path << " and "
+                    << layout.input_path << "\nwrote its labels to " << layout.labels_path << " and the whole sessions to "
+                    << layout.full_sessions_path << '\n';
+        return kExitSuccess;
+    }
     const auto files = data::write_generated_mssd(options, inv.options.out_dir);
     inv.out << "wrote " << files.rows << " rows from " << files.sessions << " sessions to " << files.log_path
             << "\nwrote " << files.tracks << " tracks to " << files.tracks_path << '\n';
@@ -504,10 +518,12 @@ const std::vector<Command>& commands() {
          cmd_run},
         {"gen",
          "write a synthetic MSSD sample: DIR/log_0.csv and DIR/tf_0.csv",
-         "skipper gen --sessions N --seed S --out DIR",
+         "skipper gen --sessions N --seed S --out DIR [--files K] [--test-set]",
          {{"sessions", &CliOptions::sessions, 1, 50000000, {}, "sessions to generate"},
           {"seed", &CliOptions::seed, 0, kMaxInt, {}, "generator seed"},
-          {"out", &CliOptions::out_dir, 0, 0, {}, "output folder (created if missing)"}},
+          {"out", &CliOptions::out_dir, 0, 0, {}, "output folder (created if missing)"},
+          {"files", &CliOptions::gen_files, 0, 100000, {}, "write the real layout with this many log files (0: log_0.csv)"},
+          {"test_set", &CliOptions::test_set, 0, 0, {}, "also write a test set (prehistory/input) and its labels"}},
          false,
          cmd_gen},
         {"train",
@@ -609,6 +625,10 @@ ParsedLine parse_line(const std::vector<std::string>& args) {
         if (eq != std::string::npos) {
             key = arg.substr(0, eq);
             value = arg.substr(eq + 1);
+        } else if (dashed && (arg == "test-set" || arg == "test_set")) {
+            // A switch: --test-set alone means true.
+            key = arg;
+            value = "true";
         } else if (dashed) {
             if (i + 1 >= args.size()) throw UsageError("--" + arg + " needs a value");
             key = arg;

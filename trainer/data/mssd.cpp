@@ -69,16 +69,6 @@ std::vector<Tensor*> log_columns(SessionLog& log) {
             &log.hist_user_behavior_reason_end};
 }
 
-void keep_log_rows(SessionLog& log, const std::vector<int64_t>& keep) {
-    for (Tensor* column : log_columns(log)) *column = gather_rows(*column, keep);
-    if (!log.source_line.empty()) {
-        std::vector<int64_t> lines(keep.size());
-        for (size_t i = 0; i < keep.size(); ++i) lines[i] = log.source_line[static_cast<size_t>(keep[i])];
-        log.source_line = std::move(lines);
-    }
-    log.rows = static_cast<int64_t>(keep.size());
-}
-
 // Buffered writing of a whole CSV file: rows are formatted into a string per
 // block of rows, in parallel, and the blocks are written in order.
 class CsvFile {
@@ -374,6 +364,16 @@ MssdData load_mssd(const std::string& log_path, const std::string& tracks_path, 
             if (report->problems.size() < ReadReport::kMaxProblems) report->problems.push_back(std::move(p));
     }
     return join_tracks(std::move(log), std::move(tracks), options, report);
+}
+
+void keep_log_rows(SessionLog& log, const std::vector<int64_t>& keep) {
+    for (Tensor* column : log_columns(log)) *column = gather_rows(*column, keep);
+    if (!log.source_line.empty()) {
+        std::vector<int64_t> lines(keep.size());
+        for (size_t i = 0; i < keep.size(); ++i) lines[i] = log.source_line[static_cast<size_t>(keep[i])];
+        log.source_line = std::move(lines);
+    }
+    log.rows = static_cast<int64_t>(keep.size());
 }
 
 void keep_sessions(SessionLog& log, const std::vector<uint8_t>& keep) {

@@ -116,6 +116,9 @@ MssdData join_tracks(SessionLog log, TrackTable tracks, const ReadOptions& optio
 MssdData load_mssd(const std::string& log_path, const std::string& tracks_path, const ReadOptions& options = {},
                    ReadReport* report = nullptr);
 
+// Keeps the rows listed in `keep` (ascending); session codes and names stay.
+void keep_log_rows(SessionLog& log, const std::vector<int64_t>& keep);
+
 // Keeps the sessions whose keep[code] is non-zero (keep has one entry per
 // session code) and renumbers the kept ones 0.. in code order.
 void keep_sessions(SessionLog& log, const std::vector<uint8_t>& keep);
