@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "engine/error.h"
+#include "kernels/cpu/random.h"
 #include "trainer/data/text_codes.h"
 
 namespace skipper::data {
@@ -129,13 +130,6 @@ std::vector<std::string> select_files(const std::vector<std::string>& files, con
 
 uint64_t session_hash(std::string_view session_id) { return TextCodes::hash(session_id); }
 
-double unit_interval(uint64_t hash, uint64_t salt) {
-    // splitmix64's finaliser: the salt reshuffles which sessions fall low.
-    uint64_t z = hash + 0x9E3779B97F4A7C15ULL * (salt + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    z ^= z >> 31;
-    return static_cast<double>(z >> 11) * 0x1.0p-53;
-}
+double unit_interval(uint64_t hash, uint64_t salt) { return counter_uniform(salt, hash); }
 
 }  // namespace skipper::data
