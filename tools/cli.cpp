@@ -13,6 +13,8 @@
 #include "trainer/data/dataset_cache.h"
 #include "trainer/data/features.h"
 #include "trainer/data/generator.h"
+#include "trainer/data/mssd_files.h"
+#include "trainer/data/test_set.h"
 #include "tools/data_source.h"
 #include "tools/experiment.h"
 #include "tools/progress.h"
@@ -43,6 +45,7 @@ struct CliOptions {
     std::string files;
     double sample_sessions = 1.0;
     std::string dataset;       // a cache written by skipper prepare
+    std::string output_format = "submission";  // predict on a test set: 0/1 digits or probabilities
     std::string cache_out;     // prepare's output
     double test_fraction = 0.2;
     int64_t split_seed = 42;
@@ -484,11 +487,63 @@ int cmd_eval(Invocation& inv) {
     return kExitSuccess;
 }
 
+// The challenge's submission form: one line per test session, in the input
+// files' order, holding the predictions of its second half as 0/1 digits
+// (output_format=probabilities: comma-separated probabilities). Streamed one
+// prehistory/input pair at a time.
+int predict_test_set(Invocation& inv, const AnyModel& model, const TaskChoice& choice, const data::MssdFiles& files) {
+    const CliOptions& o = inv.options;
+    if (choice.task != Task::session)
+        throw ParamError("model", "the test set asks for the session task; this model is a seed-task model");
+    data::ReadOptions read;
+    read.on_bad_row = data::parse_on_bad_row(o.on_bad_row);
+    data::TrackTable tracks = data::read_track_tables(files.tracks, read, nullptr);
+    const bool sequences = std::holds_alternative<LstmModel>(model);
+    std::string text;
+    int64_t sessions = 0, predictions = 0;
+    char number[32];
+    for (const auto& [prehistory, input] : data::pair_test_files(files.prehistory, files.inputs)) {
+        data::MssdData mssd = data::join_tracks(data::read_test_pair(prehistory, input, read), std::move(tracks), read, nullptr);
+        TaskData task;
+        task.choice = choice;
+        task.test_rows = data::build_session_rows(mssd);
+        if (sequences) {
+            task.test_sequences = data::build_session_sequences(mssd);
+            task.has_sequences = true;
+        }
+        const std::vector<double> p = predict_test(model, task);
+        // Rows come session by session (in code order: the input's), positions ascending.
+        const auto& index = task.test_rows.session_index;
+        for (size_t r = 0; r < p.size(); ++r) {
+            const bool first = r == 0 || index[r] != index[r - 1];
+            if (first && r > 0) text += '\n';
+            if (o.output_format == "probabilities") {
+                std::snprintf(number, sizeof number, "%s%.6f", first ? "" : ",", p[r]);
+                text += number;
+            } else {
+                text += p[r] >= 0.5 ? '1' : '0';
+            }
+            sessions += first ? 1 : 0;
+        }
+        if (!p.empty()) text += '\n';
+        predictions += static_cast<int64_t>(p.size());
+        tracks = std::move(mssd.tracks);
+    }
+    write_file_atomically(o.output_result, text);
+    inv.out << "wrote the " << (o.output_format == "probabilities" ? "probabilities" : "predicted skips") << " of "
+            << predictions << " positions in " << sessions << " test sessions to " << o.output_result << '\n';
+    return kExitSuccess;
+}
+
 int cmd_predict(Invocation& inv) {
     const CliOptions& o = inv.options;
     require_model(o);
     const AnyModel model = load_any_model(o.input_model);
     const TaskChoice choice = task_of(model);
+    if (!o.data.empty()) {
+        const data::MssdFiles files = resolve_files(data_source_of(o));
+        if (!files.prehistory.empty() || !files.inputs.empty()) return predict_test_set(inv, model, choice, files);
+    }
     const auto loaded = load_data(data_source_of(o), inv.err);
     const bool sequences = std::holds_alternative<LstmModel>(model) && choice.task == Task::session;
     const auto task_data = build_task_data(loaded.mssd, choice, sequences, {1.0, 0}, warning_printer(inv.err));
@@ -706,8 +761,10 @@ const std::vector<Command>& commands() {
          cmd_eval},
         {"predict",
          "write a saved model's skip probabilities for the data as csv",
-         "skipper predict model=FILE [data=DIR] [output_result=FILE]",
-         with_data({spec_input_model(), spec_output_result()}),
+         "skipper predict model=FILE [data=DIR] [output_result=FILE] [output_format=submission|probabilities]",
+         with_data({spec_input_model(), spec_output_result(),
+                    {"output_format", &CliOptions::output_format, 0, 0, {"submission", "probabilities"},
+                     "on a test set (test_set/): 0/1 digits per session, or the probabilities"}}),
          false,
          cmd_predict},
         {"serve",

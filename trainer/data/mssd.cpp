@@ -422,17 +422,19 @@ Tensor concat_rows(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-void append_session_log(SessionLog& into, SessionLog part) {
-    if (into.rows == 0 && into.session_ids.empty()) {
+void append_session_log(SessionLog& into, SessionLog part, bool same_sessions) {
+    if (!same_sessions && into.rows == 0 && into.session_ids.empty()) {
         into = std::move(part);
         return;
     }
-    // Sessions lie whole within one file, so part's sessions are new ones.
-    const auto session_offset = static_cast<int32_t>(into.session_ids.size());
-    int32_t* session = part.session.data<int32_t>();
-    for (int64_t i = 0; i < part.rows; ++i) session[i] += session_offset;
-    into.session_ids.insert(into.session_ids.end(), std::make_move_iterator(part.session_ids.begin()),
-                            std::make_move_iterator(part.session_ids.end()));
+    if (!same_sessions) {
+        // Sessions lie whole within one file, so part's sessions are new ones.
+        const auto session_offset = static_cast<int32_t>(into.session_ids.size());
+        int32_t* session = part.session.data<int32_t>();
+        for (int64_t i = 0; i < part.rows; ++i) session[i] += session_offset;
+        into.session_ids.insert(into.session_ids.end(), std::make_move_iterator(part.session_ids.begin()),
+                                std::make_move_iterator(part.session_ids.end()));
+    }
     const auto recode = [&](Tensor& column, std::vector<std::string>& names, const std::vector<std::string>& part_names) {
         const auto code = merge_dictionary(names, part_names);
         int32_t* values = column.data<int32_t>();

@@ -127,8 +127,9 @@ void keep_sessions(SessionLog& log, const std::vector<uint8_t>& keep);
 // one file, so `part`'s sessions are taken as new ones (the caller checks
 // that; see SessionFiles in mssd_files.h); track ids and categories are
 // merged by name. A track id listed in two track files is a DataError naming
-// both.
-void append_session_log(SessionLog& into, SessionLog part);
+// both. With same_sessions, part's session codes already index into's
+// session_ids (the rest of the same sessions, as a test set's second halves).
+void append_session_log(SessionLog& into, SessionLog part, bool same_sessions = false);
 void append_track_table(TrackTable& into, TrackTable part);
 
 // Writes the two tables in the raw MSSD format: header names and order as in
