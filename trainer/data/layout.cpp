@@ -68,7 +68,10 @@ MssdFiles find_mssd_layout(const std::string& dir) {
         std::string found;
         for (const auto& name : other) found += (found.empty() ? "" : ", ") + name;
         throw DataError(dir, 0, "",
-                        std::string("found no ") + (files.tracks.empty() ? "track-features file (tf*.csv)" : "session-log file (log*.csv)") +
+                        std::string("found no ") +
+                            (files.tracks.empty() && files.logs.empty() && files.prehistory.empty()
+                                 ? "session-log file (log*.csv) and no track-features file (tf*.csv)"
+                                 : files.tracks.empty() ? "track-features file (tf*.csv)" : "session-log file (log*.csv)") +
                             " in the folder or below it (other csv files: " + (found.empty() ? "none" : found) +
                             "); name the files with log=FILES tracks=FILES");
     }
