@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
-"""Skipper's MSSD reader + join side by side with pandas.read_csv + merge.
+"""Skipper's MSSD reader + join side by side with pyarrow and pandas.
 
-Both sides read the same two generated files (the session log and the track
-features, raw MSSD format) and join them on track_id_clean = track_id:
-  pandas:  pd.read_csv(log), pd.read_csv(tf), log.merge(tf, left_on="track_id_clean",
-           right_on="track_id")  (timed in this process, after pandas is imported);
-  skipper: data::load_mssd(log, tf) in read_driver, 2 threads (timed inside the driver,
-           after the program has started).
-Rounds alternate between the two sides; the figures are per-side medians.
+Every side reads the same two generated files (the session log and the track
+features, raw MSSD format) and joins them on track_id_clean = track_id, on the
+same number of threads. What each side materializes differs, and is said:
+  skipper:        data::load_mssd(log, tf) in read_driver: typed columns (i32/u8/f32),
+                  text columns as dictionary codes, and the join as a row index
+                  (track_row) into the track table, not a joined copy;
+  pyarrow:        pyarrow.csv.read_csv of both files (Arrow tables, strings as
+                  Arrow strings) and Table.join (a new joined table), with
+                  pyarrow.set_cpu_count(threads) and set_io_thread_count(threads);
+  pandas (pyarrow engine): pd.read_csv(engine="pyarrow") (multi-threaded parse) and merge;
+  pandas (C engine):       pd.read_csv(engine="c") (the C parser is single-threaded) and merge.
+Python sides are timed in this process after the imports; skipper inside the
+driver after the program has started. Rounds alternate between the sides;
+the figures are per-side medians.
 
 Run it with the OpenBLAS variables unset, as every comparison with a peer that
 does not use OpenBLAS requires (the reader uses no BLAS, so it changes nothing):
@@ -24,15 +31,27 @@ import tempfile
 import time
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 
-def pandas_read_merge(log_path, tf_path):
+def pandas_read_merge(log_path, tf_path, engine):
     start = time.perf_counter()
-    log = pd.read_csv(log_path)
-    tf = pd.read_csv(tf_path)
+    log = pd.read_csv(log_path, engine=engine)
+    tf = pd.read_csv(tf_path, engine=engine)
     joined = log.merge(tf, left_on="track_id_clean", right_on="track_id")
     seconds = time.perf_counter() - start
     return seconds, len(joined)
+
+
+def pyarrow_read_join(log_path, tf_path):
+    start = time.perf_counter()
+    log = pacsv.read_csv(log_path)
+    tf = pacsv.read_csv(tf_path)
+    read = time.perf_counter() - start
+    joined = log.join(tf, keys="track_id_clean", right_keys="track_id", join_type="inner")
+    seconds = time.perf_counter() - start
+    return seconds, read, joined.num_rows
 
 
 def skipper_read_join(driver, log_path, tf_path, threads):
@@ -59,38 +78,49 @@ def main():
                                         check=True, capture_output=True, text=True).stdout)
         log_path, tf_path = gen["log"], gen["tracks_file"]
         sizes = {p: os.path.getsize(p) for p in (log_path, tf_path)}
-        ours, theirs = [], []
+        pa.set_cpu_count(args.threads)
+        pa.set_io_thread_count(args.threads)
+        sides = {"skipper": [], "pyarrow": [], "pyarrow_read_only": [], "pandas_pyarrow_engine": [], "pandas_c_engine": []}
         rss = 0
+
+        def check(side, rows):
+            if rows != gen["rows"]:
+                raise SystemExit(f"{side} gave {rows} rows, expected {gen['rows']}")
+
         for _ in range(args.rounds):
             seconds, rows, rss = skipper_read_join(args.driver, log_path, tf_path, args.threads)
-            ours.append(seconds)
-            if rows != gen["rows"]:
-                raise SystemExit(f"skipper read {rows} rows, expected {gen['rows']}")
-            seconds, rows = pandas_read_merge(log_path, tf_path)
-            theirs.append(seconds)
-            if rows != gen["rows"]:
-                raise SystemExit(f"pandas joined {rows} rows, expected {gen['rows']}")
+            check("skipper", rows)
+            sides["skipper"].append(seconds)
+            seconds, read, rows = pyarrow_read_join(log_path, tf_path)
+            check("pyarrow", rows)
+            sides["pyarrow"].append(seconds)
+            sides["pyarrow_read_only"].append(read)
+            for engine in ("pyarrow", "c"):
+                seconds, rows = pandas_read_merge(log_path, tf_path, engine)
+                check("pandas " + engine, rows)
+                sides[f"pandas_{engine}_engine"].append(seconds)
 
+    medians = {side: statistics.median(times) for side, times in sides.items()}
     result = {
         "rows": gen["rows"], "sessions": gen["sessions"], "tracks": gen["tracks"],
         "log_bytes": sizes[log_path], "tf_bytes": sizes[tf_path],
         "threads": args.threads, "rounds": args.rounds,
-        "skipper_s": ours, "pandas_s": theirs,
-        "skipper_median_s": statistics.median(ours), "pandas_median_s": statistics.median(theirs),
+        "seconds": sides, "median_s": medians,
         "skipper_peak_rss_kb": rss,
-        "pandas_version": pd.__version__, "python": platform.python_version(),
+        "pandas_version": pd.__version__, "pyarrow_version": pa.__version__, "python": platform.python_version(),
         "load_average": os.getloadavg(),
     }
-    result["speedup"] = result["pandas_median_s"] / result["skipper_median_s"]
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=2)
     mb = (sizes[log_path] + sizes[tf_path]) / 1e6
-    print(f"| reader + join, {gen['rows']:,} log rows + {gen['tracks']:,} tracks ({mb:.0f} MB) "
-          f"| skipper {result['skipper_median_s']:.3f} s | pandas {pd.__version__} {result['pandas_median_s']:.3f} s "
-          f"| {result['speedup']:.2f}x |")
-    print(json.dumps({k: result[k] for k in ("skipper_s", "pandas_s", "load_average")}))
-
+    print(f"reader + join, {gen['rows']:,} log rows + {gen['tracks']:,} tracks ({mb:.0f} MB), "
+          f"{args.threads} threads, medians of {args.rounds}; load average {os.getloadavg()[0]:.1f}")
+    print("| side | median s | vs skipper |")
+    print("|---|---|---|")
+    for side, seconds in medians.items():
+        print(f"| {side} | {seconds:.3f} | {seconds / medians['skipper']:.2f}x |")
+    print(f"pandas {pd.__version__}, pyarrow {pa.__version__}")
 
 if __name__ == "__main__":
     main()
