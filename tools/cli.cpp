@@ -6,12 +6,14 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "engine/collective.h"
 #include "engine/context.h"
 #include "engine/params.h"
 #include "engine/serialize.h"
 #include "kernels/cpu/matmul.h"
 #include "trainer/data/features.h"
 #include "trainer/data/generator.h"
+#include "trainer/data_parallel.h"
 #include "tools/data_source.h"
 #include "tools/experiment.h"
 #include "tools/progress.h"
@@ -264,7 +266,11 @@ int cmd_train(Invocation& inv) {
     const TaskChoice choice{parse_task(o.task), o.leak};
     const auto task_data = build_task_data(loaded.mssd, choice, learner == "lstm" && choice.task == Task::session,
                                            {o.test_fraction, o.split_seed}, warning_printer(inv.err));
+    // Every rank of a data-parallel job must hold the same data (it reads the same files).
+    require_same_on_every_rank(fingerprint(task_data.train_rows) ^ fingerprint(task_data.train_sequences), "data");
     const TrainedRun run = train_with_progress(learner, task_data, params, inv.err);
+    // Every rank holds the same model; only rank 0 writes it (and the metrics).
+    if (!collective::is_root()) return kExitSuccess;
     save_model(run.model, o.output_model);
     print_scores(inv.out, learner + " on the " + choice.label() + ": held-out scores (" + fixed(run.seconds, 1) +
                               "s of training)",
@@ -676,7 +682,11 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         err << "skipper: unknown command '" << name << "'\n\n" << general_help();
         return kExitUsage;
     }
-    const std::string prefix = std::string("skipper ") + command->name + ": error: ";
+    // In a data-parallel job the message names the rank that failed.
+    const std::string rank = collective::size() == 1 ? std::string()
+                                                     : " (rank " + std::to_string(collective::rank()) + " of " +
+                                                           std::to_string(collective::size()) + ")";
+    const std::string prefix = std::string("skipper ") + command->name + ": error" + rank + ": ";
     try {
         const ParsedLine line = parse_line({args.begin() + 1, args.end()});
         if (line.help) {
