@@ -10,6 +10,7 @@ packages=(
   libopenblas-openmp-dev   # OpenBLAS on OpenMP: shares our thread pool
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcpp-httplib-dev
+  libopenmpi-dev openmpi-bin  # data-parallel training across processes (-DSKIPPER_MPI)
   chromium                 # headless browser test of the prediction page
   wrk                      # bounded load test of the server
 )
