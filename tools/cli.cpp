@@ -187,7 +187,8 @@ json run_json(const TrainedRun& run) {
 }
 
 void write_metrics(const std::string& path, const json& document, std::ostream& err) {
-    if (path.empty()) return;
+    // Files are written by rank 0 alone: in a data-parallel job every rank holds the same results.
+    if (path.empty() || !collective::is_root()) return;
     write_file_atomically(path, document.dump(2) + "\n");
     err << "metrics written to " << path << '\n';
 }
@@ -280,6 +281,12 @@ int cmd_train(Invocation& inv) {
     document["command"] = "train";
     document["data"] = loaded.description;
     document["model"] = o.output_model;
+    if (collective::size() > 1) {
+        const collective::Traffic traffic = collective::traffic();
+        inv.err << "data-parallel: " << collective::size() << " ranks; rank 0 made " << traffic.calls
+                << " collective calls over " << traffic.bytes << " bytes\n";
+        document["collective"] = {{"ranks", collective::size()}, {"calls", traffic.calls}, {"bytes", traffic.bytes}};
+    }
     write_metrics(o.metrics_out, document, inv.err);
     return kExitSuccess;
 }
@@ -338,7 +345,7 @@ int cmd_predict(Invocation& inv) {
                 if (mask[s * seq.max_steps() + t] > 0.5f)
                     add(static_cast<int32_t>(s), static_cast<int32_t>(t + 1), probabilities[next++]);
     }
-    write_file_atomically(o.output_result, csv);
+    if (collective::is_root()) write_file_atomically(o.output_result, csv);
     inv.out << "wrote " << probabilities.size() << " predictions to " << o.output_result << '\n';
     return kExitSuccess;
 }
@@ -378,7 +385,7 @@ int cmd_report(Invocation& inv) {
     inputs.confusion_title = "gbdt, " + choice.label() + ", held-out rows";
     inputs.confusion = run.test.confusion;
     inputs.results.push_back({choice.label(), "gbdt", run.test.metrics, run.seconds});
-    write_file_atomically(o.report, render_report(inputs));
+    if (collective::is_root()) write_file_atomically(o.report, render_report(inputs));
     inv.out << "report written to " << o.report << '\n';
     return kExitSuccess;
 }
@@ -470,7 +477,7 @@ int cmd_run(Invocation& inv) {
     inv.out << "\nwarning: the seed task's near-perfect accuracy with the leak comes from " << data::kLeakingColumn
             << ", which is written when the track ends; the rows without it are the honest figures.\n";
     if (!o.report.empty()) {
-        write_file_atomically(o.report, render_report(inputs));
+        if (collective::is_root()) write_file_atomically(o.report, render_report(inputs));
         inv.out << "report written to " << o.report << '\n';
     }
     write_metrics(o.metrics_out, {{"command", "run"}, {"data", loaded.description}, {"seconds", total}, {"runs", runs}},
