@@ -1,12 +1,16 @@
 #include "engine/histogram_ops.h"
 
-#include <cstdint>
 #include <initializer_list>
+#include <string>
 
 #include "engine/error.h"
 #include "kernels/cpu/histogram.h"
 
 namespace skipper::ops {
+
+static_assert(kHistogramFloatStats == cpu::kHistogramStats);
+static_assert(kDefaultHistogramBlockRows == cpu::kDefaultHistogramBlockRows);
+static_assert(kMaxQuantBins == cpu::kMaxQuantBins);
 
 namespace {
 
@@ -21,60 +25,160 @@ void require_cpu(const char* op, const Tensor& t) {
     require(t.device() == Device::cpu, op, [&] { return "no CUDA kernel yet for " + t.describe(); });
 }
 
+bool quantized(const HistogramRows& rows) { return rows.quant_bins > 0; }
+
+int64_t total_bins(const HistogramRows& rows) {
+    return rows.feature_offsets.data<int32_t>()[rows.feature_offsets.numel() - 1];
+}
+
+// Checks the inputs and returns the kernel's view of them.
+cpu::HistogramSource source_of(const char* op, const HistogramRows& in) {
+    require(in.bins.defined() && in.bins.dim() == 2 && in.bins.dtype() == DType::u8, op,
+            [&] { return "expected u8 bins [rows, features], got " + in.bins.describe(); });
+    const int64_t rows = in.bins.size(0), features = in.bins.size(1);
+    const Tensor& offsets = in.feature_offsets;
+    require(offsets.defined() && offsets.dim() == 1 && offsets.dtype() == DType::i32 && offsets.size(0) == features + 1,
+            op, [&] {
+                return "expected i32 feature_offsets [" + std::to_string(features + 1) + "], got " + offsets.describe();
+            });
+    require(in.block_rows > 0, op, [&] { return "block_rows must be positive, got " + std::to_string(in.block_rows); });
+    require(in.quant_bins >= 0 && in.quant_bins <= kMaxQuantBins, op,
+            [&] { return "quant_bins must be in [0, " + std::to_string(kMaxQuantBins) + "], got " + std::to_string(in.quant_bins); });
+    require_cpu(op, in.bins);
+    require_cpu(op, offsets);
+    cpu::HistogramSource s;
+    s.bins = in.bins.data<uint8_t>();
+    s.num_features = features;
+    s.feature_offsets = offsets.data<int32_t>();
+    s.total_bins = s.feature_offsets[features];
+    s.quant_bins = in.quant_bins;
+    s.block_rows = in.block_rows;
+    if (quantized(in)) {
+        const Tensor& q = in.quantized;
+        require(q.defined() && q.dim() == 1 && q.dtype() == DType::i32 && q.size(0) == rows, op,
+                [&] { return "expected i32 quantized [" + std::to_string(rows) + "], got " + q.describe(); });
+        require_cpu(op, q);
+        s.quantized = q.data<int32_t>();
+    } else {
+        for (const Tensor* t : {&in.gradients, &in.hessians}) {
+            require(t->defined() && t->dim() == 1 && t->dtype() == DType::f32 && t->size(0) == rows, op,
+                    [&] { return "expected f32 gradients and hessians [" + std::to_string(rows) + "], got " + t->describe(); });
+            require_cpu(op, *t);
+        }
+        s.gradients = in.gradients.data<float>();
+        s.hessians = in.hessians.data<float>();
+    }
+    return s;
+}
+
+void check_histogram(const char* op, const HistogramRows& in, const Tensor& histogram) {
+    const int64_t bins = total_bins(in);
+    if (quantized(in))
+        require(histogram.dim() == 2 && histogram.dtype() == DType::i32 && histogram.size(0) == bins &&
+                    histogram.size(1) == 2,
+                op, [&] { return "expected i32 histogram [" + std::to_string(bins) + ", 2], got " + histogram.describe(); });
+    else
+        require(histogram.dim() == 2 && histogram.dtype() == DType::f64 && histogram.size(0) == bins &&
+                    histogram.size(1) == kHistogramFloatStats,
+                op, [&] { return "expected f64 histogram [" + std::to_string(bins) + ", 4], got " + histogram.describe(); });
+    require_cpu(op, histogram);
+    require(reinterpret_cast<uintptr_t>(histogram.raw()) % 32 == 0, op, [&] { return "the histogram must be 32-byte aligned"; });
+}
+
+void check_scratch(const char* op, const cpu::HistogramSource& s, const Tensor& scratch, int64_t rows) {
+    const int64_t bytes = cpu::histogram_scratch_bytes(s, rows);
+    require(scratch.defined() && scratch.dtype() == DType::u8 && scratch.numel() >= bytes, op,
+            [&] { return "expected u8 scratch of at least " + std::to_string(bytes) + " bytes, got " + scratch.describe(); });
+    require_cpu(op, scratch);
+    require(reinterpret_cast<uintptr_t>(scratch.raw()) % 32 == 0, op, [&] { return "the scratch must be 32-byte aligned"; });
+}
+
+void check_rows(const char* op, const Tensor& t, int64_t rows) {
+    require(t.defined() && t.dim() == 1 && t.dtype() == DType::i32, op,
+            [&] { return "expected i32 row indices [n], got " + t.describe(); });
+    require_cpu(op, t);
+    // The ids themselves are not checked (a pass over every leaf's rows): they
+    // come from the learner's own partition of 0 .. rows - 1.
+    require(t.numel() <= rows, op, [&] { return std::to_string(t.numel()) + " row indices for " + std::to_string(rows) + " rows"; });
+}
+
 }  // namespace
 
-void histogram_build(Context& ctx, const Tensor& bins, const Tensor& feature_offsets, const Tensor& gradients,
-                     const Tensor& hessians, const Tensor& row_indices, Tensor& histogram) {
+Tensor histogram_empty(const HistogramRows& rows) {
+    const int64_t bins = total_bins(rows);
+    return quantized(rows) ? Tensor::empty({bins, 2}, DType::i32) : Tensor::empty({bins, kHistogramFloatStats}, DType::f64);
+}
+
+Tensor histogram_scratch(const HistogramRows& rows, int64_t max_rows) {
+    const cpu::HistogramSource s = source_of("histogram_scratch", rows);
+    return Tensor::empty({std::max<int64_t>(1, cpu::histogram_scratch_bytes(s, max_rows))}, DType::u8);
+}
+
+int quantized_sum_bits(int64_t rows, int64_t quant_bins) {
+    if (!cpu::quantized_sums_fit_64(rows, quant_bins)) return 0;
+    return cpu::quantized_block_sums(rows, quant_bins) == cpu::HistogramSums::packed32 ? 32 : 64;
+}
+
+void histogram_build(Context& ctx, const HistogramRows& rows, const Tensor& row_indices, Tensor& histogram,
+                     Tensor& scratch) {
     const char* op = "histogram_build";
-    require(bins.dim() == 2 && bins.dtype() == DType::u8, op,
-            [&] { return "expected u8 bins [rows, features], got " + bins.describe(); });
-    const int64_t rows = bins.size(0), features = bins.size(1);
-    require(
-        feature_offsets.dim() == 1 && feature_offsets.dtype() == DType::i32 && feature_offsets.size(0) == features + 1,
-        op, [&] {
-            return "expected i32 feature_offsets [" + std::to_string(features + 1) + "], got " +
-                   feature_offsets.describe();
-        });
-    require(gradients.dim() == 1 && gradients.dtype() == DType::f32 && gradients.size(0) == rows, op,
-            [&] { return "expected f32 gradients [" + std::to_string(rows) + "], got " + gradients.describe(); });
-    require(hessians.dim() == 1 && hessians.dtype() == DType::f32 && hessians.size(0) == rows, op,
-            [&] { return "expected f32 hessians [" + std::to_string(rows) + "], got " + hessians.describe(); });
+    const cpu::HistogramSource s = source_of(op, rows);
+    check_histogram(op, rows, histogram);
     const bool indexed = row_indices.defined();
-    require(!indexed || (row_indices.dim() == 1 && row_indices.dtype() == DType::i32), op,
-            [&] { return "expected i32 row_indices [n], got " + row_indices.describe(); });
-    for (const Tensor* t :
-         std::initializer_list<const Tensor*>{&bins, &feature_offsets, &gradients, &hessians, &histogram})
-        require_cpu(op, *t);
-    if (indexed) require_cpu(op, row_indices);
-    // feature_offsets live on the host whenever the kernel does.
-    const int32_t* offsets = feature_offsets.data<int32_t>();
-    const int64_t total_bins = offsets[features];
-    require(histogram.dim() == 2 && histogram.dtype() == DType::f64 && histogram.size(0) == total_bins &&
-                histogram.size(1) == cpu::kHistogramStats,
-            op, [&] {
-                return "expected f64 histogram [" + std::to_string(total_bins) + ", 4], got " + histogram.describe();
-            });
-    require(reinterpret_cast<uintptr_t>(histogram.raw()) % 32 == 0, op,
-            [&] { return "the histogram must be 32-byte aligned"; });
-    const int64_t n = indexed ? row_indices.size(0) : rows;
-    Tensor scratch = Tensor::empty({cpu::histogram_scratch_size(n, total_bins)}, DType::f64);
-    cpu::histogram_build(bins.data<uint8_t>(), features, offsets, total_bins, gradients.data<float>(),
-                         hessians.data<float>(), indexed ? row_indices.data<int32_t>() : nullptr, n,
-                         histogram.data<double>(), scratch.data<double>());
+    if (indexed) check_rows(op, row_indices, rows.bins.size(0));
+    const int64_t n = indexed ? row_indices.numel() : rows.bins.size(0);
+    if (quantized(rows))
+        require(cpu::quantized_sums_fit_64(n, rows.quant_bins), op,
+                [&] { return std::to_string(n) + " rows with quant_bins " + std::to_string(rows.quant_bins) + " overflow 64-bit sums"; });
+    check_scratch(op, s, scratch, n);
+    cpu::histogram_build(s, indexed ? row_indices.data<int32_t>() : nullptr, n, histogram.raw(), scratch.raw());
     (void)ctx;
+}
+
+int64_t partition_histogram(Context& ctx, const HistogramRows& rows, int32_t split_feature, const Tensor& goes_left,
+                            bool build_left, Tensor& leaf_rows, Tensor& row_scratch, Tensor& histogram,
+                            Tensor& scratch) {
+    const char* op = "partition_histogram";
+    const cpu::HistogramSource s = source_of(op, rows);
+    check_histogram(op, rows, histogram);
+    require(split_feature >= 0 && split_feature < s.num_features, op,
+            [&] { return "split feature " + std::to_string(split_feature) + " out of range"; });
+    require(goes_left.defined() && goes_left.dtype() == DType::u8 && goes_left.numel() == 256, op,
+            [&] { return "expected u8 goes_left [256], got " + goes_left.describe(); });
+    require_cpu(op, goes_left);
+    check_rows(op, leaf_rows, rows.bins.size(0));
+    const int64_t n = leaf_rows.numel();
+    require(row_scratch.defined() && row_scratch.dtype() == DType::i32 && row_scratch.numel() >= n, op,
+            [&] { return "expected i32 row_scratch of at least " + std::to_string(n) + ", got " + row_scratch.describe(); });
+    require_cpu(op, row_scratch);
+    if (quantized(rows))
+        require(cpu::quantized_sums_fit_64(n, rows.quant_bins), op,
+                [&] { return std::to_string(n) + " rows with quant_bins " + std::to_string(rows.quant_bins) + " overflow 64-bit sums"; });
+    check_scratch(op, s, scratch, n);
+    const int64_t left = cpu::partition_histogram(s, split_feature, goes_left.data<uint8_t>(), build_left,
+                                                  leaf_rows.data<int32_t>(), n, row_scratch.data<int32_t>(),
+                                                  histogram.raw(), scratch.raw());
+    (void)ctx;
+    return left;
 }
 
 void histogram_subtract(Context& ctx, const Tensor& parent, const Tensor& child, Tensor& out) {
     const char* op = "histogram_subtract";
-    require(parent.dim() == 2 && parent.dtype() == DType::f64 && parent.size(1) == cpu::kHistogramStats, op,
-            [&] { return "expected f64 histogram [bins, 4], got " + parent.describe(); });
-    require(child.shape() == parent.shape() && child.dtype() == DType::f64 && out.shape() == parent.shape() &&
-                out.dtype() == DType::f64,
+    const bool is_float = parent.dtype() == DType::f64;
+    require(parent.dim() == 2 && ((is_float && parent.size(1) == kHistogramFloatStats) ||
+                                  (parent.dtype() == DType::i32 && parent.size(1) == 2)),
+            op, [&] { return "expected f64 [bins, 4] or i32 [bins, 2] histograms, got " + parent.describe(); });
+    require(child.shape() == parent.shape() && child.dtype() == parent.dtype() && out.shape() == parent.shape() &&
+                out.dtype() == parent.dtype(),
             op, [&] {
                 return "mismatched histograms " + parent.describe() + ", " + child.describe() + ", " + out.describe();
             });
     for (const Tensor* t : std::initializer_list<const Tensor*>{&parent, &child, &out}) require_cpu(op, *t);
-    cpu::histogram_subtract(parent.data<double>(), child.data<double>(), out.data<double>(), parent.size(0));
+    if (is_float)
+        cpu::histogram_subtract(parent.data<double>(), child.data<double>(), out.data<double>(), parent.size(0));
+    else
+        cpu::histogram_subtract(static_cast<const uint64_t*>(parent.raw()), static_cast<const uint64_t*>(child.raw()),
+                                static_cast<uint64_t*>(out.raw()), parent.size(0));
     (void)ctx;
 }
 

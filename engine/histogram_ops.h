@@ -1,24 +1,69 @@
 // The GBDT's histogram ops (layout in kernels/cpu/histogram.h). One signature
 // for every device; the dispatch on the tensors' device happens in
-// engine/histogram_ops.cpp.
+// engine/histogram_ops.cpp. The trainer reaches the kernels only through here
+// and engine/gbdt_ops.h.
 #pragma once
+
+#include <cstdint>
 
 #include "engine/context.h"
 #include "engine/tensor.h"
+#include "kernels/cpu/histogram.h"
 
 namespace skipper::ops {
 
-// bins: u8 [rows, features], row-major; feature_offsets: i32 [features + 1]
-// (feature f owns histogram slots offsets[f] .. offsets[f + 1] - 1);
-// gradients, hessians: f32 [rows]; row_indices: i32 [n], the rows to sum (a
-// leaf's rows), or an undefined tensor for every row.
-// histogram: f64 [offsets[features], 4], 32-byte aligned, overwritten with
-// per-bin sums of (gradient, hessian, 1, 0). Bit-identical for any thread count.
-void histogram_build(Context& ctx, const Tensor& bins, const Tensor& feature_offsets, const Tensor& gradients,
-                     const Tensor& hessians, const Tensor& row_indices, Tensor& histogram);
+constexpr int64_t kHistogramFloatStats = 4;  // f64 per bin: gradient, hessian, count, padding
+constexpr int64_t kDefaultHistogramBlockRows = 8192;
+constexpr int64_t kMaxQuantBins = 16384;
+
+// What a histogram sums over its rows.
+// - bins: u8 [rows, features], row-major; feature_offsets: i32 [features + 1]
+//   (feature f owns histogram slots offsets[f] .. offsets[f + 1] - 1).
+// - Float mode (quant_bins == 0): gradients and hessians, f32 [rows].
+// - Quantized mode (quant_bins > 0): quantized, i32 [rows], each row's
+//   quantized pair packed as g * 2^16 + h (ops::quantize_gradients).
+// - block_rows: rows per block of the deterministic float summation.
+struct HistogramRows {
+    Tensor bins;
+    Tensor feature_offsets;
+    Tensor gradients, hessians;
+    Tensor quantized;
+    int64_t quant_bins = 0;
+    int64_t block_rows = kDefaultHistogramBlockRows;
+};
+
+// An uninitialised histogram for `rows`: f64 [total_bins, 4] holding
+// (gradients, hessians, count, 0) per bin in float mode; i32 [total_bins, 2]
+// in quantized mode, each bin one little-endian 64-bit integer G * 2^32 + H
+// (G the signed sum of quantized gradients, 0 <= H < 2^32 that of hessians).
+Tensor histogram_empty(const HistogramRows& rows);
+// Scratch (u8) that histogram_build and partition_histogram need for up to `rows` rows.
+Tensor histogram_scratch(const HistogramRows& rows, int64_t max_rows);
+
+// The fields of one bin of a quantized histogram (G, H above).
+using cpu::quantized_gradient_sum;
+using cpu::quantized_hessian_sum;
+
+// The narrowest quantized sums safe for `rows` rows: 32 (two 16-bit fields)
+// or 64 (two 32-bit fields); 0 when even 64 bits can overflow.
+int quantized_sum_bits(int64_t rows, int64_t quant_bins);
+
+// histogram = per-bin sums over row_indices (i32 [n], a leaf's rows) or, with
+// an undefined row_indices, every row. Bit-identical for any thread count; in
+// quantized mode for any block size too.
+void histogram_build(Context& ctx, const HistogramRows& rows, const Tensor& row_indices, Tensor& histogram,
+                     Tensor& scratch);
+
+// Stable in-place partition of leaf_rows (i32 [n]): rows whose bin of
+// split_feature has goes_left[bin] != 0 (u8 [256]) first. In the same pass,
+// histogram = the sums of the left side (build_left) or of the right side.
+// row_scratch: i32 [>= n]. Returns the left count.
+int64_t partition_histogram(Context& ctx, const HistogramRows& rows, int32_t split_feature, const Tensor& goes_left,
+                            bool build_left, Tensor& leaf_rows, Tensor& row_scratch, Tensor& histogram,
+                            Tensor& scratch);
 
 // out = parent - child (the subtraction trick: a leaf's larger child from its
-// parent and its smaller child). out may alias parent.
+// parent and its smaller child); exact in quantized mode. out may alias parent.
 void histogram_subtract(Context& ctx, const Tensor& parent, const Tensor& child, Tensor& out);
 
 }  // namespace skipper::ops

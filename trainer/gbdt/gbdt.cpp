@@ -5,11 +5,14 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "engine/context.h"
 #include "engine/error.h"
-#include "trainer/gbdt/binning.h"
+#include "engine/gbdt_ops.h"
+#include "engine/histogram_ops.h"
+#include "trainer/gbdt/binned_dataset.h"
 #include "trainer/gbdt/tree_learner.h"
 #include "trainer/metrics/metrics.h"
 
@@ -65,6 +68,16 @@ const std::vector<ParamSpec<GbdtParams>>& gbdt_param_table() {
          {"random_seed", "random_state"}},
         {"num_threads", &P::num_threads, 0, 1024, {}, "CPU threads; 0 means every core",
          {"num_thread", "nthread", "nthreads", "n_jobs"}},
+        {"use_quantized_grad", &P::use_quantized_grad, 0, 0, {},
+         "train on integer-quantized gradients and hessians, summed exactly", {}},
+        {"num_grad_quant_bins", &P::num_grad_quant_bins, 2, 16384, {}, "quantization levels of gradients and hessians",
+         {}},
+        {"quant_train_renew_leaf", &P::quant_train_renew_leaf, 0, 0, {},
+         "with quantized gradients, compute leaf outputs from the exact float sums", {}},
+        {"stochastic_rounding", &P::stochastic_rounding, 0, 0, {},
+         "round quantized gradients stochastically (else to nearest)", {}},
+        {"histogram_block_rows", &P::histogram_block_rows, 1, 2147483647.0, {},
+         "rows per histogram block; float models depend on it, quantized ones do not", {}},
     };
     return table;
 }
@@ -111,12 +124,12 @@ double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 // Lower is better for log loss and error; higher for AUC.
 bool metric_higher_is_better(const std::string& metric) { return metric == "auc"; }
 
-double evaluate(const std::string& metric, const Tensor& labels, const std::vector<double>& scores,
-                std::vector<float>& probabilities) {
+double evaluate(const std::string& metric, const Tensor& labels, const Tensor& scores, std::vector<float>& probabilities) {
     const int64_t n = labels.numel();
+    const double* score = scores.data<double>();
     probabilities.resize(static_cast<size_t>(n));
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) probabilities[static_cast<size_t>(i)] = static_cast<float>(sigmoid(scores[static_cast<size_t>(i)]));
+    for (int64_t i = 0; i < n; ++i) probabilities[static_cast<size_t>(i)] = static_cast<float>(sigmoid(score[i]));
     const std::span<const float> y(labels.data<float>(), static_cast<size_t>(n));
     if (metric == "auc") return metrics::roc_auc(y, probabilities);
     if (metric == "binary_error") return 1.0 - metrics::accuracy(y, probabilities);
@@ -136,19 +149,30 @@ std::vector<uint8_t> draw_features(int64_t features, double fraction, std::mt199
     return used;
 }
 
+// The schema of a binned set, to check against a model's.
+data::TabularDataset schema_of(const gbdt::BinnedDataset& data) {
+    data::TabularDataset schema;
+    schema.feature_names = data.feature_names;
+    schema.categorical = data.categorical;
+    return schema;
+}
+
 }  // namespace
 
 class GbdtBuilder {
 public:
+    static GbdtModel train(const gbdt::BinnedDataset& train, const gbdt::BinnedDataset* valid, const GbdtParams& params,
+                           TrainingLog* log, const ProgressCallback& progress);
+    // Fits the bins on a sample of `train`, bins both sets and trains on them.
     static GbdtModel train(const data::TabularDataset& train, const data::TabularDataset* valid, const GbdtParams& params,
                            TrainingLog* log, const ProgressCallback& progress);
 };
 
-GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::TabularDataset* valid,
+GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::BinnedDataset* valid,
                              const GbdtParams& params, TrainingLog* log, const ProgressCallback& progress) {
     const auto start = std::chrono::steady_clock::now();
     validate_gbdt_params(params);
-    check_dataset(train, "training");
+    gbdt::check_binned_dataset(train, "training");
     if (params.early_stopping_round > 0 && valid == nullptr)
         throw ParamError("early_stopping_round", "early stopping needs a validation set");
 
@@ -159,15 +183,16 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
     model.category_names_ = train.category_names;
     model.category_names_.resize(train.feature_names.size());
     if (valid != nullptr) {
-        check_dataset(*valid, "validation");
-        model.check_compatible(*valid);
+        gbdt::check_binned_dataset(*valid, "validation");
+        model.check_compatible(schema_of(*valid));
+        if (valid->feature_bins != train.feature_bins)
+            throw Error("train_gbdt: the validation set was binned with other bins than the training set");
     }
 
     Context ctx(Device::cpu, static_cast<int>(params.num_threads));
     const auto seed = static_cast<uint64_t>(params.seed);
-    const std::vector<gbdt::FeatureBins> feature_bins =
-        gbdt::fit_feature_bins(train, params.max_bin, params.bin_construct_sample_cnt, seed);
-    const Tensor bins = gbdt::bin_rows(train.features, feature_bins);
+    const std::vector<gbdt::FeatureBins>& feature_bins = train.feature_bins;
+    const Tensor& bins = train.bins;
     gbdt::TreeLearner learner(ctx, bins, feature_bins, params);
 
     const int64_t rows = train.rows(), features = train.num_features();
@@ -178,17 +203,28 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
     const double mean = std::clamp(positives / static_cast<double>(rows), 1e-15, 1.0 - 1e-15);
     model.init_score_ = std::log(mean / (1.0 - mean));
 
-    std::vector<double> scores(static_cast<size_t>(rows), model.init_score_);
-    std::vector<double> valid_scores(static_cast<size_t>(valid != nullptr ? valid->rows() : 0), model.init_score_);
-    Tensor gradients = Tensor::empty({rows}, DType::f32);
-    Tensor hessians = Tensor::empty({rows}, DType::f32);
-    float* g = gradients.data<float>();
-    float* h = hessians.data<float>();
+    Tensor scores = Tensor::empty({rows}, DType::f64);
+    std::fill_n(scores.data<double>(), rows, model.init_score_);
+    Tensor valid_scores;
+    if (valid != nullptr) {
+        valid_scores = Tensor::empty({valid->rows()}, DType::f64);
+        std::fill_n(valid_scores.data<double>(), valid->rows(), model.init_score_);
+    }
+    gbdt::GradientStats stats;
+    stats.gradients = Tensor::empty({rows}, DType::f32);
+    stats.hessians = Tensor::empty({rows}, DType::f32);
+    if (params.use_quantized_grad) {
+        // Every leaf's integer sums must fit 64 bits: the root's bound covers them all.
+        if (ops::quantized_sum_bits(rows, params.num_grad_quant_bins) == 0)
+            throw ParamError("num_grad_quant_bins", std::to_string(params.num_grad_quant_bins) + " levels over " +
+                                                        std::to_string(rows) + " rows overflow 64-bit sums; use fewer");
+        stats.quantized = Tensor::empty({rows}, DType::i32);
+    }
+    const std::span<const uint64_t> row_keys(train.row_keys);
 
     const bool bagging = params.bagging_freq > 0 && params.bagging_fraction < 1.0;
     std::vector<int32_t> bag;
-    std::vector<uint8_t> in_bag(static_cast<size_t>(bagging ? rows : 0), 0);
-    std::mt19937_64 bag_rng(seed ^ 0x9e3779b97f4a7c15ull);
+    Tensor out_of_bag = bagging ? Tensor::empty({rows}, DType::u8) : Tensor();
     std::mt19937_64 feature_rng(seed ^ 0xc2b2ae3d27d4eb4full);
 
     const bool higher_better = metric_higher_is_better(params.metric);
@@ -198,56 +234,41 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
     std::vector<float> probabilities;
 
     for (int64_t it = 1; it <= params.num_iterations; ++it) {
-        // Binary log loss: g = p - y, h = p (1 - p) with p = sigmoid(score),
-        // in float (the precision they are stored in) from e = exp(-|score|),
-        // so that h stays accurate where p rounds to 1.
-#pragma omp parallel for schedule(static)
-        for (int64_t r = 0; r < rows; ++r) {
-            const auto score = static_cast<float>(scores[static_cast<size_t>(r)]);
-            const float e = std::exp(-std::fabs(score));
-            const float q = 1.0f / (1.0f + e);
-            const float p = score >= 0.0f ? q : e * q;
-            g[r] = p - labels[r];
-            h[r] = e * q * q;
+        ops::logloss_gradients(ctx, train.labels, scores, stats.gradients, stats.hessians);
+        if (params.use_quantized_grad) {
+            // The scale comes from the global extent (one max over every row,
+            // wherever the rows live), the rounding from each row's key.
+            stats.scale = ops::quant_scale(ops::gradient_extent(ctx, stats.gradients, stats.hessians),
+                                           params.num_grad_quant_bins);
+            ops::quantize_gradients(ctx, stats.gradients, stats.hessians, row_keys,
+                                    gbdt::row_draw_seed(seed, gbdt::RowDraw::gradient_rounding, static_cast<uint64_t>(it)),
+                                    params.stochastic_rounding, stats.scale, params.num_grad_quant_bins, stats.quantized);
         }
         if (bagging && (it - 1) % params.bagging_freq == 0) {
+            // Each row's draw hashes its key: the bag does not depend on row order.
+            const uint64_t round_seed =
+                gbdt::row_draw_seed(seed, gbdt::RowDraw::bagging, static_cast<uint64_t>((it - 1) / params.bagging_freq));
+            uint8_t* skip = out_of_bag.data<uint8_t>();
             bag.clear();
-            std::bernoulli_distribution keep(params.bagging_fraction);
             for (int64_t r = 0; r < rows; ++r) {
-                in_bag[static_cast<size_t>(r)] = keep(bag_rng) ? 1 : 0;
-                if (in_bag[static_cast<size_t>(r)]) bag.push_back(static_cast<int32_t>(r));
+                const bool keep = counter_uniform(round_seed, train.row_key(r)) < params.bagging_fraction;
+                skip[r] = keep ? 0 : 1;
+                if (keep) bag.push_back(static_cast<int32_t>(r));
             }
             if (bag.empty()) {  // a tiny set can draw nothing; keep one row
                 bag.push_back(0);
-                in_bag[0] = 1;
+                skip[0] = 0;
             }
         }
         const std::vector<uint8_t> feature_used = draw_features(features, params.feature_fraction, feature_rng);
-        GbdtTree tree = learner.grow(gradients, hessians, bag, feature_used);
+        GbdtTree tree = learner.grow(stats, bag, feature_used);
 
         // Rows in the bag take their leaf's value straight from the partition;
-        // rows outside it walk the tree.
-        for (int32_t leaf = 0; leaf < tree.num_leaves(); ++leaf) {
-            const int32_t* leaf_rows = learner.leaf_rows(leaf);
-            const int64_t count = learner.leaf_count(leaf);
-            const double value = tree.leaf_value[static_cast<size_t>(leaf)];
-#pragma omp parallel for schedule(static) if (count > 65536)
-            for (int64_t i = 0; i < count; ++i) scores[static_cast<size_t>(leaf_rows[i])] += value;
-        }
-        const float* x = train.features.data<float>();
-        if (bagging) {
-#pragma omp parallel for schedule(static)
-            for (int64_t r = 0; r < rows; ++r)
-                if (!in_bag[static_cast<size_t>(r)])
-                    scores[static_cast<size_t>(r)] += tree.leaf_value[static_cast<size_t>(tree.leaf_index(x + r * features))];
-        }
-        if (valid != nullptr) {
-            const float* vx = valid->features.data<float>();
-            const int64_t vrows = valid->rows();
-#pragma omp parallel for schedule(static)
-            for (int64_t r = 0; r < vrows; ++r)
-                valid_scores[static_cast<size_t>(r)] += tree.leaf_value[static_cast<size_t>(tree.leaf_index(vx + r * features))];
-        }
+        // rows outside it, and validation rows, walk the tree in bin space.
+        for (int32_t leaf = 0; leaf < tree.num_leaves(); ++leaf)
+            ops::leaf_add_scores(ctx, learner.leaf_rows(leaf), tree.leaf_value[static_cast<size_t>(leaf)], scores);
+        if (bagging) ops::tree_add_scores(ctx, learner.binned_tree(), bins, out_of_bag, scores);
+        if (valid != nullptr) ops::tree_add_scores(ctx, learner.binned_tree(), valid->bins, Tensor(), valid_scores);
         model.trees_.push_back(std::move(tree));
 
         IterationRecord record;
@@ -280,6 +301,30 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
         log->stopped_reason = stopped;
     }
     return model;
+}
+
+GbdtModel train_gbdt(const gbdt::BinnedDataset& train, const gbdt::BinnedDataset* valid, const GbdtParams& params,
+                     TrainingLog* log, const ProgressCallback& progress) {
+    return GbdtBuilder::train(train, valid, params, log, progress);
+}
+
+GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::TabularDataset* valid,
+                             const GbdtParams& params, TrainingLog* log, const ProgressCallback& progress) {
+    validate_gbdt_params(params);
+    check_dataset(train, "training");
+    if (valid != nullptr) check_dataset(*valid, "validation");
+    std::vector<gbdt::FeatureBins> feature_bins = gbdt::fit_feature_bins(
+        train, params.max_bin, params.bin_construct_sample_cnt, static_cast<uint64_t>(params.seed));
+    std::optional<gbdt::BinnedDataset> binned_valid;
+    if (valid != nullptr) {
+        GbdtModel schema;
+        schema.feature_names_ = train.feature_names;
+        schema.categorical_ = train.categorical;
+        schema.check_compatible(*valid);
+        binned_valid = gbdt::bin_dataset(*valid, feature_bins);
+    }
+    const gbdt::BinnedDataset binned_train = gbdt::bin_dataset(train, std::move(feature_bins));
+    return GbdtBuilder::train(binned_train, binned_valid ? &*binned_valid : nullptr, params, log, progress);
 }
 
 GbdtModel train_gbdt(const data::TabularDataset& train, const data::TabularDataset* valid, const GbdtParams& params,

@@ -14,6 +14,7 @@
 #include "engine/params.h"
 #include "engine/tensor.h"
 #include "trainer/data/dataset.h"
+#include "trainer/gbdt/binned_dataset.h"
 #include "trainer/training_log.h"
 
 namespace skipper {
@@ -45,6 +46,17 @@ struct GbdtParams {
     int64_t early_stopping_round = 0;  // 0: off; needs a validation set
     int64_t seed = 0;
     int64_t num_threads = 0;  // 0: every core
+    // Quantized training (LightGBM 4, Shi et al. 2022): gradients and
+    // hessians rounded to integers with a per-iteration scale and summed
+    // exactly, so the model does not depend on thread count or block size.
+    bool use_quantized_grad = false;
+    int64_t num_grad_quant_bins = 4;
+    bool quant_train_renew_leaf = false;  // leaf outputs from the exact float sums
+    bool stochastic_rounding = true;
+    // Rows per histogram block (how a run is executed, not stored in models).
+    // Float sums are added in blocks, so the float model depends on it; the
+    // quantized model does not.
+    int64_t histogram_block_rows = 8192;
 };
 
 // name, default, range and help of every parameter, with LightGBM's aliases
@@ -135,6 +147,12 @@ private:
 // is_provide_training_metric, "train_<metric>" too. Bad data (shapes, labels
 // other than 0/1, a valid set whose columns differ) is an Error naming it.
 GbdtModel train_gbdt(const data::TabularDataset& train, const data::TabularDataset* valid, const GbdtParams& params,
+                     TrainingLog* log = nullptr, const ProgressCallback& progress = {});
+// The same on sets already binned (train.feature_bins; `valid` must carry the
+// same bins). The TabularDataset overload is fit_feature_bins on a sample of
+// `train`, bin_dataset of both sets, then this. bin_construct_sample_cnt and
+// max_bin are not used here: the bins are given.
+GbdtModel train_gbdt(const gbdt::BinnedDataset& train, const gbdt::BinnedDataset* valid, const GbdtParams& params,
                      TrainingLog* log = nullptr, const ProgressCallback& progress = {});
 
 }  // namespace skipper

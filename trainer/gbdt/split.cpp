@@ -2,18 +2,11 @@
 
 #include <algorithm>
 
-#include "kernels/cpu/histogram.h"
-
 namespace skipper::gbdt {
 
 namespace {
 
-constexpr int64_t kStats = cpu::kHistogramStats;
-
-LeafSums slot(const double* feature_histogram, int32_t bin) {
-    const double* s = feature_histogram + kStats * bin;
-    return {s[0], s[1], static_cast<int64_t>(s[2])};
-}
+LeafSums slot(const LeafSums* feature_bins, int32_t bin) { return feature_bins[bin]; }
 
 void add_to(LeafSums& into, const LeafSums& x) {
     into.gradients += x.gradients;
@@ -36,7 +29,7 @@ double gain_floor(const LeafSums& parent, const GbdtParams& params) {
     return leaf_gain(parent.gradients, parent.hessians, params.lambda_l2) + params.min_gain_to_split;
 }
 
-void find_numeric(const double* hist, const FeatureBins& bins, int32_t feature, const LeafSums& parent,
+void find_numeric(const LeafSums* hist, const FeatureBins& bins, int32_t feature, const LeafSums& parent,
                   const GbdtParams& params, SplitCandidate& best) {
     const int32_t values = bins.value_bins();
     const LeafSums missing = slot(hist, bins.missing_bin());
@@ -70,7 +63,7 @@ void find_numeric(const double* hist, const FeatureBins& bins, int32_t feature, 
     }
 }
 
-void find_categorical(const double* hist, const FeatureBins& bins, int32_t feature, const LeafSums& parent,
+void find_categorical(const LeafSums* hist, const FeatureBins& bins, int32_t feature, const LeafSums& parent,
                       const GbdtParams& params, SplitCandidate& best) {
     const int32_t values = bins.value_bins();
     const double floor = gain_floor(parent, params);
@@ -139,13 +132,13 @@ void find_categorical(const double* hist, const FeatureBins& bins, int32_t featu
 
 }  // namespace
 
-LeafSums histogram_totals(const double* feature_histogram, int32_t num_bins) {
+LeafSums histogram_totals(const LeafSums* feature_histogram, int32_t num_bins) {
     LeafSums total;
     for (int32_t b = 0; b < num_bins; ++b) add_to(total, slot(feature_histogram, b));
     return total;
 }
 
-void find_best_split(const double* feature_histogram, const FeatureBins& bins, int32_t feature, const LeafSums& parent,
+void find_best_split(const LeafSums* feature_histogram, const FeatureBins& bins, int32_t feature, const LeafSums& parent,
                      const GbdtParams& params, SplitCandidate& best) {
     if (bins.categorical) find_categorical(feature_histogram, bins, feature, parent, params, best);
     else find_numeric(feature_histogram, bins, feature, parent, params, best);

@@ -41,13 +41,13 @@ inline double leaf_gain(double gradients, double hessians, double lambda) {
 // The leaf's optimal output before shrinkage.
 inline double leaf_output(double gradients, double hessians, double lambda) { return -gradients / (hessians + lambda); }
 
-// Totals of one feature's histogram slots (every feature's sum to the leaf's).
-LeafSums histogram_totals(const double* feature_histogram, int32_t num_bins);
+// Totals of one feature's bins (every feature's sum to the leaf's).
+LeafSums histogram_totals(const LeafSums* feature_bins, int32_t num_bins);
 
-// Updates `best` when feature `feature` (its histogram slots at
-// `feature_histogram`) has a split with a strictly larger gain. Ties keep the
+// Updates `best` when feature `feature` (the sums of its bins, in bin order,
+// at `feature_bins`) has a split with a strictly larger gain. Ties keep the
 // earlier candidate, so the search order fixes the result.
-void find_best_split(const double* feature_histogram, const FeatureBins& bins, int32_t feature, const LeafSums& parent,
+void find_best_split(const LeafSums* feature_bins, const FeatureBins& bins, int32_t feature, const LeafSums& parent,
                      const GbdtParams& params, SplitCandidate& best);
 
 }  // namespace skipper::gbdt

@@ -4,19 +4,15 @@
 #include <cstring>
 #include <limits>
 
-#include "engine/histogram_ops.h"
-#include "kernels/cpu/histogram.h"
+#include <cmath>
 
 namespace skipper::gbdt {
 
 namespace {
 
-constexpr int64_t kPartitionBlockRows = 16384;
-constexpr int64_t kPartitionMaxBlocks = 64;
-
-// Which side of a split each bin goes to.
+// Which side of a split each of the 256 possible bins goes to.
 std::vector<uint8_t> left_mask(const SplitCandidate& split, const FeatureBins& bins) {
-    std::vector<uint8_t> mask(static_cast<size_t>(bins.num_bins()), 0);
+    std::vector<uint8_t> mask(256, 0);
     if (split.categorical) {
         for (int32_t b : split.left_bins) mask[static_cast<size_t>(b)] = 1;
     } else {
@@ -61,98 +57,102 @@ TreeLearner::TreeLearner(Context& ctx, const Tensor& bins, const std::vector<Fea
     : ctx_(ctx), bins_(bins), feature_bins_(feature_bins), params_(params) {
     rows_ = bins.size(0);
     num_features_ = bins.size(1);
-    offsets_ = histogram_offsets(feature_bins);
-    offsets_host_ = offsets_.to_vector<int32_t>();
-    const int64_t total_bins = offsets_host_.back();
-    for (int64_t l = 0; l < params.num_leaves; ++l)
-        histograms_.push_back(Tensor::empty({total_bins, cpu::kHistogramStats}, DType::f64));
+    quantized_ = params.use_quantized_grad;
+    histogram_rows_.bins = bins;
+    histogram_rows_.feature_offsets = histogram_offsets(feature_bins);
+    histogram_rows_.quant_bins = quantized_ ? params.num_grad_quant_bins : 0;
+    histogram_rows_.block_rows = params.histogram_block_rows;
+    offsets_host_ = histogram_rows_.feature_offsets.to_vector<int32_t>();
+    for (int64_t l = 0; l < params.num_leaves; ++l) histograms_.push_back(ops::histogram_empty(histogram_rows_));
     partition_ = Tensor::empty({rows_}, DType::i32);
-    scratch_.resize(static_cast<size_t>(rows_));
+    row_scratch_ = Tensor::empty({rows_}, DType::i32);
+    goes_left_ = Tensor::empty({256}, DType::u8);
     leaf_ranges_.resize(static_cast<size_t>(params.num_leaves));
 }
 
-void TreeLearner::build_histogram(int32_t leaf, Tensor& histogram) {
+Tensor TreeLearner::leaf_rows(int32_t leaf) const {
     const Range range = leaf_ranges_[static_cast<size_t>(leaf)];
-    const Tensor rows = all_rows_ && range.count == rows_ ? Tensor() : partition_.slice_rows(range.begin, range.begin + range.count);
-    ops::histogram_build(ctx_, bins_, offsets_, *gradients_, *hessians_, rows, histogram);
+    return partition_.slice_rows(range.begin, range.begin + range.count);
+}
+
+void TreeLearner::feature_sums(const Tensor& histogram, const LeafSums& leaf, int64_t f,
+                               std::vector<LeafSums>& out) const {
+    const int32_t begin = offsets_host_[static_cast<size_t>(f)];
+    const int32_t bins = offsets_host_[static_cast<size_t>(f) + 1] - begin;
+    out.resize(static_cast<size_t>(bins));
+    if (!quantized_) {
+        const double* h = histogram.data<double>() + ops::kHistogramFloatStats * begin;
+        for (int32_t b = 0; b < bins; ++b) {
+            const double* s = h + ops::kHistogramFloatStats * b;
+            out[static_cast<size_t>(b)] = {s[0], s[1], static_cast<int64_t>(s[2])};
+        }
+        return;
+    }
+    // Quantized sums hold no row counts: a bin's count is its share of the
+    // leaf's quantized hessian times the leaf's rows (LightGBM's estimate).
+    const auto* h = static_cast<const uint64_t*>(histogram.raw()) + begin;
+    const double leaf_hessian = leaf.hessians / scale_.hessian;
+    const double count_per_hessian = leaf_hessian > 0.0 ? static_cast<double>(leaf.count) / leaf_hessian : 0.0;
+    for (int32_t b = 0; b < bins; ++b) {
+        const auto g = static_cast<double>(ops::quantized_gradient_sum(h[b]));
+        const auto q = static_cast<double>(ops::quantized_hessian_sum(h[b]));
+        out[static_cast<size_t>(b)] = {g * scale_.gradient, q * scale_.hessian, std::llround(q * count_per_hessian)};
+    }
+}
+
+LeafSums TreeLearner::histogram_leaf_sums(const Tensor& histogram, int64_t count) const {
+    // Every feature's bins sum to the leaf; feature 0's are the fewest to read.
+    const int32_t bins = offsets_host_[1];
+    LeafSums out;
+    out.count = count;
+    if (!quantized_) {
+        const double* h = histogram.data<double>();
+        for (int32_t b = 0; b < bins; ++b) {
+            out.gradients += h[ops::kHistogramFloatStats * b];
+            out.hessians += h[ops::kHistogramFloatStats * b + 1];
+        }
+        return out;
+    }
+    const auto* h = static_cast<const uint64_t*>(histogram.raw());
+    uint64_t total = 0;
+    for (int32_t b = 0; b < bins; ++b) total += h[b];
+    out.gradients = static_cast<double>(ops::quantized_gradient_sum(total)) * scale_.gradient;
+    out.hessians = static_cast<double>(ops::quantized_hessian_sum(total)) * scale_.hessian;
+    return out;
 }
 
 SplitCandidate TreeLearner::best_split(const Tensor& histogram, const LeafSums& sums, int32_t depth) const {
     SplitCandidate best;
     if (params_.max_depth > 0 && depth >= params_.max_depth) return best;
     if (sums.count < 2 * params_.min_data_in_leaf || sums.hessians < 2 * params_.min_sum_hessian_in_leaf) return best;
-    const double* hist = histogram.data<double>();
+    std::vector<LeafSums> feature_bins;
     for (int64_t f = 0; f < num_features_; ++f) {
         if (!feature_used_[static_cast<size_t>(f)]) continue;
-        find_best_split(hist + cpu::kHistogramStats * offsets_host_[static_cast<size_t>(f)],
-                        feature_bins_[static_cast<size_t>(f)], static_cast<int32_t>(f), sums, params_, best);
+        feature_sums(histogram, sums, f, feature_bins);
+        find_best_split(feature_bins.data(), feature_bins_[static_cast<size_t>(f)], static_cast<int32_t>(f), sums,
+                        params_, best);
     }
     return best;
 }
 
-int64_t TreeLearner::partition(int32_t leaf, const SplitCandidate& split) {
-    const Range range = leaf_ranges_[static_cast<size_t>(leaf)];
-    const std::vector<uint8_t> mask = left_mask(split, feature_bins_[static_cast<size_t>(split.feature)]);
-    const uint8_t* goes_left = mask.data();
-    const uint8_t* column = bins_.data<uint8_t>() + split.feature;
-    const int64_t stride = num_features_;
-    int32_t* rows = partition_.data<int32_t>() + range.begin;
-    int32_t* out = scratch_.data();
-    const int64_t n = range.count;
-    const int64_t blocks = std::clamp<int64_t>((n + kPartitionBlockRows - 1) / kPartitionBlockRows, 1, kPartitionMaxBlocks);
-    std::vector<int64_t> left_before(static_cast<size_t>(blocks) + 1, 0);
-    int64_t total_left = 0;
-    // Count, then scatter each block's rows to their final places in scratch,
-    // then copy back: a stable partition, the same for any thread count.
-#pragma omp parallel if (blocks > 1)
-    {
-#pragma omp for schedule(static)
-        for (int64_t b = 0; b < blocks; ++b) {
-            int64_t count = 0;
-            for (int64_t i = n * b / blocks; i < n * (b + 1) / blocks; ++i)
-                count += goes_left[column[static_cast<int64_t>(rows[i]) * stride]];
-            left_before[static_cast<size_t>(b) + 1] = count;
-        }
-#pragma omp single
-        {
-            for (int64_t b = 0; b < blocks; ++b) left_before[static_cast<size_t>(b) + 1] += left_before[static_cast<size_t>(b)];
-            total_left = left_before[static_cast<size_t>(blocks)];
-        }
-#pragma omp for schedule(static)
-        for (int64_t b = 0; b < blocks; ++b) {
-            const int64_t begin = n * b / blocks;
-            int64_t left = left_before[static_cast<size_t>(b)];
-            int64_t right = total_left + (begin - left);
-            for (int64_t i = begin; i < n * (b + 1) / blocks; ++i) {
-                const int32_t row = rows[i];
-                if (goes_left[column[static_cast<int64_t>(row) * stride]]) out[left++] = row;
-                else out[right++] = row;
-            }
-        }
-#pragma omp for schedule(static)
-        for (int64_t b = 0; b < blocks; ++b) {
-            const int64_t begin = n * b / blocks, end = n * (b + 1) / blocks;
-            std::memcpy(rows + begin, out + begin, static_cast<size_t>(end - begin) * sizeof(int32_t));
-        }
-    }
-    return total_left;
-}
-
-GbdtTree TreeLearner::grow(const Tensor& gradients, const Tensor& hessians, const std::vector<int32_t>& rows,
+GbdtTree TreeLearner::grow(const GradientStats& stats, const std::vector<int32_t>& rows,
                            const std::vector<uint8_t>& feature_used) {
-    gradients_ = &gradients;
-    hessians_ = &hessians;
+    histogram_rows_.gradients = stats.gradients;
+    histogram_rows_.hessians = stats.hessians;
+    histogram_rows_.quantized = stats.quantized;
+    scale_ = stats.scale;
     feature_used_ = feature_used;
-    all_rows_ = rows.empty();
+    const bool all_rows = rows.empty();
     int32_t* part = partition_.data<int32_t>();
     int64_t root_count = rows_;
-    if (all_rows_) {
+    if (all_rows) {
         for (int64_t r = 0; r < rows_; ++r) part[r] = static_cast<int32_t>(r);
     } else {
         std::memcpy(part, rows.data(), rows.size() * sizeof(int32_t));
         root_count = static_cast<int64_t>(rows.size());
     }
     leaf_ranges_[0] = {0, root_count};
+    if (!histogram_scratch_.defined()) histogram_scratch_ = ops::histogram_scratch(histogram_rows_, rows_);
 
     const int32_t max_leaves = static_cast<int32_t>(params_.num_leaves);
     std::vector<SplitCandidate> best(static_cast<size_t>(max_leaves));
@@ -161,9 +161,10 @@ GbdtTree TreeLearner::grow(const Tensor& gradients, const Tensor& hessians, cons
     // Where each leaf hangs: the parent node and side (-1: the leaf is the root).
     std::vector<int32_t> parent_node(static_cast<size_t>(max_leaves), -1);
     std::vector<uint8_t> parent_left(static_cast<size_t>(max_leaves), 0);
+    std::vector<uint8_t> node_goes_left;
 
-    build_histogram(0, histograms_[0]);
-    sums[0] = histogram_totals(histograms_[0].data<double>(), feature_bins_.empty() ? 0 : feature_bins_[0].num_bins());
+    ops::histogram_build(ctx_, histogram_rows_, all_rows ? Tensor() : leaf_rows(0), histograms_[0], histogram_scratch_);
+    sums[0] = histogram_leaf_sums(histograms_[0], root_count);
     best[0] = best_split(histograms_[0], sums[0], 0);
 
     GbdtTree tree;
@@ -179,7 +180,10 @@ GbdtTree TreeLearner::grow(const Tensor& gradients, const Tensor& hessians, cons
         const int32_t left = chosen, right = leaves++;
 
         const auto node = static_cast<int32_t>(tree.split_feature.size());
-        add_node(tree, split, feature_bins_[static_cast<size_t>(split.feature)]);
+        const FeatureBins& split_bins = feature_bins_[static_cast<size_t>(split.feature)];
+        add_node(tree, split, split_bins);
+        const std::vector<uint8_t> mask = left_mask(split, split_bins);
+        node_goes_left.insert(node_goes_left.end(), mask.begin(), mask.end());
         if (parent_node[static_cast<size_t>(chosen)] >= 0) {
             auto& child = parent_left[static_cast<size_t>(chosen)] ? tree.left_child : tree.right_child;
             child[static_cast<size_t>(parent_node[static_cast<size_t>(chosen)])] = node;
@@ -191,36 +195,61 @@ GbdtTree TreeLearner::grow(const Tensor& gradients, const Tensor& hessians, cons
         parent_node[static_cast<size_t>(right)] = node;
         parent_left[static_cast<size_t>(right)] = 0;
 
+        // The parent's histogram sits in slot `left`. Partition its rows and,
+        // in the same pass, build the child the split search expects to be
+        // smaller into slot `right`; the other child is the parent minus it
+        // (correct either way: the guess only decides which is cheaper).
+        // Then swap the slots when the built child is the left one.
         const Range range = leaf_ranges_[static_cast<size_t>(chosen)];
-        const int64_t left_count = partition(chosen, split);
+        const bool build_left = split.left.count < split.right.count;
+        std::memcpy(goes_left_.data<uint8_t>(), mask.data(), mask.size());
+        Tensor range_rows = leaf_rows(chosen);
+        Tensor& parent_hist = histograms_[static_cast<size_t>(left)];
+        Tensor& fresh_hist = histograms_[static_cast<size_t>(right)];
+        const int64_t left_count = ops::partition_histogram(ctx_, histogram_rows_, split.feature, goes_left_, build_left,
+                                                            range_rows, row_scratch_, fresh_hist, histogram_scratch_);
+        ops::histogram_subtract(ctx_, parent_hist, fresh_hist, parent_hist);
+        if (build_left) std::swap(parent_hist, fresh_hist);
         leaf_ranges_[static_cast<size_t>(left)] = {range.begin, left_count};
         leaf_ranges_[static_cast<size_t>(right)] = {range.begin + left_count, range.count - left_count};
-        all_rows_ = false;  // from here on every leaf is a strict subset
-        sums[static_cast<size_t>(left)] = split.left;
-        sums[static_cast<size_t>(right)] = split.right;
+        if (quantized_) {
+            // Exact children: their own integer totals and row counts.
+            sums[static_cast<size_t>(left)] = histogram_leaf_sums(histograms_[static_cast<size_t>(left)], left_count);
+            sums[static_cast<size_t>(right)] =
+                histogram_leaf_sums(histograms_[static_cast<size_t>(right)], range.count - left_count);
+        } else {
+            sums[static_cast<size_t>(left)] = split.left;
+            sums[static_cast<size_t>(right)] = split.right;
+        }
         const int32_t child_depth = depth[static_cast<size_t>(chosen)] + 1;
         depth[static_cast<size_t>(left)] = depth[static_cast<size_t>(right)] = child_depth;
 
-        // The parent's histogram sits in slot `left`; build the smaller child
-        // into slot `right`, derive the larger from the parent, and swap the
-        // slots when the smaller child is the left one.
-        const bool left_smaller = left_count < range.count - left_count;
-        Tensor& parent_hist = histograms_[static_cast<size_t>(left)];
-        Tensor& fresh_hist = histograms_[static_cast<size_t>(right)];
-        build_histogram(left_smaller ? left : right, fresh_hist);
-        ops::histogram_subtract(ctx_, parent_hist, fresh_hist, parent_hist);
-        if (left_smaller) std::swap(parent_hist, fresh_hist);
-
-        best[static_cast<size_t>(left)] = best_split(histograms_[static_cast<size_t>(left)], split.left, child_depth);
-        best[static_cast<size_t>(right)] = best_split(histograms_[static_cast<size_t>(right)], split.right, child_depth);
+        best[static_cast<size_t>(left)] =
+            best_split(histograms_[static_cast<size_t>(left)], sums[static_cast<size_t>(left)], child_depth);
+        best[static_cast<size_t>(right)] =
+            best_split(histograms_[static_cast<size_t>(right)], sums[static_cast<size_t>(right)], child_depth);
     }
 
     tree.leaf_value.resize(static_cast<size_t>(leaves));
     for (int32_t l = 0; l < leaves; ++l) {
-        const LeafSums& s = sums[static_cast<size_t>(l)];
+        LeafSums s = sums[static_cast<size_t>(l)];
+        if (quantized_ && params_.quant_train_renew_leaf) {
+            // The output from the exact float sums of the leaf's rows.
+            const ops::LeafStatSums exact =
+                ops::leaf_sums(ctx_, stats.gradients, stats.hessians, leaf_rows(l), params_.histogram_block_rows);
+            s.gradients = exact.gradients;
+            s.hessians = exact.hessians;
+        }
         tree.leaf_value[static_cast<size_t>(l)] =
             params_.learning_rate * leaf_output(s.gradients, s.hessians, params_.lambda_l2);
     }
+
+    const auto nodes = static_cast<int64_t>(tree.split_feature.size());
+    binned_tree_.split_feature = Tensor::from_vector<int32_t>(tree.split_feature, {nodes});
+    binned_tree_.left_child = Tensor::from_vector<int32_t>(tree.left_child, {nodes});
+    binned_tree_.right_child = Tensor::from_vector<int32_t>(tree.right_child, {nodes});
+    binned_tree_.goes_left = Tensor::from_vector<uint8_t>(node_goes_left, {nodes, 256});
+    binned_tree_.leaf_value = Tensor::from_vector<double>(tree.leaf_value, {static_cast<int64_t>(leaves)});
     return tree;
 }
 

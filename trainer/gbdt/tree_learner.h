@@ -1,13 +1,20 @@
 // Grows one tree leaf by leaf (LightGBM's serial tree learner): each leaf
-// owns a contiguous range of a row-index array, split in place by a stable
-// partition; the smaller child's histogram is built and the larger one's is
-// the parent's minus it.
+// owns a contiguous range of a row-index array; splitting a leaf partitions
+// its range in place and, in the same pass, builds the histogram of the child
+// expected to be smaller; the other child's is the parent's minus it.
+//
+// Float mode sums f32 gradients and hessians in f64. Quantized mode
+// (use_quantized_grad) sums integer gradients and hessians exactly; a bin's
+// row count is then estimated from its hessian share, as LightGBM does, and
+// the split gains use the sums times the iteration's scale.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "engine/context.h"
+#include "engine/gbdt_ops.h"
+#include "engine/histogram_ops.h"
 #include "engine/tensor.h"
 #include "trainer/gbdt/binning.h"
 #include "trainer/gbdt/gbdt.h"
@@ -15,49 +22,58 @@
 
 namespace skipper::gbdt {
 
+// One iteration's per-row statistics: gradients and hessians (f32 [rows]),
+// and in quantized mode their quantized pairs (i32 [rows]) with the scale.
+struct GradientStats {
+    Tensor gradients, hessians;
+    Tensor quantized;  // undefined in float mode
+    ops::QuantScale scale;
+};
+
 class TreeLearner {
 public:
     // bins: u8 [rows, F] from bin_rows; buffers for num_leaves histograms and
     // the row partition are allocated here, once per training run.
     TreeLearner(Context& ctx, const Tensor& bins, const std::vector<FeatureBins>& feature_bins, const GbdtParams& params);
 
-    // Grows a tree over `rows` (sorted row ids; empty: every row) from the
-    // gradients and hessians (f32 [rows], indexed by row id), using only the
-    // features whose `feature_used` entry is nonzero. Leaf values are scaled
-    // by the learning rate. Afterwards leaf_rows(l) lists the rows of leaf l.
-    GbdtTree grow(const Tensor& gradients, const Tensor& hessians, const std::vector<int32_t>& rows,
-                  const std::vector<uint8_t>& feature_used);
+    // Grows a tree over `rows` (sorted row ids; empty: every row), using only
+    // the features whose `feature_used` entry is nonzero. Leaf values are
+    // scaled by the learning rate. Afterwards leaf_rows(l) lists the rows of
+    // leaf l and binned_tree() holds the tree in bin space.
+    GbdtTree grow(const GradientStats& stats, const std::vector<int32_t>& rows, const std::vector<uint8_t>& feature_used);
 
     struct Range {
         int64_t begin = 0, count = 0;
     };
-    const int32_t* leaf_rows(int32_t leaf) const {
-        return partition_.data<int32_t>() + leaf_ranges_[static_cast<size_t>(leaf)].begin;
-    }
-    int64_t leaf_count(int32_t leaf) const { return leaf_ranges_[static_cast<size_t>(leaf)].count; }
+    Tensor leaf_rows(int32_t leaf) const;
+    // The last grown tree in bin space, for ops::tree_add_scores.
+    const ops::BinnedTree& binned_tree() const { return binned_tree_; }
 
 private:
-    void build_histogram(int32_t leaf, Tensor& histogram);
+    // The leaf's per-bin sums of feature f as LeafSums (counts estimated in quantized mode).
+    void feature_sums(const Tensor& histogram, const LeafSums& leaf, int64_t f, std::vector<LeafSums>& out) const;
+    // The leaf's totals from its histogram (exact in quantized mode); count given.
+    LeafSums histogram_leaf_sums(const Tensor& histogram, int64_t count) const;
     SplitCandidate best_split(const Tensor& histogram, const LeafSums& sums, int32_t depth) const;
-    // Stable partition of the leaf's range: rows going left first. Returns the left count.
-    int64_t partition(int32_t leaf, const SplitCandidate& split);
 
     Context& ctx_;
     const Tensor& bins_;
     const std::vector<FeatureBins>& feature_bins_;
     const GbdtParams& params_;
-    Tensor offsets_;
+    ops::HistogramRows histogram_rows_;
     std::vector<int32_t> offsets_host_;
     int64_t rows_ = 0;
     int64_t num_features_ = 0;
+    bool quantized_ = false;
+    ops::QuantScale scale_;
     std::vector<Tensor> histograms_;  // one per leaf id
-    Tensor partition_;               // i32 [rows]: row ids, grouped by leaf
-    std::vector<int32_t> scratch_;   // the partition's output before it is copied back
+    Tensor histogram_scratch_;
+    Tensor partition_;    // i32 [rows]: row ids, grouped by leaf
+    Tensor row_scratch_;  // i32 [rows]: the partition's output before it is copied back
+    Tensor goes_left_;    // u8 [256]: the split being applied
     std::vector<Range> leaf_ranges_;
-    const Tensor* gradients_ = nullptr;
-    const Tensor* hessians_ = nullptr;
-    bool all_rows_ = true;
     std::vector<uint8_t> feature_used_;
+    ops::BinnedTree binned_tree_;
 };
 
 }  // namespace skipper::gbdt

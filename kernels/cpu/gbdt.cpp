@@ -1,0 +1,104 @@
+#include "kernels/cpu/gbdt.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/cpu/histogram.h"
+#include "kernels/cpu/random.h"
+
+namespace skipper::cpu {
+
+void logloss_gradients(const float* labels, const double* scores, float* gradients, float* hessians, int64_t rows) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+        const auto score = static_cast<float>(scores[r]);
+        const float e = std::exp(-std::fabs(score));
+        const float q = 1.0f / (1.0f + e);
+        const float p = score >= 0.0f ? q : e * q;
+        gradients[r] = p - labels[r];
+        hessians[r] = e * q * q;
+    }
+}
+
+void gradient_extent(const float* gradients, const float* hessians, int64_t rows, double* max_abs_gradient,
+                     double* max_hessian) {
+    float g = 0.0f, h = 0.0f;
+#pragma omp parallel for schedule(static) reduction(max : g, h)
+    for (int64_t r = 0; r < rows; ++r) {
+        g = std::max(g, std::fabs(gradients[r]));
+        h = std::max(h, hessians[r]);
+    }
+    *max_abs_gradient = g;
+    *max_hessian = h;
+}
+
+void quantize_gradients(const float* gradients, const float* hessians, const uint64_t* row_keys, uint64_t draw_seed,
+                        bool stochastic, double gradient_scale, double hessian_scale, int64_t quant_bins, int64_t rows,
+                        int32_t* quantized) {
+    const double inv_g = gradient_scale > 0.0 ? 1.0 / gradient_scale : 0.0;
+    const double inv_h = hessian_scale > 0.0 ? 1.0 / hessian_scale : 0.0;
+    // Rounding g / scale near the largest value can step one past it: clamp
+    // to the limits the histogram overflow rules assume.
+    const auto g_limit = static_cast<int32_t>(quantized_gradient_limit(quant_bins));
+    const auto h_limit = static_cast<int32_t>(quantized_hessian_limit(quant_bins));
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+        double ug = 0.5, uh = 0.5;
+        if (stochastic) {
+            // One hash per row gives both offsets (32 bits each).
+            const uint64_t bits = counter_hash(draw_seed, row_keys != nullptr ? row_keys[r] : static_cast<uint64_t>(r));
+            ug = static_cast<double>(bits >> 32) * 0x1.0p-32;
+            uh = static_cast<double>(bits & 0xffffffffu) * 0x1.0p-32;
+        }
+        const auto g = std::clamp(static_cast<int32_t>(std::floor(static_cast<double>(gradients[r]) * inv_g + ug)),
+                                  -g_limit, g_limit);
+        const auto h = std::clamp(static_cast<int32_t>(std::floor(static_cast<double>(hessians[r]) * inv_h + uh)), 0,
+                                  h_limit);
+        quantized[r] = g * 65536 + h;
+    }
+}
+
+void leaf_sums(const float* gradients, const float* hessians, const int32_t* rows, int64_t n, int64_t block_rows,
+               double* gradient_sum, double* hessian_sum) {
+    const int64_t blocks = histogram_blocks(n, block_rows);
+    double g[kHistogramMaxBlocks] = {}, h[kHistogramMaxBlocks] = {};
+#pragma omp parallel for schedule(static) if (blocks > 1)
+    for (int64_t b = 0; b < blocks; ++b) {
+        double gs = 0.0, hs = 0.0;
+        for (int64_t i = n * b / blocks; i < n * (b + 1) / blocks; ++i) {
+            gs += gradients[rows[i]];
+            hs += hessians[rows[i]];
+        }
+        g[b] = gs;
+        h[b] = hs;
+    }
+    double gs = 0.0, hs = 0.0;
+    for (int64_t b = 0; b < blocks; ++b) {
+        gs += g[b];
+        hs += h[b];
+    }
+    *gradient_sum = gs;
+    *hessian_sum = hs;
+}
+
+void tree_add_scores(const BinnedTreeView& tree, const uint8_t* bins, int64_t num_features, int64_t rows,
+                     const uint8_t* skip, double* scores) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+        if (skip != nullptr && skip[r]) continue;
+        const uint8_t* row = bins + r * num_features;
+        int32_t node = tree.nodes > 0 ? 0 : -1;
+        while (node >= 0) {
+            const auto n = static_cast<int64_t>(node);
+            node = tree.goes_left[n * 256 + row[tree.split_feature[n]]] ? tree.left_child[n] : tree.right_child[n];
+        }
+        scores[r] += tree.leaf_value[~node];
+    }
+}
+
+void leaf_add_scores(const int32_t* rows, int64_t n, double value, double* scores) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) scores[rows[i]] += value;
+}
+
+}  // namespace skipper::cpu
