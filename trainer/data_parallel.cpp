@@ -46,6 +46,25 @@ GlobalLoss sum_gradients(Context& ctx, Tensor& gradients, double loss, double we
     return {total > 0.0 ? sums[0] / total : 0.0, total};
 }
 
+void sum_histogram(Tensor& histogram) {
+    if (collective::size() == 1) return;
+    if (histogram.device() != Device::cpu) throw Error("sum_histogram: the GBDT's histograms live on the host");
+    if (histogram.dtype() == DType::f64) {
+        collective::allreduce_sum(std::span(histogram.data<double>(), static_cast<size_t>(histogram.numel())));
+        return;
+    }
+    // Quantized: each bin is one 64-bit integer G * 2^32 + H; adding the
+    // integers adds both fields (H stays below 2^32 by quantized_sum_bits).
+    if (histogram.dtype() != DType::i32 || histogram.numel() % 2 != 0)
+        throw Error("sum_histogram: not a GBDT histogram: " + histogram.describe());
+    collective::allreduce_sum(std::span(static_cast<int64_t*>(histogram.raw()), static_cast<size_t>(histogram.numel() / 2)));
+}
+
+int64_t sum_count(int64_t count) {
+    collective::allreduce_sum(std::span(&count, 1));
+    return count;
+}
+
 namespace {
 
 uint64_t mix(uint64_t hash, const void* data, size_t bytes) {

@@ -43,6 +43,14 @@ struct GlobalLoss {
 // CUDA ones). With one rank, `gradients` is left as it is.
 GlobalLoss sum_gradients(Context& ctx, Tensor& gradients, double loss, double weight);
 
+// Sums a GBDT histogram (the layout of ops::histogram_empty) over the ranks in
+// place: a quantized one as 64-bit integers, exactly, so the sum is the
+// one-process histogram whatever the number of ranks; a float one as f64 (equal
+// up to the order of the sums).
+void sum_histogram(Tensor& histogram);
+// The sum of one count over the ranks.
+int64_t sum_count(int64_t count);
+
 // A fingerprint of a dataset's contents (names, features, labels).
 uint64_t fingerprint(const data::TabularDataset& data);
 uint64_t fingerprint(const data::SequenceDataset& data);
