@@ -5,8 +5,8 @@
 #include <random>
 
 #include "engine/context.h"
+#include "engine/gbdt_ops.h"
 #include "engine/histogram_ops.h"
-#include "kernels/cpu/histogram.h"
 #include "trainer/gbdt/gbdt.h"
 
 namespace {
@@ -14,52 +14,65 @@ namespace {
 using namespace skipper;
 
 struct HistogramInputs {
-    Tensor bins, offsets, gradients, hessians, rows, histogram;
+    ops::HistogramRows rows;
+    Tensor leaf, histogram, scratch;
 };
 
 // rows x features bins with 255 value bins + 1 missing bin per feature; a
-// leaf of every other row when `subset`.
-HistogramInputs make_inputs(int64_t rows, int64_t features, bool subset) {
+// leaf of every other row when `subset`; quantized pairs with 4 levels when
+// `quantized`.
+HistogramInputs make_inputs(int64_t rows, int64_t features, bool subset, bool quantized) {
     std::mt19937_64 rng(1);
     HistogramInputs in;
-    in.bins = Tensor::empty({rows, features}, DType::u8);
-    for (int64_t i = 0; i < rows * features; ++i) in.bins.data<uint8_t>()[i] = static_cast<uint8_t>(rng() % 256);
+    in.rows.bins = Tensor::empty({rows, features}, DType::u8);
+    for (int64_t i = 0; i < rows * features; ++i) in.rows.bins.data<uint8_t>()[i] = static_cast<uint8_t>(rng() % 256);
     std::vector<int32_t> offsets(static_cast<size_t>(features) + 1);
     for (int64_t f = 0; f <= features; ++f) offsets[static_cast<size_t>(f)] = static_cast<int32_t>(256 * f);
-    in.offsets = Tensor::from_vector<int32_t>(offsets, {features + 1});
-    in.gradients = Tensor::empty({rows}, DType::f32);
-    in.hessians = Tensor::empty({rows}, DType::f32);
+    in.rows.feature_offsets = Tensor::from_vector<int32_t>(offsets, {features + 1});
+    in.rows.gradients = Tensor::empty({rows}, DType::f32);
+    in.rows.hessians = Tensor::empty({rows}, DType::f32);
     for (int64_t r = 0; r < rows; ++r) {
-        in.gradients.data<float>()[r] = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
-        in.hessians.data<float>()[r] = 0.25f;
+        in.rows.gradients.data<float>()[r] = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+        in.rows.hessians.data<float>()[r] = 0.25f;
+    }
+    if (quantized) {
+        Context ctx(Device::cpu, 2);
+        in.rows.quant_bins = 4;
+        in.rows.quantized = Tensor::empty({rows}, DType::i32);
+        const auto scale = ops::quant_scale(ops::gradient_extent(ctx, in.rows.gradients, in.rows.hessians), 4);
+        ops::quantize_gradients(ctx, in.rows.gradients, in.rows.hessians, {}, 1, true, scale, 4, in.rows.quantized);
     }
     if (subset) {
         std::vector<int32_t> leaf;
         for (int64_t r = 0; r < rows; r += 2) leaf.push_back(static_cast<int32_t>(r));
-        in.rows = Tensor::from_vector<int32_t>(leaf, {static_cast<int64_t>(leaf.size())});
+        in.leaf = Tensor::from_vector<int32_t>(leaf, {static_cast<int64_t>(leaf.size())});
     }
-    in.histogram = Tensor::empty({256 * features, cpu::kHistogramStats}, DType::f64);
+    in.histogram = ops::histogram_empty(in.rows);
+    in.scratch = ops::histogram_scratch(in.rows, rows);
     return in;
 }
 
 void BM_histogram_build_cpu(benchmark::State& state) {
     const int64_t rows = state.range(0), features = state.range(1);
     const bool subset = state.range(2) != 0;
-    HistogramInputs in = make_inputs(rows, features, subset);
+    HistogramInputs in = make_inputs(rows, features, subset, state.range(3) != 0);
     Context ctx(Device::cpu, 2);
     for (auto _ : state) {
-        ops::histogram_build(ctx, in.bins, in.offsets, in.gradients, in.hessians, in.rows, in.histogram);
+        ops::histogram_build(ctx, in.rows, in.leaf, in.histogram, in.scratch);
         benchmark::DoNotOptimize(in.histogram.raw());
     }
-    const int64_t summed = subset ? in.rows.numel() : rows;
+    const int64_t summed = subset ? in.leaf.numel() : rows;
     state.counters["bin_updates/s"] =
         benchmark::Counter(static_cast<double>(summed * features), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_histogram_build_cpu)
-    ->Args({880000, 13, 0})
-    ->Args({880000, 13, 1})
-    ->Args({100000, 49, 1})
-    ->ArgNames({"rows", "features", "leaf"})
+    ->Args({880000, 13, 0, 0})
+    ->Args({880000, 13, 1, 0})
+    ->Args({100000, 49, 1, 0})
+    ->Args({880000, 13, 0, 1})
+    ->Args({880000, 13, 1, 1})
+    ->Args({100000, 49, 1, 1})
+    ->ArgNames({"rows", "features", "leaf", "quantized"})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

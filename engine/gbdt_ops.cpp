@@ -24,16 +24,19 @@ void require_vector(const char* op, const Tensor& t, DType dtype, int64_t n, con
 
 }  // namespace
 
-void logloss_gradients(Context& ctx, const Tensor& labels, const Tensor& scores, Tensor& gradients, Tensor& hessians) {
+GradientExtent logloss_gradients(Context& ctx, const Tensor& labels, const Tensor& scores, Tensor& gradients,
+                                 Tensor& hessians) {
     const char* op = "logloss_gradients";
     require_vector(op, labels, DType::f32, -1, "labels");
     const int64_t rows = labels.numel();
     require_vector(op, scores, DType::f64, rows, "scores");
     require_vector(op, gradients, DType::f32, rows, "gradients");
     require_vector(op, hessians, DType::f32, rows, "hessians");
+    GradientExtent out;
     cpu::logloss_gradients(labels.data<float>(), scores.data<double>(), gradients.data<float>(), hessians.data<float>(),
-                           rows);
+                           rows, &out.max_abs_gradient, &out.max_hessian);
     (void)ctx;
+    return out;
 }
 
 GradientExtent gradient_extent(Context& ctx, const Tensor& gradients, const Tensor& hessians) {
@@ -122,11 +125,21 @@ void tree_add_scores(Context& ctx, const BinnedTree& tree, const Tensor& bins, c
     (void)ctx;
 }
 
-void leaf_add_scores(Context& ctx, const Tensor& leaf_rows, double value, Tensor& scores) {
+void leaf_add_scores(Context& ctx, const Tensor& partition, std::span<const int64_t> leaf_begin,
+                     std::span<const int64_t> leaf_count, const Tensor& leaf_value, Tensor& scores) {
     const char* op = "leaf_add_scores";
-    require_vector(op, leaf_rows, DType::i32, -1, "leaf_rows");
+    require_vector(op, partition, DType::i32, -1, "partition");
     require_vector(op, scores, DType::f64, -1, "scores");
-    cpu::leaf_add_scores(leaf_rows.data<int32_t>(), leaf_rows.numel(), value, scores.data<double>());
+    const auto leaves = static_cast<int64_t>(leaf_begin.size());
+    require_vector(op, leaf_value, DType::f64, leaves, "leaf_value");
+    require(leaf_count.size() == leaf_begin.size(), op, "one count per leaf begin");
+    for (int64_t l = 0; l < leaves; ++l) {
+        const auto i = static_cast<size_t>(l);
+        require(leaf_begin[i] >= 0 && leaf_count[i] >= 0 && leaf_begin[i] + leaf_count[i] <= partition.numel(), op,
+                "leaf " + std::to_string(l) + " lies outside the partition");
+    }
+    cpu::leaf_add_scores(partition.data<int32_t>(), leaf_begin.data(), leaf_count.data(), leaf_value.data<double>(),
+                         leaves, scores.data<double>());
     (void)ctx;
 }
 

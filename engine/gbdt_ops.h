@@ -11,16 +11,19 @@
 
 namespace skipper::ops {
 
-// Binary log loss: gradients, hessians (f32 [rows]) from labels (f32, 0/1)
-// and raw scores (f64).
-void logloss_gradients(Context& ctx, const Tensor& labels, const Tensor& scores, Tensor& gradients, Tensor& hessians);
-
 // The largest |gradient| and hessian over the rows. A process holding a share
 // of the rows reduces these with max across processes before quant_scale.
 struct GradientExtent {
     double max_abs_gradient = 0.0;
     double max_hessian = 0.0;
 };
+
+// Binary log loss: gradients, hessians (f32 [rows]) from labels (f32, 0/1)
+// and raw scores (f64); returns their extent, found in the same pass.
+GradientExtent logloss_gradients(Context& ctx, const Tensor& labels, const Tensor& scores, Tensor& gradients,
+                                 Tensor& hessians);
+
+// The extent of gradients and hessians computed elsewhere.
 GradientExtent gradient_extent(Context& ctx, const Tensor& gradients, const Tensor& hessians);
 
 // One quantization unit per statistic (LightGBM 4): gradients map to
@@ -60,7 +63,11 @@ struct BinnedTree {
 // whose skip entry (u8 [rows], or undefined for none) is 0.
 void tree_add_scores(Context& ctx, const BinnedTree& tree, const Tensor& bins, const Tensor& skip, Tensor& scores);
 
-// scores[leaf_rows[i]] += value: a leaf's rows straight from the partition.
-void leaf_add_scores(Context& ctx, const Tensor& leaf_rows, double value, Tensor& scores);
+// scores[partition[i]] += leaf_value[l] for i in leaf l's range
+// [leaf_begin[l], leaf_begin[l] + leaf_count[l]) of the partition (i32 [n]):
+// every leaf's rows straight from the tree learner's partition.
+// leaf_begin, leaf_count: one per leaf; leaf_value: f64 [leaves].
+void leaf_add_scores(Context& ctx, const Tensor& partition, std::span<const int64_t> leaf_begin,
+                     std::span<const int64_t> leaf_count, const Tensor& leaf_value, Tensor& scores);
 
 }  // namespace skipper::ops

@@ -25,6 +25,9 @@ struct TrainingLog {
     std::vector<IterationRecord> records;
     int64_t best_iteration = 0;  // 1-based; 0 when no validation set
     std::string stopped_reason;  // "completed" or "early stopping at ..."
+    // Wall seconds per phase of training, where the learner reports them
+    // (GBDT: bins, gradients, histograms, partition, splits, scores, metrics).
+    std::map<std::string, double> phase_seconds;
 };
 
 }  // namespace skipper

@@ -9,7 +9,10 @@
 //       baseline's scores DIR/test_baseline.npy.
 //   gbdt_driver train --data DIR [--predictions FILE.npy] [--model FILE] key=value...
 //       loads the .npy matrices (as the Python peers do), trains, predicts the
-//       test rows and prints one JSON line of timings.
+//       test rows and prints one JSON line of timings (phase_seconds: per
+//       phase of training, from the TrainingLog).
+//   gbdt_driver baseline
+//       exits at once: its peak RSS is the process's own, before any data.
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -141,7 +144,8 @@ int train(const Args& args) {
     const data::TabularDataset train_set = load_part(dir, "train", meta);
     const double load_seconds = seconds_since(start);
     start = Clock::now();
-    const GbdtModel model = train_gbdt(train_set, nullptr, params);
+    TrainingLog log;
+    const GbdtModel model = train_gbdt(train_set, nullptr, params, &log);
     const double train_seconds = seconds_since(start);
 
     const data::TabularDataset test_set = load_part(dir, "test", meta);
@@ -156,6 +160,7 @@ int train(const Args& args) {
                                 {"load_seconds", load_seconds},
                                 {"train_seconds", train_seconds},
                                 {"predict_seconds", predict_seconds},
+                                {"phase_seconds", log.phase_seconds},
                                 {"trees", model.num_trees()}}
                      .dump()
               << "\n";
@@ -170,8 +175,15 @@ int main(int argc, char** argv) {
         const Args args = parse_args(argc, argv, 2);
         if (mode == "export") return export_task(args);
         if (mode == "train") return train(args);
+        if (mode == "baseline") {
+            // The process with its libraries loaded and nothing else: the peak
+            // RSS that gbdt_peers.py subtracts.
+            std::cout << nlohmann::json{{"side", "skipper"}}.dump() << "\n";
+            return 0;
+        }
         std::cerr << "usage: gbdt_driver export --task seed|seed_noleak|session --sessions N [--seed S] --out DIR\n"
-                     "       gbdt_driver train --data DIR [--predictions FILE.npy] [--model FILE] key=value...\n";
+                     "       gbdt_driver train --data DIR [--predictions FILE.npy] [--model FILE] key=value...\n"
+                     "       gbdt_driver baseline\n";
         return 2;
     } catch (const std::exception& e) {
         std::cerr << "gbdt_driver: " << e.what() << "\n";

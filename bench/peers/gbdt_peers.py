@@ -9,11 +9,21 @@ One run does, for each task:
   3. this script scores every side's test predictions with the same code.
 
 Training time is each side's own timer around dataset construction (binning)
-plus boosting, excluding the .npy load. Peak memory is the maximum resident set
-of the whole process (os.wait4's ru_maxrss): the .npy load, the interpreter and
-libraries included, the same way for every side.
+plus boosting, excluding the .npy load. Time per phase: Skipper reports bins,
+gradients (with bagging draws), histograms (the root's and the subtractions),
+partition (each partition with its built child's histogram, one pass), splits,
+scores and metrics; LightGBM's Python API exposes bins (Dataset construction)
+and boosting. Peak memory is the maximum resident set of the whole process
+(os.wait4's ru_maxrss), reported as is and minus the side's baseline: the same
+process with its libraries loaded and no data (the Python peers: the
+interpreter with numpy and the library imported; Skipper: `gbdt_driver
+baseline`).
+
+Sides: skipper (float histograms), skipper_quantized (use_quantized_grad),
+lightgbm, xgboost; --sides picks some.
 
 Usage: gbdt_peers.py --driver BUILD/bench/gbdt_driver [--tasks seed,seed_noleak,session]
+                     [--sides skipper,skipper_quantized,lightgbm,xgboost]
                      [--repeats 3] [--threads 2] [--work DIR] [--markdown FILE]
 """
 import argparse
@@ -82,13 +92,17 @@ def run_peer(side, data, params, threads, predictions):
     X = np.load(os.path.join(data, "train_X.npy"))
     y = np.load(os.path.join(data, "train_y.npy"))
     Xt = np.load(os.path.join(data, "test_X.npy"))
+    phases = {}
     if side == "lightgbm":
         import lightgbm as lgb
         p = dict(objective="binary", num_threads=threads, verbose=-1, seed=0, **params)
         rounds = p.pop("num_iterations")
         start = time.perf_counter()
-        booster = lgb.train(p, lgb.Dataset(X, y, categorical_feature=categorical), rounds)
+        dataset = lgb.Dataset(X, y, categorical_feature=categorical, params=p).construct()
+        phases["bins"] = time.perf_counter() - start
+        booster = lgb.train(p, dataset, rounds)
         seconds = time.perf_counter() - start
+        phases["boosting"] = seconds - phases["bins"]
         prob = booster.predict(Xt, num_threads=threads)
         version = lgb.__version__
     else:
@@ -107,7 +121,18 @@ def run_peer(side, data, params, threads, predictions):
         prob = booster.predict(xgb.DMatrix(Xt, feature_types=types, enable_categorical=True, nthread=threads))
         version = xgb.__version__
     np.save(predictions, np.asarray(prob, dtype=np.float64))
-    print(json.dumps({"side": side, "train_seconds": seconds, "version": version}))
+    print(json.dumps({"side": side, "train_seconds": seconds, "version": version, "phase_seconds": phases}))
+
+
+def run_baseline(side):
+    """The peer's process before any data: interpreter, numpy and the library."""
+    if side == "lightgbm":
+        import lightgbm as lgb
+        version = lgb.__version__
+    else:
+        import xgboost as xgb
+        version = xgb.__version__
+    print(json.dumps({"side": side, "version": version}))
 
 
 def child_env():
@@ -141,7 +166,9 @@ def main():
     ap.add_argument("--work", default="/tmp/skipper_gbdt_peers")
     ap.add_argument("--markdown")
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the session counts (smoke tests)")
+    ap.add_argument("--sides", default="skipper,skipper_quantized,lightgbm,xgboost")
     ap.add_argument("--run-peer", choices=["lightgbm", "xgboost"], help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", choices=["lightgbm", "xgboost"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     ap.add_argument("--params", help=argparse.SUPPRESS)
     ap.add_argument("--predictions", help=argparse.SUPPRESS)
@@ -149,8 +176,20 @@ def main():
     if args.run_peer:
         run_peer(args.run_peer, args.data, json.loads(args.params), args.threads, args.predictions)
         return
+    if args.baseline:
+        run_baseline(args.baseline)
+        return
     if not args.driver:
         ap.error("--driver is required")
+
+    sides = args.sides.split(",")
+    baseline_rss = {}
+    for side in sides:
+        if side.startswith("skipper"):
+            cmd = [args.driver, "baseline"]
+        else:
+            cmd = [sys.executable, os.path.abspath(__file__), "--baseline", side]
+        baseline_rss[side] = measured(cmd)[1]
 
     lines = []
     for task in args.tasks.split(","):
@@ -161,53 +200,75 @@ def main():
         meta = json.load(open(os.path.join(data, "meta.json")))
         params = task_params(task)
         yt = np.load(os.path.join(data, "test_y.npy")).astype(np.float64)
-        runs = {"skipper": [], "lightgbm": [], "xgboost": []}
-        versions = {"skipper": "this tree"}
+        runs = {side: [] for side in sides}
+        versions = {"skipper": "this tree", "skipper_quantized": "this tree"}
+        phase_runs = {side: [] for side in sides}
         predictions = {}
         for _ in range(args.repeats):
             for side in runs:
                 pred = os.path.join(data, f"pred_{side}.npy")
-                if side == "skipper":
+                if side.startswith("skipper"):
                     cmd = [args.driver, "train", "--data", data, "--predictions", pred,
                            f"num_threads={args.threads}"] + [f"{k}={v}" for k, v in params.items()]
+                    if side == "skipper_quantized":
+                        cmd.append("use_quantized_grad=true")
                 else:
                     cmd = [sys.executable, os.path.abspath(__file__), "--run-peer", side, "--data", data,
                            "--params", json.dumps(params), "--threads", str(args.threads), "--predictions", pred]
                 result, rss = measured(cmd)
                 versions[side] = result.get("version", versions.get(side))
                 runs[side].append((result["train_seconds"], rss))
+                phase_runs[side].append(result.get("phase_seconds", {}))
                 predictions[side] = np.load(pred)
         header = (f"### {task}: {exported['train_rows']} train rows, {exported['test_rows']} test rows, "
                   f"{len(meta['feature_names'])} features, params {params}, {args.threads} threads, "
                   f"median of {args.repeats} runs")
-        table = ["| side | version | train s (median) | runs | peak RSS MiB (median) | test AUC | log loss | accuracy"
-                 + (" | AA | first acc" if task == "session" else "") + " | time vs LightGBM | RSS vs LightGBM | AUC - LightGBM's |",
-                 "|---|---|---|---|---|---|---|---" + ("|---|---" if task == "session" else "") + "|---|---|---|"]
-        lgb_time = statistics.median(t for t, _ in runs["lightgbm"])
-        lgb_rss = statistics.median(r for _, r in runs["lightgbm"])
-        lgb_auc = roc_auc(yt, predictions["lightgbm"])
+        table = ["| side | version | train s (median) | runs | peak RSS MiB (median) | RSS - baseline MiB | test AUC | log loss | accuracy"
+                 + (" | AA | first acc" if task == "session" else "") + " | time vs LightGBM | RSS - baseline vs LightGBM | AUC - LightGBM's |",
+                 "|---|---|---|---|---|---|---|---|---" + ("|---|---" if task == "session" else "") + "|---|---|---|"]
+        reference = "lightgbm" if "lightgbm" in runs else sides[0]
+        lgb_time = statistics.median(t for t, _ in runs[reference])
+        lgb_net = statistics.median(r for _, r in runs[reference]) - baseline_rss[reference]
+        lgb_auc = roc_auc(yt, predictions[reference])
         for side, values in runs.items():
             p = predictions[side]
             t = statistics.median(v[0] for v in values)
             rss = statistics.median(v[1] for v in values)
+            net = rss - baseline_rss[side]
             auc = roc_auc(yt, p)
             row = (f"| {side} | {versions[side]} | {t:.2f} | {', '.join(f'{v[0]:.2f}' for v in values)} | {rss:.0f} | "
-                   f"{auc:.4f} | {log_loss(yt, p):.4f} | {np.mean((p >= 0.5) == (yt == 1)):.4f}")
+                   f"{net:.0f} | {auc:.4f} | {log_loss(yt, p):.4f} | {np.mean((p >= 0.5) == (yt == 1)):.4f}")
             if task == "session":
                 session = np.load(os.path.join(data, "test_session.npy"))
                 position = np.load(os.path.join(data, "test_position.npy"))
                 aa, first = session_scores(session, position, yt, p)
                 row += f" | {aa:.4f} | {first:.4f}"
-            row += f" | {t / lgb_time:.2f}x | {rss / lgb_rss:.2f}x | {auc - lgb_auc:+.4f} |"
+            row += f" | {t / lgb_time:.2f}x | {net / lgb_net:.2f}x | {auc - lgb_auc:+.4f} |"
             table.append(row)
         if task == "session":
             session = np.load(os.path.join(data, "test_session.npy"))
             position = np.load(os.path.join(data, "test_position.npy"))
             baseline = np.load(os.path.join(data, "test_baseline.npy")).astype(np.float64)
             aa, first = session_scores(session, position, yt, baseline)
-            table.append(f"| repeat-last baseline | - | - | - | - | - | - | "
+            table.append(f"| repeat-last baseline | - | - | - | - | - | - | - | "
                          f"{np.mean((baseline >= 0.5) == (yt == 1)):.4f} | {aa:.4f} | {first:.4f} | - | - | - |")
-        block = "\n".join([header, ""] + table + [""])
+        phase_names = []
+        for side in sides:
+            for phases in phase_runs[side]:
+                for name in phases:
+                    if name not in phase_names:
+                        phase_names.append(name)
+        phase_table = ["| side | " + " | ".join(f"{n} s" for n in phase_names) + " |",
+                       "|---|" + "---|" * len(phase_names)]
+        for side in sides:
+            cells = []
+            for name in phase_names:
+                values = [ph[name] for ph in phase_runs[side] if name in ph]
+                cells.append(f"{statistics.median(values):.3f}" if values else "-")
+            phase_table.append(f"| {side} | " + " | ".join(cells) + " |")
+        baselines = ", ".join(f"{side} {baseline_rss[side]:.0f} MiB" for side in sides)
+        block = "\n".join([header, ""] + table + ["", f"Time per phase (median of {args.repeats}):", ""] + phase_table
+                          + ["", f"Baseline peak RSS (no data): {baselines}", ""])
         print(block, flush=True)
         lines.append(block)
     if args.markdown:

@@ -8,16 +8,23 @@
 
 namespace skipper::cpu {
 
-void logloss_gradients(const float* labels, const double* scores, float* gradients, float* hessians, int64_t rows) {
-#pragma omp parallel for schedule(static)
+void logloss_gradients(const float* labels, const double* scores, float* gradients, float* hessians, int64_t rows,
+                       double* max_abs_gradient, double* max_hessian) {
+    float g_max = 0.0f, h_max = 0.0f;
+#pragma omp parallel for schedule(static) reduction(max : g_max, h_max)
     for (int64_t r = 0; r < rows; ++r) {
         const auto score = static_cast<float>(scores[r]);
         const float e = std::exp(-std::fabs(score));
         const float q = 1.0f / (1.0f + e);
         const float p = score >= 0.0f ? q : e * q;
-        gradients[r] = p - labels[r];
-        hessians[r] = e * q * q;
+        const float g = p - labels[r], h = e * q * q;
+        gradients[r] = g;
+        hessians[r] = h;
+        g_max = std::max(g_max, std::fabs(g));
+        h_max = std::max(h_max, h);
     }
+    *max_abs_gradient = g_max;
+    *max_hessian = h_max;
 }
 
 void gradient_extent(const float* gradients, const float* hessians, int64_t rows, double* max_abs_gradient,
@@ -96,9 +103,15 @@ void tree_add_scores(const BinnedTreeView& tree, const uint8_t* bins, int64_t nu
     }
 }
 
-void leaf_add_scores(const int32_t* rows, int64_t n, double value, double* scores) {
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) scores[rows[i]] += value;
+void leaf_add_scores(const int32_t* rows, const int64_t* leaf_begin, const int64_t* leaf_count, const double* leaf_value,
+                     int64_t leaves, double* scores) {
+    // Leaves hold disjoint rows, so they can go to threads in any order.
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t l = 0; l < leaves; ++l) {
+        const double value = leaf_value[l];
+        const int32_t* leaf_rows = rows + leaf_begin[l];
+        for (int64_t i = 0; i < leaf_count[l]; ++i) scores[leaf_rows[i]] += value;
+    }
 }
 
 }  // namespace skipper::cpu

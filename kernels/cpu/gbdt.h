@@ -9,8 +9,10 @@ namespace skipper::cpu {
 
 // g = p - y, h = p (1 - p) with p = sigmoid(score), in float (the precision
 // they are stored in) from e = exp(-|score|), so that h stays accurate where
-// p rounds to 1.
-void logloss_gradients(const float* labels, const double* scores, float* gradients, float* hessians, int64_t rows);
+// p rounds to 1. Also returns max |g| and max h (the extent quantization
+// needs), found in the same pass.
+void logloss_gradients(const float* labels, const double* scores, float* gradients, float* hessians, int64_t rows,
+                       double* max_abs_gradient, double* max_hessian);
 
 // max |g| and max h over the rows (exact: a maximum does not depend on order).
 void gradient_extent(const float* gradients, const float* hessians, int64_t rows, double* max_abs_gradient,
@@ -45,7 +47,10 @@ struct BinnedTreeView {
 void tree_add_scores(const BinnedTreeView& tree, const uint8_t* bins, int64_t num_features, int64_t rows,
                      const uint8_t* skip, double* scores);
 
-// scores[rows[i]] += value for i in [0, n): a leaf's rows after partitioning.
-void leaf_add_scores(const int32_t* rows, int64_t n, double value, double* scores);
+// scores[rows[i]] += leaf_value[l] for every leaf l and i in
+// [leaf_begin[l], leaf_begin[l] + leaf_count[l]): the rows of each leaf
+// straight from the partition, all leaves in one parallel loop.
+void leaf_add_scores(const int32_t* rows, const int64_t* leaf_begin, const int64_t* leaf_count, const double* leaf_value,
+                     int64_t leaves, double* scores);
 
 }  // namespace skipper::cpu

@@ -396,6 +396,129 @@ TEST(GbdtBoosting, IdenticalModelBytesForOneAndTwoThreads) {
     EXPECT_TRUE(one == two);
 }
 
+TEST(GbdtBoosting, IdenticalModelBytesForOneTwoAndThreeThreads) {
+    const auto train = learnable_set(60000, 21);
+    for (const bool quantized : {false, true}) {
+        GbdtParams p = small_params();
+        p.num_iterations = 8;
+        p.num_leaves = 31;
+        p.bagging_fraction = 0.7;
+        p.bagging_freq = 2;
+        p.feature_fraction = 0.75;
+        p.use_quantized_grad = quantized;
+        p.num_threads = 1;
+        const auto one = train_gbdt(train, nullptr, p).to_bytes();
+        for (const int64_t threads : {2, 3}) {
+            p.num_threads = threads;
+            EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == one) << "quantized=" << quantized << " threads=" << threads;
+        }
+    }
+}
+
+TEST(GbdtQuantized, IdenticalModelBytesForAnyRowBlockSize) {
+    const auto train = learnable_set(50000, 22);
+    GbdtParams p = small_params();
+    p.num_iterations = 8;
+    p.num_leaves = 31;
+    p.use_quantized_grad = true;
+    p.quant_train_renew_leaf = false;
+    p.histogram_block_rows = 8192;
+    const auto reference = train_gbdt(train, nullptr, p).to_bytes();
+    for (const int64_t block_rows : {1000, 3, 1 << 20}) {
+        p.histogram_block_rows = block_rows;
+        for (const int64_t threads : {1, 3}) {
+            p.num_threads = threads;
+            EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == reference) << "block rows " << block_rows;
+        }
+    }
+}
+
+TEST(GbdtQuantized, SameTopSplitsAsFloat) {
+    // Steps at known places (x0 at 0.3, x1 at 0.7, category 2), plus noise:
+    // the top splits are clear, and rounding the gradients must not move them.
+    std::mt19937_64 rng(23);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    const int64_t rows = 20000;
+    std::vector<std::vector<float>> cols(4, std::vector<float>(static_cast<size_t>(rows)));
+    std::vector<float> y(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+        const auto i = static_cast<size_t>(r);
+        cols[0][i] = u(rng);
+        cols[1][i] = u(rng);
+        cols[2][i] = static_cast<float>(rng() % 5);
+        cols[3][i] = u(rng);
+        const double logit = (cols[0][i] > 0.3f ? 2.0 : -1.0) + (cols[1][i] > 0.7f ? -1.5 : 0.5) +
+                             (cols[2][i] == 2.0f ? 1.0 : 0.0);
+        y[i] = u(rng) < 1.0 / (1.0 + std::exp(-logit)) ? 1.0f : 0.0f;
+    }
+    const auto train = make_dataset(cols, y, {false, false, true, false});
+    GbdtParams p = small_params();
+    p.num_iterations = 3;
+    p.num_leaves = 4;
+    p.max_bin = 63;
+    const GbdtModel exact = train_gbdt(train, nullptr, p);
+    p.use_quantized_grad = true;
+    for (const int64_t levels : {4, 16}) {
+        p.num_grad_quant_bins = levels;
+        const GbdtModel quantized = train_gbdt(train, nullptr, p);
+        for (int64_t t = 0; t < exact.num_trees(); ++t) {
+            const GbdtTree& a = exact.trees()[static_cast<size_t>(t)];
+            const GbdtTree& b = quantized.trees()[static_cast<size_t>(t)];
+            // The root and its first split: same feature, same threshold.
+            for (size_t node = 0; node < 2; ++node) {
+                EXPECT_EQ(a.split_feature[node], b.split_feature[node]) << "levels " << levels << " tree " << t << " node " << node;
+                EXPECT_EQ(a.threshold[node], b.threshold[node]) << "levels " << levels << " tree " << t << " node " << node;
+                EXPECT_EQ(a.categorical[node], b.categorical[node]);
+            }
+        }
+    }
+}
+
+TEST(GbdtQuantized, RenewedLeavesAreTheExactFloatOutputs) {
+    const auto train = learnable_set(5000, 24);
+    GbdtParams p = small_params();
+    p.num_iterations = 1;
+    p.use_quantized_grad = true;
+    p.quant_train_renew_leaf = true;
+    const GbdtModel model = train_gbdt(train, nullptr, p);
+    // First iteration: every row's score is the initial one; recompute each
+    // leaf's -sum(g) / sum(h) from the rows that fall into it.
+    const GbdtTree& tree = model.trees()[0];
+    const float score = static_cast<float>(model.init_score());
+    const float e = std::exp(-std::fabs(score)), q = 1.0f / (1.0f + e);
+    const float prob = score >= 0.0f ? q : e * q, hessian = e * q * q;
+    std::vector<double> g(static_cast<size_t>(tree.num_leaves()), 0.0), h(g.size(), 0.0);
+    const float* x = train.features.data<float>();
+    const float* y = train.labels.data<float>();
+    for (int64_t r = 0; r < train.rows(); ++r) {
+        const auto leaf = static_cast<size_t>(tree.leaf_index(x + r * train.num_features()));
+        g[leaf] += prob - y[r];
+        h[leaf] += hessian;
+    }
+    ASSERT_GT(tree.num_leaves(), 2);
+    for (size_t l = 0; l < g.size(); ++l)
+        EXPECT_NEAR(tree.leaf_value[l], -p.learning_rate * g[l] / h[l], 1e-9) << "leaf " << l;
+    // Without renewal the outputs come from the rounded sums: close, not equal.
+    p.quant_train_renew_leaf = false;
+    const GbdtModel rounded = train_gbdt(train, nullptr, p);
+    EXPECT_NE(rounded.trees()[0].leaf_value, tree.leaf_value);
+}
+
+TEST(GbdtQuantized, ManyLevelsTakeTheSixtyFourBitSumsAndStillLearn) {
+    const auto train = learnable_set(6000, 25), valid = learnable_set(3000, 26);
+    GbdtParams p = small_params();
+    p.metric = "auc";
+    p.num_iterations = 15;
+    p.use_quantized_grad = true;
+    p.num_grad_quant_bins = 16384;  // a leaf of 4 rows already overflows 16 bits
+    TrainingLog wide;
+    train_gbdt(train, &valid, p, &wide);
+    p.use_quantized_grad = false;
+    TrainingLog exact;
+    train_gbdt(train, &valid, p, &exact);
+    EXPECT_NEAR(wide.records.back().metrics.at("valid_auc"), exact.records.back().metrics.at("valid_auc"), 0.01);
+}
+
 TEST(GbdtBoosting, FeatureImportanceFavoursTheSignal) {
     const auto train = learnable_set(4000, 9);
     const GbdtModel model = train_gbdt(train, nullptr, small_params());
@@ -552,6 +675,20 @@ TEST(GbdtData, BadTrainingDataIsRefused) {
     auto other = make_dataset({{1.0f}, {2.0f}, {3.0f}, {4.0f}}, {1.0f});
     other.feature_names[3] = "extra";
     EXPECT_THROW(train_gbdt(train, &other, small_params()), Error);
+}
+
+TEST(GbdtQuantized, LevelsThatOverflowSixtyFourBitsAreRefused) {
+    const int64_t rows = 262145;  // 16384 levels: 2^32 / 16384 = 262144 rows at most
+    std::vector<float> x(static_cast<size_t>(rows)), y(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+        x[static_cast<size_t>(r)] = static_cast<float>(r % 100);
+        y[static_cast<size_t>(r)] = r % 3 == 0 ? 1.0f : 0.0f;
+    }
+    GbdtParams p = small_params();
+    p.num_iterations = 1;
+    p.use_quantized_grad = true;
+    p.num_grad_quant_bins = 16384;
+    EXPECT_EQ(param_error_name([&] { train_gbdt(make_dataset({x}, y), nullptr, p); }), "num_grad_quant_bins");
 }
 
 }  // namespace

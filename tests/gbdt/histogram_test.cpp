@@ -1,11 +1,14 @@
-// The histogram op against a plain loop written here, on odd sizes, with and
-// without a row subset; bit-identical for 1 and 2 threads; subtraction.
+// The histogram ops against plain loops written here, on odd sizes, with and
+// without a row subset: float sums bit-identical for 1, 2 and 3 threads;
+// quantized sums exact for any thread count and block size; the fused
+// partition; subtraction; and the choice between 32- and 64-bit sums.
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "engine/context.h"
 #include "engine/error.h"
+#include "engine/gbdt_ops.h"
 #include "engine/histogram_ops.h"
 #include "tests/test_util.h"
 
@@ -19,11 +22,14 @@ struct HistogramCase {
 };
 
 struct Inputs {
-    Tensor bins, offsets, gradients, hessians, rows;
+    ops::HistogramRows rows;
+    Tensor leaf;  // the row subset, or undefined
     int64_t total_bins = 0;
 };
 
-Inputs make_inputs(const HistogramCase& c, uint64_t seed) {
+// Random bins, gradients in [-1, 1], hessians in [0, 0.5]; quantized pairs
+// from ops::quantize_gradients when quant_bins > 0.
+Inputs make_inputs(const HistogramCase& c, uint64_t seed, int64_t quant_bins = 0) {
     std::mt19937_64 rng(seed);
     const auto features = static_cast<int64_t>(c.bins_per_feature.size());
     std::vector<uint8_t> bins(static_cast<size_t>(c.rows * features));
@@ -40,29 +46,41 @@ Inputs make_inputs(const HistogramCase& c, uint64_t seed) {
         h[static_cast<size_t>(r)] = 0.25f * (1.0f + u(rng));
     }
     Inputs in;
-    in.bins = Tensor::from_vector<uint8_t>(bins, {c.rows, features});
-    in.offsets = Tensor::from_vector<int32_t>(offsets, {features + 1});
-    in.gradients = Tensor::from_vector<float>(g, {c.rows});
-    in.hessians = Tensor::from_vector<float>(h, {c.rows});
+    in.rows.bins = Tensor::from_vector<uint8_t>(bins, {c.rows, features});
+    in.rows.feature_offsets = Tensor::from_vector<int32_t>(offsets, {features + 1});
+    in.rows.gradients = Tensor::from_vector<float>(g, {c.rows});
+    in.rows.hessians = Tensor::from_vector<float>(h, {c.rows});
     in.total_bins = offsets.back();
+    if (quant_bins > 0) {
+        Context ctx(Device::cpu, 1);
+        in.rows.quant_bins = quant_bins;
+        in.rows.quantized = Tensor::empty({c.rows}, DType::i32);
+        const auto scale = ops::quant_scale(ops::gradient_extent(ctx, in.rows.gradients, in.rows.hessians), quant_bins);
+        ops::quantize_gradients(ctx, in.rows.gradients, in.rows.hessians, {}, seed, true, scale, quant_bins,
+                                in.rows.quantized);
+    }
     if (c.subset) {
         std::vector<int32_t> rows;
         for (int64_t r = 0; r < c.rows; ++r)
             if (rng() % 3 != 0) rows.push_back(static_cast<int32_t>(r));
-        in.rows = Tensor::from_vector<int32_t>(rows, {static_cast<int64_t>(rows.size())});
+        in.leaf = Tensor::from_vector<int32_t>(rows, {static_cast<int64_t>(rows.size())});
     }
     return in;
 }
 
-std::vector<double> reference_histogram(const Inputs& in) {
-    const auto bins = in.bins.to_vector<uint8_t>();
-    const auto offsets = in.offsets.to_vector<int32_t>();
-    const auto g = in.gradients.to_vector<float>(), h = in.hessians.to_vector<float>();
-    const int64_t features = in.bins.size(1);
+std::vector<int32_t> rows_of(const Inputs& in) {
+    if (in.leaf.defined()) return in.leaf.to_vector<int32_t>();
     std::vector<int32_t> rows;
-    if (in.rows.defined()) rows = in.rows.to_vector<int32_t>();
-    else
-        for (int64_t r = 0; r < in.bins.size(0); ++r) rows.push_back(static_cast<int32_t>(r));
+    for (int64_t r = 0; r < in.rows.bins.size(0); ++r) rows.push_back(static_cast<int32_t>(r));
+    return rows;
+}
+
+// Float reference: (gradient, hessian, count, 0) per bin, in double.
+std::vector<double> reference_float(const Inputs& in, const std::vector<int32_t>& rows) {
+    const auto bins = in.rows.bins.to_vector<uint8_t>();
+    const auto offsets = in.rows.feature_offsets.to_vector<int32_t>();
+    const auto g = in.rows.gradients.to_vector<float>(), h = in.rows.hessians.to_vector<float>();
+    const int64_t features = in.rows.bins.size(1);
     std::vector<double> out(static_cast<size_t>(in.total_bins * 4), 0.0);
     for (int32_t r : rows)
         for (int64_t f = 0; f < features; ++f) {
@@ -74,11 +92,41 @@ std::vector<double> reference_histogram(const Inputs& in) {
     return out;
 }
 
-std::vector<double> build(const Inputs& in, int threads) {
+// Quantized reference: (G, H) per bin in plain int64, decoded from the pairs.
+std::vector<int64_t> reference_quantized(const Inputs& in, const std::vector<int32_t>& rows) {
+    const auto bins = in.rows.bins.to_vector<uint8_t>();
+    const auto offsets = in.rows.feature_offsets.to_vector<int32_t>();
+    const auto q = in.rows.quantized.to_vector<int32_t>();
+    const int64_t features = in.rows.bins.size(1);
+    std::vector<int64_t> out(static_cast<size_t>(in.total_bins * 2), 0);
+    for (int32_t r : rows) {
+        const int32_t packed = q[static_cast<size_t>(r)];
+        const int64_t hessian = packed & 0xffff, gradient = (packed - hessian) / 65536;
+        for (int64_t f = 0; f < features; ++f) {
+            const size_t slot = static_cast<size_t>(offsets[static_cast<size_t>(f)] + bins[static_cast<size_t>(r * features + f)]);
+            out[2 * slot] += gradient;
+            out[2 * slot + 1] += hessian;
+        }
+    }
+    return out;
+}
+
+std::vector<int64_t> decoded(const Tensor& histogram) {
+    std::vector<int64_t> out;
+    const auto* h = static_cast<const uint64_t*>(histogram.raw());
+    for (int64_t b = 0; b < histogram.size(0); ++b) {
+        out.push_back(ops::quantized_gradient_sum(h[b]));
+        out.push_back(ops::quantized_hessian_sum(h[b]));
+    }
+    return out;
+}
+
+Tensor build(const Inputs& in, int threads) {
     Context ctx(Device::cpu, threads);
-    Tensor hist = Tensor::empty({in.total_bins, 4}, DType::f64);
-    ops::histogram_build(ctx, in.bins, in.offsets, in.gradients, in.hessians, in.rows, hist);
-    return hist.to_vector<double>();
+    Tensor hist = ops::histogram_empty(in.rows);
+    Tensor scratch = ops::histogram_scratch(in.rows, in.rows.bins.size(0));
+    ops::histogram_build(ctx, in.rows, in.leaf, hist, scratch);
+    return hist;
 }
 
 const HistogramCase kCases[] = {
@@ -86,45 +134,163 @@ const HistogramCase kCases[] = {
     {40001, {256, 7, 33, 2}, true}, {300000, {64, 256, 5}, false}, {0, {4, 4}, false},
 };
 
-TEST(HistogramBuild, MatchesPlainLoop) {
+TEST(HistogramBuild, FloatMatchesPlainLoop) {
     uint64_t seed = 1;
     for (const auto& c : kCases) {
         const Inputs in = make_inputs(c, seed++);
-        const auto want = reference_histogram(in);
-        EXPECT_TRUE(test::all_close(build(in, 2), want, 1e-9, 1e-9)) << "rows=" << c.rows << " subset=" << c.subset;
+        EXPECT_TRUE(test::all_close(build(in, 2).to_vector<double>(), reference_float(in, rows_of(in)), 1e-9, 1e-9))
+            << "rows=" << c.rows << " subset=" << c.subset;
     }
 }
 
-TEST(HistogramBuild, BitIdenticalForOneAndTwoThreads) {
+TEST(HistogramBuild, FloatBitIdenticalForOneTwoAndThreeThreads) {
     uint64_t seed = 100;
     for (const auto& c : kCases) {
         const Inputs in = make_inputs(c, seed++);
-        EXPECT_EQ(build(in, 1), build(in, 2)) << "rows=" << c.rows;
+        const auto one = build(in, 1).to_vector<double>();
+        EXPECT_EQ(one, build(in, 2).to_vector<double>()) << "rows=" << c.rows;
+        EXPECT_EQ(one, build(in, 3).to_vector<double>()) << "rows=" << c.rows;
+    }
+}
+
+TEST(HistogramBuild, QuantizedIsExactForAnyThreadsAndBlockSize) {
+    uint64_t seed = 200;
+    for (const auto& c : kCases)
+        for (const int64_t quant_bins : {4, 16, 255}) {
+            Inputs in = make_inputs(c, seed++, quant_bins);
+            const auto want = reference_quantized(in, rows_of(in));
+            for (const int64_t block_rows : {1, 7, 8192, 1 << 20})
+                for (const int threads : {1, 2, 3}) {
+                    in.rows.block_rows = block_rows;
+                    EXPECT_EQ(decoded(build(in, threads)), want)
+                        << "rows=" << c.rows << " bins=" << quant_bins << " block=" << block_rows << " threads=" << threads;
+                }
+        }
+}
+
+TEST(QuantizedSums, WidthFollowsTheRowBound) {
+    // 4 levels: |g| <= 2 and h <= 4 per row, so 16-bit fields hold 16383 rows.
+    EXPECT_EQ(ops::quantized_sum_bits(1, 4), 32);
+    EXPECT_EQ(ops::quantized_sum_bits(16383, 4), 32);
+    EXPECT_EQ(ops::quantized_sum_bits(16384, 4), 64);
+    EXPECT_EQ(ops::quantized_sum_bits(1073741823, 4), 64);  // 4 * rows <= 2^32 - 1
+    EXPECT_EQ(ops::quantized_sum_bits(1073741824, 4), 0);
+    // Odd levels round |g| up: 5 levels allow |g| <= 3 (32767 / 3 = 10922 rows), h <= 5.
+    EXPECT_EQ(ops::quantized_sum_bits(10922, 5), 32);
+    EXPECT_EQ(ops::quantized_sum_bits(10923, 5), 64);
+    // The most levels: |g| <= 8192, so 3 rows fit 16 bits and 4 do not.
+    EXPECT_EQ(ops::quantized_sum_bits(3, ops::kMaxQuantBins), 32);
+    EXPECT_EQ(ops::quantized_sum_bits(4, ops::kMaxQuantBins), 64);
+}
+
+// Every row at the largest quantized pair, all in one bin: the sums leave 16
+// bits after a few rows, so the 64-bit path must take them.
+TEST(QuantizedSums, ABlockPastSixteenBitsGetsSixtyFourBitSums) {
+    const int64_t quant_bins = ops::kMaxQuantBins, limit_g = quant_bins / 2;
+    for (const int64_t rows : {3, 4, 40, 1000})
+        for (const int64_t sign : {1, -1}) {
+            Inputs in;
+            in.rows.bins = Tensor::zeros({rows, 2}, DType::u8);
+            in.rows.feature_offsets = Tensor::from_vector<int32_t>({0, 1, 3}, {3});
+            in.total_bins = 3;
+            in.rows.quant_bins = quant_bins;
+            std::vector<int32_t> q(static_cast<size_t>(rows),
+                                   static_cast<int32_t>(sign * limit_g * 65536 + quant_bins));
+            in.rows.quantized = Tensor::from_vector<int32_t>(q, {rows});
+            for (const int64_t block_rows : {int64_t{1}, rows}) {
+                in.rows.block_rows = block_rows;
+                const auto got = decoded(build(in, 2));
+                EXPECT_EQ(got[0], sign * rows * limit_g) << rows;
+                EXPECT_EQ(got[1], rows * quant_bins) << rows;
+                EXPECT_EQ(got[2], sign * rows * limit_g) << rows;
+                EXPECT_EQ(got[4], 0) << rows;
+            }
+            EXPECT_EQ(ops::quantized_sum_bits(rows, quant_bins), rows <= 3 ? 32 : 64);
+        }
+}
+
+TEST(PartitionHistogram, StablePartitionAndTheBuiltSidesHistogram) {
+    uint64_t seed = 300;
+    for (const auto& c : kCases) {
+        if (c.rows == 0) continue;
+        for (const int64_t quant_bins : {0, 4})
+            for (const bool build_left : {false, true}) {
+                Inputs in = make_inputs(c, seed++, quant_bins);
+                const std::vector<int32_t> rows = rows_of(in);
+                const int32_t feature = static_cast<int32_t>(c.bins_per_feature.size()) - 1;
+                std::vector<uint8_t> goes_left(256, 0);
+                for (int b = 0; b < 256; b += 3) goes_left[static_cast<size_t>(b)] = 1;
+                const auto bins = in.rows.bins.to_vector<uint8_t>();
+                const auto features = static_cast<int64_t>(c.bins_per_feature.size());
+                std::vector<int32_t> left, right;
+                for (int32_t r : rows)
+                    (goes_left[bins[static_cast<size_t>(r * features + feature)]] ? left : right).push_back(r);
+                std::vector<int32_t> want_rows = left;
+                want_rows.insert(want_rows.end(), right.begin(), right.end());
+                const std::vector<int32_t>& built = build_left ? left : right;
+
+                std::vector<std::vector<int32_t>> got_rows;
+                std::vector<Tensor> got_hist;
+                for (const int threads : {1, 2, 3}) {
+                    Context ctx(Device::cpu, threads);
+                    Tensor leaf = Tensor::from_vector<int32_t>(rows, {static_cast<int64_t>(rows.size())});
+                    Tensor row_scratch = Tensor::empty({static_cast<int64_t>(rows.size())}, DType::i32);
+                    Tensor hist = ops::histogram_empty(in.rows);
+                    Tensor scratch = ops::histogram_scratch(in.rows, static_cast<int64_t>(rows.size()));
+                    const int64_t n_left = ops::partition_histogram(ctx, in.rows, feature,
+                                                                    Tensor::from_vector<uint8_t>(goes_left, {256}),
+                                                                    build_left, leaf, row_scratch, hist, scratch);
+                    EXPECT_EQ(n_left, static_cast<int64_t>(left.size()));
+                    got_rows.push_back(leaf.to_vector<int32_t>());
+                    got_hist.push_back(hist);
+                }
+                EXPECT_EQ(got_rows[0], want_rows) << "rows=" << c.rows;
+                EXPECT_EQ(got_rows[1], want_rows);
+                EXPECT_EQ(got_rows[2], want_rows);
+                if (quant_bins > 0) {
+                    for (const Tensor& h : got_hist) EXPECT_EQ(decoded(h), reference_quantized(in, built));
+                } else {
+                    EXPECT_TRUE(test::all_close(got_hist[0].to_vector<double>(), reference_float(in, built), 1e-9, 1e-9));
+                    EXPECT_EQ(got_hist[0].to_vector<double>(), got_hist[1].to_vector<double>());
+                    EXPECT_EQ(got_hist[0].to_vector<double>(), got_hist[2].to_vector<double>());
+                }
+            }
     }
 }
 
 TEST(HistogramSubtract, ParentMinusChildIsTheOtherChild) {
-    const Inputs all = make_inputs({5000, {9, 40}, false}, 7);
-    std::vector<int32_t> left, right;
-    for (int32_t r = 0; r < 5000; ++r) (r % 4 == 0 ? left : right).push_back(r);
-    Inputs left_in = all, right_in = all;
-    left_in.rows = Tensor::from_vector<int32_t>(left, {static_cast<int64_t>(left.size())});
-    right_in.rows = Tensor::from_vector<int32_t>(right, {static_cast<int64_t>(right.size())});
-    Context ctx(Device::cpu, 2);
-    Tensor parent = Tensor::from_vector<double>(build(all, 2), {all.total_bins, 4});
-    Tensor child = Tensor::from_vector<double>(build(left_in, 2), {all.total_bins, 4});
-    ops::histogram_subtract(ctx, parent, child, parent);  // in place, as the tree learner does
-    EXPECT_TRUE(test::all_close(parent.to_vector<double>(), reference_histogram(right_in), 1e-9, 1e-9));
+    for (const int64_t quant_bins : {0, 4}) {
+        const Inputs all = make_inputs({5000, {9, 40}, false}, 7, quant_bins);
+        std::vector<int32_t> left, right;
+        for (int32_t r = 0; r < 5000; ++r) (r % 4 == 0 ? left : right).push_back(r);
+        Inputs left_in = all;
+        left_in.leaf = Tensor::from_vector<int32_t>(left, {static_cast<int64_t>(left.size())});
+        Context ctx(Device::cpu, 2);
+        Tensor parent = build(all, 2);
+        const Tensor child = build(left_in, 2);
+        ops::histogram_subtract(ctx, parent, child, parent);  // in place, as the tree learner does
+        if (quant_bins > 0)
+            EXPECT_EQ(decoded(parent), reference_quantized(all, right));
+        else
+            EXPECT_TRUE(test::all_close(parent.to_vector<double>(), reference_float(all, right), 1e-9, 1e-9));
+    }
 }
 
 TEST(HistogramBuild, RejectsMismatchedTensors) {
-    const Inputs in = make_inputs({10, {4, 4}, false}, 3);
+    Inputs in = make_inputs({10, {4, 4}, false}, 3);
     Context ctx(Device::cpu, 1);
+    Tensor scratch = ops::histogram_scratch(in.rows, 10);
     Tensor wrong = Tensor::empty({in.total_bins + 1, 4}, DType::f64);
-    EXPECT_THROW(ops::histogram_build(ctx, in.bins, in.offsets, in.gradients, in.hessians, in.rows, wrong), Error);
-    Tensor hist = Tensor::empty({in.total_bins, 4}, DType::f64);
-    Tensor short_gradients = Tensor::empty({9}, DType::f32);
-    EXPECT_THROW(ops::histogram_build(ctx, in.bins, in.offsets, short_gradients, in.hessians, in.rows, hist), Error);
+    EXPECT_THROW(ops::histogram_build(ctx, in.rows, in.leaf, wrong, scratch), Error);
+    Tensor hist = ops::histogram_empty(in.rows);
+    Inputs short_gradients = in;
+    short_gradients.rows.gradients = Tensor::empty({9}, DType::f32);
+    EXPECT_THROW(ops::histogram_build(ctx, short_gradients.rows, in.leaf, hist, scratch), Error);
+    Tensor tiny_scratch = Tensor::empty({1}, DType::u8);
+    in.rows.block_rows = 1;  // ten blocks need ten histograms of scratch
+    EXPECT_THROW(ops::histogram_build(ctx, in.rows, in.leaf, hist, tiny_scratch), Error);
+    in.rows.quant_bins = 4;  // quantized mode without quantized pairs
+    EXPECT_THROW(ops::histogram_build(ctx, in.rows, in.leaf, hist, scratch), Error);
 }
 
 }  // namespace

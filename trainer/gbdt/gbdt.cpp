@@ -237,13 +237,15 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
     std::string stopped = "completed";
     std::vector<float> probabilities;
 
+    double gradient_seconds = 0.0, score_seconds = 0.0, metric_seconds = 0.0;
     for (int64_t it = 1; it <= params.num_iterations; ++it) {
-        ops::logloss_gradients(ctx, train.labels, scores, stats.gradients, stats.hessians);
+        std::optional<gbdt::ScopeSeconds> timer(std::in_place, gradient_seconds);
+        const ops::GradientExtent extent =
+            ops::logloss_gradients(ctx, train.labels, scores, stats.gradients, stats.hessians);
         if (params.use_quantized_grad) {
             // The scale comes from the global extent (one max over every row,
             // wherever the rows live), the rounding from each row's key.
-            stats.scale = ops::quant_scale(ops::gradient_extent(ctx, stats.gradients, stats.hessians),
-                                           params.num_grad_quant_bins);
+            stats.scale = ops::quant_scale(extent, params.num_grad_quant_bins);
             ops::quantize_gradients(ctx, stats.gradients, stats.hessians, row_keys,
                                     gbdt::row_draw_seed(seed, gbdt::RowDraw::gradient_rounding, static_cast<uint64_t>(it)),
                                     params.stochastic_rounding, stats.scale, params.num_grad_quant_bins, stats.quantized);
@@ -266,13 +268,14 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
                 skip[0] = 1;
             }
         }
+        timer.reset();
         const std::vector<uint8_t> feature_used = draw_features(features, params.feature_fraction, feature_rng);
         if (!distributed) {
             GbdtTree tree = learner.grow(stats, bag, feature_used);
+            timer.emplace(score_seconds);
             // Rows in the bag take their leaf's value straight from the partition;
             // rows outside it, and validation rows, walk the tree in bin space.
-            for (int32_t leaf = 0; leaf < tree.num_leaves(); ++leaf)
-                ops::leaf_add_scores(ctx, learner.leaf_rows(leaf), tree.leaf_value[static_cast<size_t>(leaf)], scores);
+            learner.add_leaf_scores(scores);
             if (bagging) ops::tree_add_scores(ctx, learner.binned_tree(), bins, out_of_bag, scores);
             model.trees_.push_back(std::move(tree));
         } else {
@@ -287,9 +290,11 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
                 my_rows[static_cast<size_t>(i)] =
                     bagging ? bag[static_cast<size_t>(share.begin + i)] : static_cast<int32_t>(share.begin + i);
             model.trees_.push_back(learner.grow(stats, my_rows, feature_used));
+            timer.emplace(score_seconds);
             ops::tree_add_scores(ctx, learner.binned_tree(), bins, Tensor(), scores);
         }
         if (valid != nullptr) ops::tree_add_scores(ctx, learner.binned_tree(), valid->bins, Tensor(), valid_scores);
+        timer.emplace(metric_seconds);
 
         IterationRecord record;
         record.iteration = it;
@@ -309,6 +314,7 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
                           std::to_string(best_value) + " at iteration " + std::to_string(best_iteration);
             }
         }
+        timer.reset();
         record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (log != nullptr) log->records.push_back(record);
         if (progress) progress(record);
@@ -319,6 +325,12 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
     if (log != nullptr) {
         log->best_iteration = best_iteration;
         log->stopped_reason = stopped;
+        log->phase_seconds["gradients"] += gradient_seconds;
+        log->phase_seconds["histograms"] += learner.seconds().histograms;
+        log->phase_seconds["partition"] += learner.seconds().partition;
+        log->phase_seconds["splits"] += learner.seconds().splits;
+        log->phase_seconds["scores"] += score_seconds;
+        log->phase_seconds["metrics"] += metric_seconds;
     }
     return model;
 }
@@ -333,6 +345,8 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
     validate_gbdt_params(params);
     check_dataset(train, "training");
     if (valid != nullptr) check_dataset(*valid, "validation");
+    double bin_seconds = 0.0;
+    std::optional<gbdt::ScopeSeconds> timer(std::in_place, bin_seconds);
     std::vector<gbdt::FeatureBins> feature_bins = gbdt::fit_feature_bins(
         train, params.max_bin, params.bin_construct_sample_cnt, static_cast<uint64_t>(params.seed));
     std::optional<gbdt::BinnedDataset> binned_valid;
@@ -344,6 +358,8 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
         binned_valid = gbdt::bin_dataset(*valid, feature_bins);
     }
     const gbdt::BinnedDataset binned_train = gbdt::bin_dataset(train, std::move(feature_bins));
+    timer.reset();
+    if (log != nullptr) log->phase_seconds["bins"] += bin_seconds;
     return GbdtBuilder::train(binned_train, binned_valid ? &*binned_valid : nullptr, params, log, progress);
 }
 

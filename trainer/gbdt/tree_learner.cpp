@@ -79,6 +79,16 @@ Tensor TreeLearner::leaf_rows(int32_t leaf) const {
     return partition_.slice_rows(range.begin, range.begin + range.count);
 }
 
+void TreeLearner::add_leaf_scores(Tensor& scores) {
+    const int64_t leaves = binned_tree_.leaf_value.numel();
+    std::vector<int64_t> begin(static_cast<size_t>(leaves)), count(static_cast<size_t>(leaves));
+    for (int64_t l = 0; l < leaves; ++l) {
+        begin[static_cast<size_t>(l)] = leaf_ranges_[static_cast<size_t>(l)].begin;
+        count[static_cast<size_t>(l)] = leaf_ranges_[static_cast<size_t>(l)].count;
+    }
+    ops::leaf_add_scores(ctx_, partition_, begin, count, binned_tree_.leaf_value, scores);
+}
+
 void TreeLearner::feature_sums(const Tensor& histogram, const LeafSums& leaf, int64_t f,
                                std::vector<LeafSums>& out) const {
     const int32_t begin = offsets_host_[static_cast<size_t>(f)];
@@ -125,7 +135,8 @@ LeafSums TreeLearner::histogram_leaf_sums(const Tensor& histogram, int64_t count
     return out;
 }
 
-SplitCandidate TreeLearner::best_split(const Tensor& histogram, const LeafSums& sums, int32_t depth) const {
+SplitCandidate TreeLearner::best_split(const Tensor& histogram, const LeafSums& sums, int32_t depth) {
+    const ScopeSeconds timer(seconds_.splits);
     SplitCandidate best;
     if (params_.max_depth > 0 && depth >= params_.max_depth) return best;
     if (sums.count < 2 * params_.min_data_in_leaf || sums.hessians < 2 * params_.min_sum_hessian_in_leaf) return best;
@@ -170,7 +181,11 @@ GbdtTree TreeLearner::grow(const GradientStats& stats, const std::vector<int32_t
     // Data-parallel: `rows` are this rank's; every histogram is summed over
     // the ranks (sum_histogram) and every count too, so each rank sees the
     // whole data's histograms and grows the same tree.
-    ops::histogram_build(ctx_, histogram_rows_, all_rows ? Tensor() : leaf_rows(0), histograms_[0], histogram_scratch_);
+    {
+        const ScopeSeconds timer(seconds_.histograms);
+        ops::histogram_build(ctx_, histogram_rows_, all_rows ? Tensor() : leaf_rows(0), histograms_[0],
+                             histogram_scratch_);
+    }
     sum_histogram(histograms_[0]);
     sums[0] = histogram_leaf_sums(histograms_[0], sum_count(root_count));
     best[0] = best_split(histograms_[0], sums[0], 0);
@@ -214,10 +229,17 @@ GbdtTree TreeLearner::grow(const GradientStats& stats, const std::vector<int32_t
         Tensor range_rows = leaf_rows(chosen);
         Tensor& parent_hist = histograms_[static_cast<size_t>(left)];
         Tensor& fresh_hist = histograms_[static_cast<size_t>(right)];
-        const int64_t left_count = ops::partition_histogram(ctx_, histogram_rows_, split.feature, goes_left_, build_left,
-                                                            range_rows, row_scratch_, fresh_hist, histogram_scratch_);
+        int64_t left_count = 0;
+        {
+            const ScopeSeconds timer(seconds_.partition);
+            left_count = ops::partition_histogram(ctx_, histogram_rows_, split.feature, goes_left_, build_left,
+                                                  range_rows, row_scratch_, fresh_hist, histogram_scratch_);
+        }
         sum_histogram(fresh_hist);
-        ops::histogram_subtract(ctx_, parent_hist, fresh_hist, parent_hist);
+        {
+            const ScopeSeconds timer(seconds_.histograms);
+            ops::histogram_subtract(ctx_, parent_hist, fresh_hist, parent_hist);
+        }
         if (build_left) std::swap(parent_hist, fresh_hist);
         leaf_ranges_[static_cast<size_t>(left)] = {range.begin, left_count};
         leaf_ranges_[static_cast<size_t>(right)] = {range.begin + left_count, range.count - left_count};

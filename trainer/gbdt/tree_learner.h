@@ -9,6 +9,7 @@
 // the split gains use the sums times the iteration's scale.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -30,6 +31,26 @@ struct GradientStats {
     ops::QuantScale scale;
 };
 
+// Adds the wall time of its scope to `into`.
+class ScopeSeconds {
+public:
+    explicit ScopeSeconds(double& into) : into_(into), start_(std::chrono::steady_clock::now()) {}
+    ~ScopeSeconds() { into_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+    ScopeSeconds(const ScopeSeconds&) = delete;
+    ScopeSeconds& operator=(const ScopeSeconds&) = delete;
+
+private:
+    double& into_;
+    std::chrono::steady_clock::time_point start_;
+};
+
+// Wall seconds spent in each phase of grow(), summed over calls.
+struct GrowSeconds {
+    double histograms = 0.0;  // the root's histogram and the subtractions
+    double partition = 0.0;   // partitions, each with its built child's histogram
+    double splits = 0.0;      // split search over the histograms
+};
+
 class TreeLearner {
 public:
     // bins: u8 [rows, F] from bin_rows; buffers for num_leaves histograms and
@@ -46,15 +67,18 @@ public:
         int64_t begin = 0, count = 0;
     };
     Tensor leaf_rows(int32_t leaf) const;
+    // scores[row] += its leaf's value for every row of the last grown tree.
+    void add_leaf_scores(Tensor& scores);
     // The last grown tree in bin space, for ops::tree_add_scores.
     const ops::BinnedTree& binned_tree() const { return binned_tree_; }
+    const GrowSeconds& seconds() const { return seconds_; }
 
 private:
     // The leaf's per-bin sums of feature f as LeafSums (counts estimated in quantized mode).
     void feature_sums(const Tensor& histogram, const LeafSums& leaf, int64_t f, std::vector<LeafSums>& out) const;
     // The leaf's totals from its histogram (exact in quantized mode); count given.
     LeafSums histogram_leaf_sums(const Tensor& histogram, int64_t count) const;
-    SplitCandidate best_split(const Tensor& histogram, const LeafSums& sums, int32_t depth) const;
+    SplitCandidate best_split(const Tensor& histogram, const LeafSums& sums, int32_t depth);
 
     Context& ctx_;
     const Tensor& bins_;
@@ -74,6 +98,7 @@ private:
     std::vector<Range> leaf_ranges_;
     std::vector<uint8_t> feature_used_;
     ops::BinnedTree binned_tree_;
+    GrowSeconds seconds_;
 };
 
 }  // namespace skipper::gbdt
