@@ -1,5 +1,6 @@
 #include "engine/collective.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
