@@ -76,8 +76,7 @@ private:
 
 }  // namespace
 
-uint64_t fnv1a64(const uint8_t* data, size_t size) {
-    uint64_t hash = 0xcbf29ce484222325ull;
+uint64_t fnv1a64(const uint8_t* data, size_t size, uint64_t hash) {
     for (size_t i = 0; i < size; ++i) {
         hash ^= data[i];
         hash *= 0x100000001b3ull;

@@ -41,6 +41,9 @@ ModelFile load_model_file(const std::string& path);
 // Writes any bytes atomically in the same way (used by other writers too).
 void write_file_atomically(const std::string& path, const std::string& bytes);
 
-uint64_t fnv1a64(const uint8_t* data, size_t size);
+// FNV-1a over `size` bytes; pass the previous result as `hash` to continue
+// over more bytes as if they followed.
+constexpr uint64_t kFnv1aOffset = 0xcbf29ce484222325ull;
+uint64_t fnv1a64(const uint8_t* data, size_t size, uint64_t hash = kFnv1aOffset);
 
 }  // namespace skipper

@@ -6,6 +6,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "engine/collective.h"
 #include "engine/context.h"
 #include "engine/params.h"
 #include "engine/serialize.h"
@@ -15,6 +16,7 @@
 #include "trainer/data/generator.h"
 #include "trainer/data/mssd_files.h"
 #include "trainer/data/test_set.h"
+#include "trainer/data_parallel.h"
 #include "tools/data_source.h"
 #include "tools/experiment.h"
 #include "tools/progress.h"
@@ -208,7 +210,8 @@ json run_json(const TrainedRun& run) {
 }
 
 void write_metrics(const std::string& path, const json& document, std::ostream& err) {
-    if (path.empty()) return;
+    // Files are written by rank 0 alone: in a data-parallel job every rank holds the same results.
+    if (path.empty() || !collective::is_root()) return;
     write_file_atomically(path, document.dump(2) + "\n");
     err << "metrics written to " << path << '\n';
 }
@@ -436,7 +439,11 @@ int cmd_train(Invocation& inv) {
     const TaskChoice choice{parse_task(o.task), o.leak};
     const auto task_data = build_task_data(loaded.mssd, choice, learner == "lstm" && choice.task == Task::session,
                                            {o.test_fraction, o.split_seed}, warning_printer(inv.err));
+    // Every rank of a data-parallel job must hold the same data (it reads the same files).
+    require_same_on_every_rank(fingerprint(task_data.train_rows) ^ fingerprint(task_data.train_sequences), "data");
     const TrainedRun run = train_with_progress(learner, task_data, params, inv.err);
+    // Every rank holds the same model; only rank 0 writes it (and the metrics).
+    if (!collective::is_root()) return kExitSuccess;
     save_model(run.model, o.output_model);
     print_scores(inv.out, learner + " on the " + choice.label() + ": held-out scores (" + fixed(run.seconds, 1) +
                               "s of training)",
@@ -446,6 +453,12 @@ int cmd_train(Invocation& inv) {
     document["command"] = "train";
     document["data"] = loaded.description;
     document["model"] = o.output_model;
+    if (collective::size() > 1) {
+        const collective::Traffic traffic = collective::traffic();
+        inv.err << "data-parallel: " << collective::size() << " ranks; rank 0 made " << traffic.calls
+                << " collective calls over " << traffic.bytes << " bytes\n";
+        document["collective"] = {{"ranks", collective::size()}, {"calls", traffic.calls}, {"bytes", traffic.bytes}};
+    }
     write_metrics(o.metrics_out, document, inv.err);
     return kExitSuccess;
 }
@@ -571,7 +584,7 @@ int cmd_predict(Invocation& inv) {
                 if (mask[s * seq.max_steps() + t] > 0.5f)
                     add(static_cast<int32_t>(s), static_cast<int32_t>(t + 1), probabilities[next++]);
     }
-    write_file_atomically(o.output_result, csv);
+    if (collective::is_root()) write_file_atomically(o.output_result, csv);
     inv.out << "wrote " << probabilities.size() << " predictions to " << o.output_result << '\n';
     return kExitSuccess;
 }
@@ -611,7 +624,7 @@ int cmd_report(Invocation& inv) {
     inputs.confusion_title = "gbdt, " + choice.label() + ", held-out rows";
     inputs.confusion = run.test.confusion;
     inputs.results.push_back({choice.label(), "gbdt", run.test.metrics, run.seconds});
-    write_file_atomically(o.report, render_report(inputs));
+    if (collective::is_root()) write_file_atomically(o.report, render_report(inputs));
     inv.out << "report written to " << o.report << '\n';
     return kExitSuccess;
 }
@@ -703,7 +716,7 @@ int cmd_run(Invocation& inv) {
     inv.out << "\nwarning: the seed task's near-perfect accuracy with the leak comes from " << data::kLeakingColumn
             << ", which is written when the track ends; the rows without it are the honest figures.\n";
     if (!o.report.empty()) {
-        write_file_atomically(o.report, render_report(inputs));
+        if (collective::is_root()) write_file_atomically(o.report, render_report(inputs));
         inv.out << "report written to " << o.report << '\n';
     }
     write_metrics(o.metrics_out, {{"command", "run"}, {"data", loaded.description}, {"seconds", total}, {"runs", runs}},
@@ -930,7 +943,11 @@ int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         err << "skipper: unknown command '" << name << "'\n\n" << general_help();
         return kExitUsage;
     }
-    const std::string prefix = std::string("skipper ") + command->name + ": error: ";
+    // In a data-parallel job the message names the rank that failed.
+    const std::string rank = collective::size() == 1 ? std::string()
+                                                     : " (rank " + std::to_string(collective::rank()) + " of " +
+                                                           std::to_string(collective::size()) + ")";
+    const std::string prefix = std::string("skipper ") + command->name + ": error" + rank + ": ";
     try {
         const ParsedLine line = parse_line({args.begin() + 1, args.end()});
         if (line.help) {

@@ -7,6 +7,8 @@
 #include "engine/serialize.h"
 #include "trainer/data/features.h"
 #include "trainer/data/split.h"
+#include "trainer/data_parallel.h"
+#include "trainer/metrics/reduced_metrics.h"
 #include "trainer/metrics/session_metrics.h"
 
 namespace skipper::tools {
@@ -41,23 +43,43 @@ data::Split make_split(int64_t count, const SplitOptions& options, bool by_sessi
 
 std::span<const float> floats(const Tensor& t) { return {t.data<float>(), static_cast<size_t>(t.numel())}; }
 
-Scores score_rows(const data::TabularDataset& rows, const std::vector<double>& probabilities, bool session_task) {
+// Held-out scores, from every rank's share of the rows (whole sessions) and
+// reduced over the ranks of the job (trainer/metrics/reduced_metrics.h).
+Scores scores_of(std::span<const float> labels, std::span<const float> scores) {
+    Scores out;
+    out.confusion = metrics::reduced_confusion_matrix(labels, scores);
+    out.metrics["accuracy"] = out.confusion.accuracy();
+    out.metrics["auc"] = metrics::reduced_roc_auc(labels, scores);
+    out.metrics["logloss"] = metrics::reduced_log_loss(labels, scores);
+    return out;
+}
+
+void add_session_scores(Scores& out, const metrics::SessionScores& model, const metrics::SessionScores& baseline) {
+    const auto all_model = metrics::reduced_session_scores(model);
+    const auto all_baseline = metrics::reduced_session_scores(baseline);
+    out.metrics["aa"] = all_model.mean_average_accuracy;
+    out.metrics["first_accuracy"] = all_model.first_prediction_accuracy;
+    out.metrics["baseline_aa"] = all_baseline.mean_average_accuracy;
+    out.metrics["baseline_first_accuracy"] = all_baseline.first_prediction_accuracy;
+}
+
+std::vector<int64_t> share_indices(const RankShare& share) {
+    std::vector<int64_t> indices(static_cast<size_t>(share.count()));
+    for (int64_t i = 0; i < share.count(); ++i) indices[static_cast<size_t>(i)] = share.begin + i;
+    return indices;
+}
+
+Scores score_rows(const AnyModel& model, const data::TabularDataset& all_rows, bool session_task) {
+    const RankShare share = rank_share_of_runs(all_rows.session_index, all_rows.rows());
+    const data::TabularDataset rows = data::take_rows(all_rows, share_indices(share));
+    const std::vector<double> probabilities =
+        std::visit([&](const auto& m) { return m.predict_proba(rows); }, model);
     const std::vector<float> scores(probabilities.begin(), probabilities.end());
     const auto labels = floats(rows.labels);
-    Scores out;
-    out.metrics["accuracy"] = metrics::accuracy(labels, scores);
-    out.metrics["auc"] = metrics::roc_auc(labels, scores);
-    out.metrics["logloss"] = metrics::log_loss(labels, scores);
-    out.confusion = metrics::confusion_matrix(labels, scores);
-    if (session_task) {
-        const auto model = metrics::session_scores(rows, scores);
-        out.metrics["aa"] = model.mean_average_accuracy;
-        out.metrics["first_accuracy"] = model.first_prediction_accuracy;
-        const auto baseline_predictions = metrics::repeat_last_skip_predictions(rows);
-        const auto baseline = metrics::session_scores(rows, baseline_predictions);
-        out.metrics["baseline_aa"] = baseline.mean_average_accuracy;
-        out.metrics["baseline_first_accuracy"] = baseline.first_prediction_accuracy;
-    }
+    Scores out = scores_of(labels, scores);
+    if (session_task)
+        add_session_scores(out, metrics::session_scores(rows, scores),
+                           metrics::session_scores(rows, metrics::repeat_last_skip_predictions(rows)));
     return out;
 }
 
@@ -70,7 +92,10 @@ std::vector<double> predicted_positions(const data::SequenceDataset& data, const
     return out;
 }
 
-Scores score_sequences(const data::SequenceDataset& data, const std::vector<double>& all) {
+Scores score_sequences(const LstmModel& model, const data::SequenceDataset& all_sessions) {
+    const data::SequenceDataset data =
+        data::take_sessions(all_sessions, share_indices(rank_share(all_sessions.sessions())));
+    const auto all = model.predict_proba(data);
     const std::vector<float> all_f(all.begin(), all.end());
     const Tensor grid = Tensor::from_vector<float>(all_f, {data.sessions(), data.max_steps()});
     std::vector<float> labels, scores;
@@ -81,17 +106,9 @@ Scores score_sequences(const data::SequenceDataset& data, const std::vector<doub
             labels.push_back(label[i]);
             scores.push_back(all_f[static_cast<size_t>(i)]);
         }
-    Scores out;
-    out.metrics["accuracy"] = metrics::accuracy(labels, scores);
-    out.metrics["auc"] = metrics::roc_auc(labels, scores);
-    out.metrics["logloss"] = metrics::log_loss(labels, scores);
-    out.confusion = metrics::confusion_matrix(labels, scores);
-    const auto model = metrics::session_scores(data, grid);
-    out.metrics["aa"] = model.mean_average_accuracy;
-    out.metrics["first_accuracy"] = model.first_prediction_accuracy;
-    const auto baseline = metrics::session_scores(data, metrics::repeat_last_skip_predictions(data));
-    out.metrics["baseline_aa"] = baseline.mean_average_accuracy;
-    out.metrics["baseline_first_accuracy"] = baseline.first_prediction_accuracy;
+    Scores out = scores_of(labels, scores);
+    add_session_scores(out, metrics::session_scores(data, grid),
+                       metrics::session_scores(data, metrics::repeat_last_skip_predictions(data)));
     return out;
 }
 
@@ -164,11 +181,8 @@ std::vector<double> predict_test(const AnyModel& model, const TaskData& data) {
 }
 
 Scores score_model(const AnyModel& model, const TaskData& data) {
-    if (uses_sequences(model)) {
-        const auto& lstm = std::get<LstmModel>(model);
-        return score_sequences(data.test_sequences, lstm.predict_proba(data.test_sequences));
-    }
-    return score_rows(data.test_rows, predict_test(model, data), data.choice.task == Task::session);
+    if (uses_sequences(model)) return score_sequences(std::get<LstmModel>(model), data.test_sequences);
+    return score_rows(model, data.test_rows, data.choice.task == Task::session);
 }
 
 void save_model(const AnyModel& model, const std::string& path) {

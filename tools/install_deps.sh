@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcpp-httplib-dev
   zlib1g-dev               # .csv.gz inputs
+  libopenmpi-dev openmpi-bin  # data-parallel training across processes (-DSKIPPER_MPI)
   chromium                 # headless browser test of the prediction page
   wrk                      # bounded load test of the server
 )

@@ -8,10 +8,12 @@
 #include <optional>
 #include <random>
 
+#include "engine/collective.h"
 #include "engine/context.h"
 #include "engine/error.h"
 #include "engine/gbdt_ops.h"
 #include "engine/histogram_ops.h"
+#include "trainer/data_parallel.h"
 #include "trainer/gbdt/binned_dataset.h"
 #include "trainer/gbdt/tree_learner.h"
 #include "trainer/metrics/metrics.h"
@@ -226,6 +228,8 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
     std::vector<int32_t> bag;
     Tensor out_of_bag = bagging ? Tensor::empty({rows}, DType::u8) : Tensor();
     std::mt19937_64 feature_rng(seed ^ 0xc2b2ae3d27d4eb4full);
+    const bool distributed = collective::size() > 1;
+    std::vector<int32_t> my_rows;
 
     const bool higher_better = metric_higher_is_better(params.metric);
     double best_value = 0.0;
@@ -250,29 +254,46 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
             // Each row's draw hashes its key: the bag does not depend on row order.
             const uint64_t round_seed =
                 gbdt::row_draw_seed(seed, gbdt::RowDraw::bagging, static_cast<uint64_t>((it - 1) / params.bagging_freq));
+            // The tree walk below skips the rows in the bag (the partition
+            // updates them) and scores the rows out of it.
             uint8_t* skip = out_of_bag.data<uint8_t>();
             bag.clear();
             for (int64_t r = 0; r < rows; ++r) {
                 const bool keep = counter_uniform(round_seed, train.row_key(r)) < params.bagging_fraction;
-                skip[r] = keep ? 0 : 1;
+                skip[r] = keep ? 1 : 0;
                 if (keep) bag.push_back(static_cast<int32_t>(r));
             }
             if (bag.empty()) {  // a tiny set can draw nothing; keep one row
                 bag.push_back(0);
-                skip[0] = 0;
+                skip[0] = 1;
             }
         }
         timer.reset();
         const std::vector<uint8_t> feature_used = draw_features(features, params.feature_fraction, feature_rng);
-        GbdtTree tree = learner.grow(stats, bag, feature_used);
-        timer.emplace(score_seconds);
-
-        // Rows in the bag take their leaf's value straight from the partition;
-        // rows outside it, and validation rows, walk the tree in bin space.
-        learner.add_leaf_scores(scores);
-        if (bagging) ops::tree_add_scores(ctx, learner.binned_tree(), bins, out_of_bag, scores);
+        if (!distributed) {
+            GbdtTree tree = learner.grow(stats, bag, feature_used);
+            timer.emplace(score_seconds);
+            // Rows in the bag take their leaf's value straight from the partition;
+            // rows outside it, and validation rows, walk the tree in bin space.
+            learner.add_leaf_scores(scores);
+            if (bagging) ops::tree_add_scores(ctx, learner.binned_tree(), bins, out_of_bag, scores);
+            model.trees_.push_back(std::move(tree));
+        } else {
+            // Data-parallel (trainer/data_parallel.h): every rank holds every
+            // row and its score, and builds the histograms of its share of the
+            // rows (of the bag's); the learner sums them over the ranks, so
+            // every rank grows the same tree, and every row walks it.
+            const RankShare share = rank_share(bagging ? static_cast<int64_t>(bag.size()) : rows);
+            if (share.count() == 0) throw Error("train_gbdt: fewer training rows than ranks");
+            my_rows.resize(static_cast<size_t>(share.count()));
+            for (int64_t i = 0; i < share.count(); ++i)
+                my_rows[static_cast<size_t>(i)] =
+                    bagging ? bag[static_cast<size_t>(share.begin + i)] : static_cast<int32_t>(share.begin + i);
+            model.trees_.push_back(learner.grow(stats, my_rows, feature_used));
+            timer.emplace(score_seconds);
+            ops::tree_add_scores(ctx, learner.binned_tree(), bins, Tensor(), scores);
+        }
         if (valid != nullptr) ops::tree_add_scores(ctx, learner.binned_tree(), valid->bins, Tensor(), valid_scores);
-        model.trees_.push_back(std::move(tree));
         timer.emplace(metric_seconds);
 
         IterationRecord record;

@@ -1,10 +1,14 @@
 #include "trainer/gbdt/tree_learner.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <limits>
 
 #include <cmath>
+
+#include "engine/collective.h"
+#include "trainer/data_parallel.h"
 
 namespace skipper::gbdt {
 
@@ -174,12 +178,16 @@ GbdtTree TreeLearner::grow(const GradientStats& stats, const std::vector<int32_t
     std::vector<uint8_t> parent_left(static_cast<size_t>(max_leaves), 0);
     std::vector<uint8_t> node_goes_left;
 
+    // Data-parallel: `rows` are this rank's; every histogram is summed over
+    // the ranks (sum_histogram) and every count too, so each rank sees the
+    // whole data's histograms and grows the same tree.
     {
         const ScopeSeconds timer(seconds_.histograms);
         ops::histogram_build(ctx_, histogram_rows_, all_rows ? Tensor() : leaf_rows(0), histograms_[0],
                              histogram_scratch_);
     }
-    sums[0] = histogram_leaf_sums(histograms_[0], root_count);
+    sum_histogram(histograms_[0]);
+    sums[0] = histogram_leaf_sums(histograms_[0], sum_count(root_count));
     best[0] = best_split(histograms_[0], sums[0], 0);
 
     GbdtTree tree;
@@ -227,6 +235,7 @@ GbdtTree TreeLearner::grow(const GradientStats& stats, const std::vector<int32_t
             left_count = ops::partition_histogram(ctx_, histogram_rows_, split.feature, goes_left_, build_left,
                                                   range_rows, row_scratch_, fresh_hist, histogram_scratch_);
         }
+        sum_histogram(fresh_hist);
         {
             const ScopeSeconds timer(seconds_.histograms);
             ops::histogram_subtract(ctx_, parent_hist, fresh_hist, parent_hist);
@@ -236,9 +245,11 @@ GbdtTree TreeLearner::grow(const GradientStats& stats, const std::vector<int32_t
         leaf_ranges_[static_cast<size_t>(right)] = {range.begin + left_count, range.count - left_count};
         if (quantized_) {
             // Exact children: their own integer totals and row counts.
-            sums[static_cast<size_t>(left)] = histogram_leaf_sums(histograms_[static_cast<size_t>(left)], left_count);
+            const int64_t parent_count = sums[static_cast<size_t>(chosen)].count;
+            const int64_t global_left = sum_count(left_count);
+            sums[static_cast<size_t>(left)] = histogram_leaf_sums(histograms_[static_cast<size_t>(left)], global_left);
             sums[static_cast<size_t>(right)] =
-                histogram_leaf_sums(histograms_[static_cast<size_t>(right)], range.count - left_count);
+                histogram_leaf_sums(histograms_[static_cast<size_t>(right)], parent_count - global_left);
         } else {
             sums[static_cast<size_t>(left)] = split.left;
             sums[static_cast<size_t>(right)] = split.right;
@@ -259,8 +270,11 @@ GbdtTree TreeLearner::grow(const GradientStats& stats, const std::vector<int32_t
             // The output from the exact float sums of the leaf's rows.
             const ops::LeafStatSums exact =
                 ops::leaf_sums(ctx_, stats.gradients, stats.hessians, leaf_rows(l), params_.histogram_block_rows);
-            s.gradients = exact.gradients;
-            s.hessians = exact.hessians;
+            // Over the ranks: equal to one process's up to the order of the sum.
+            std::array<double, 2> both = {exact.gradients, exact.hessians};
+            if (collective::size() > 1) collective::allreduce_sum(std::span(both));
+            s.gradients = both[0];
+            s.hessians = both[1];
         }
         tree.leaf_value[static_cast<size_t>(l)] =
             params_.learning_rate * leaf_output(s.gradients, s.hessians, params_.lambda_l2);

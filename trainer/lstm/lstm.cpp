@@ -10,6 +10,7 @@
 #include "engine/error.h"
 #include "engine/lstm_ops.h"
 #include "engine/serialize.h"
+#include "trainer/data_parallel.h"
 #include "trainer/lstm/batch.h"
 #include "trainer/model_metadata.h"
 #include "trainer/metrics/metrics.h"
@@ -132,7 +133,8 @@ void LstmTrainer::run(const lstm::BatchSource& train, const lstm::BatchSource* v
 
     const int64_t items = train.items();
     const int64_t batch = std::min(params_.batch_size, items);
-    lstm::BatchStaging staging(net, train.steps(), batch);
+    // Data-parallel: every rank shuffles alike and takes its share of each global batch.
+    lstm::BatchStaging staging(net, train.steps(), largest_rank_share(batch));
     std::mt19937_64 rng(static_cast<uint64_t>(params_.seed));
     std::vector<int64_t> order(static_cast<size_t>(items));
     std::iota(order.begin(), order.end(), 0);
@@ -147,12 +149,14 @@ void LstmTrainer::run(const lstm::BatchSource& train, const lstm::BatchSource* v
         double loss_sum = 0.0, weight_sum = 0.0;
         for (int64_t begin = 0; begin < items; begin += batch) {
             const int64_t end = std::min(items, begin + batch);
-            indices.assign(order.begin() + begin, order.begin() + end);
-            const double batch_weight = staging.fill(train, indices);
-            const double loss = net.forward_backward();
+            const RankShare share = rank_share(end - begin);
+            indices.assign(order.begin() + begin + share.begin, order.begin() + begin + share.end);
+            const double local_weight = staging.fill(train, indices);
+            const double local_loss = net.forward_backward();
+            const GlobalLoss global = sum_gradients(net.context(), net.flat_gradients(), local_loss, local_weight);
             ops::adam_step(net.context(), weights, net.flat_gradients(), adam_m, adam_v, adam, ++step);
-            loss_sum += loss * batch_weight;
-            weight_sum += batch_weight;
+            loss_sum += global.loss * global.weight;
+            weight_sum += global.weight;
         }
         IterationRecord record;
         record.iteration = epoch;

@@ -86,6 +86,7 @@ public:
     // the optimizer updates them with one kernel.
     Tensor& flat_parameters() { return flat_parameters_; }
     const Tensor& flat_gradients() const { return flat_gradients_; }
+    Tensor& flat_gradients() { return flat_gradients_; }
 
     // The batch buffers for T steps of `batch_size` sequences, allocated with
     // every activation buffer when the shape changes and reused otherwise.

@@ -1,0 +1,185 @@
+// engine/collective.h, trainer/data_parallel.h and the reduced metrics: on one
+// process (always), and on three ranks under mpirun (where MPI is built): the
+// Collective3Ranks tests run only in the copies of this program that
+// Collective.ThreeRanksUnderMpirun starts.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/collective.h"
+#include "trainer/data_parallel.h"
+#include "trainer/metrics/reduced_metrics.h"
+
+namespace skipper {
+namespace {
+
+constexpr const char* kChildVariable = "SKIPPER_COLLECTIVE_TEST_CHILD";
+
+TEST(Collective, OneProcessIsTheIdentity) {
+    if (std::getenv(kChildVariable) != nullptr) GTEST_SKIP() << "a rank of the mpirun test";
+    EXPECT_EQ(collective::rank(), 0);
+    EXPECT_EQ(collective::size(), 1);
+    std::vector<int64_t> ints = {3, -4};
+    collective::allreduce_sum(std::span(ints));
+    EXPECT_EQ(ints, (std::vector<int64_t>{3, -4}));
+    std::vector<int64_t> block(2);
+    collective::reduce_scatter_sum(ints, block);
+    EXPECT_EQ(block, ints);
+    std::vector<uint8_t> bytes = {1, 2, 3};
+    const auto parts = collective::gather(bytes);
+    ASSERT_EQ(parts.size(), 1u);
+    EXPECT_EQ(parts[0], bytes);
+    EXPECT_EQ(rank_share(10).begin, 0);
+    EXPECT_EQ(rank_share(10).end, 10);
+    Context ctx;
+    Tensor g = Tensor::from_vector<float>({1.5f, -2.0f}, {2});
+    const GlobalLoss global = sum_gradients(ctx, g, 0.25, 7.0);
+    EXPECT_EQ(global.loss, 0.25);
+    EXPECT_EQ(global.weight, 7.0);
+    EXPECT_EQ(g.to_vector<float>(), (std::vector<float>{1.5f, -2.0f}));
+}
+
+TEST(Collective, ThreeRanksUnderMpirun) {
+    if (std::getenv(kChildVariable) != nullptr) GTEST_SKIP() << "a rank of the mpirun test";
+    if (!collective::built_with_mpi()) GTEST_SKIP() << "built without MPI";
+    // A rank that fails before a collective would leave the others waiting: timeout ends them.
+    const std::string command = std::string(kChildVariable) + "=1 timeout 60 " + SKIPPER_MPIEXEC +
+                                " --allow-run-as-root --oversubscribe --mca btl self,vader -np 3 /proc/" +
+                                std::to_string(getpid()) + "/exe --gtest_filter='Collective3Ranks.*' 2>&1";
+    const int status = std::system(command.c_str());
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << command;
+}
+
+class Collective3Ranks : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        if (std::getenv(kChildVariable) == nullptr) return;
+        static int argc = 1;
+        static char name[] = "collective_test";
+        static char* args[] = {name, nullptr};
+        static char** argv = args;
+        static const collective::Session session(argc, argv);
+    }
+    void SetUp() override {
+        if (std::getenv(kChildVariable) == nullptr) GTEST_SKIP() << "runs under mpirun only";
+        ASSERT_EQ(collective::size(), 3);
+    }
+};
+
+TEST_F(Collective3Ranks, SumsMaximaAndBlocks) {
+    const int64_t r = collective::rank();
+    std::vector<int64_t> ints = {r, 10 * r + 1};
+    collective::allreduce_sum(std::span(ints));
+    EXPECT_EQ(ints, (std::vector<int64_t>{3, 33}));
+    std::vector<double> doubles = {0.5 * static_cast<double>(r)};
+    collective::allreduce_max(std::span(doubles));
+    EXPECT_EQ(doubles[0], 1.0);
+    std::vector<float> floats = {1.0f};
+    collective::allreduce_sum(std::span(floats));
+    EXPECT_EQ(floats[0], 3.0f);
+    // Reduce-scatter then allgather is an allreduce.
+    std::vector<int64_t> values(6), block(2), gathered(6);
+    for (int64_t i = 0; i < 6; ++i) values[static_cast<size_t>(i)] = (r + 1) * (i + 1);
+    collective::reduce_scatter_sum(values, block);
+    EXPECT_EQ(block[0], 6 * (2 * r + 1));
+    collective::allgather(block, gathered);
+    for (int64_t i = 0; i < 6; ++i) EXPECT_EQ(gathered[static_cast<size_t>(i)], 6 * (i + 1));
+}
+
+TEST_F(Collective3Ranks, BroadcastAndGatherOfBytes) {
+    const int r = collective::rank();
+    std::vector<uint8_t> bytes;
+    if (r == 1) bytes = {7, 8, 9};
+    collective::broadcast(bytes, 1);
+    EXPECT_EQ(bytes, (std::vector<uint8_t>{7, 8, 9}));
+    const std::vector<uint8_t> mine(static_cast<size_t>(r), static_cast<uint8_t>(r));
+    const auto parts = collective::gather(mine);
+    if (r == 0) {
+        ASSERT_EQ(parts.size(), 3u);
+        for (size_t i = 0; i < 3; ++i) EXPECT_EQ(parts[i], std::vector<uint8_t>(i, static_cast<uint8_t>(i)));
+    } else {
+        EXPECT_TRUE(parts.empty());
+    }
+    collective::barrier();
+}
+
+TEST_F(Collective3Ranks, SharesPartitionTheItemsWithoutSplittingRuns) {
+    std::vector<int64_t> bounds = {rank_share(10).begin, rank_share(10).end};
+    std::vector<int64_t> all(6);
+    collective::allgather(bounds, all);
+    EXPECT_EQ(all, (std::vector<int64_t>{0, 4, 4, 7, 7, 10}));
+    EXPECT_EQ(largest_rank_share(10), 4);
+    const std::vector<int32_t> sessions = {0, 0, 0, 1, 1, 2, 2, 2, 3, 3};
+    const RankShare share = rank_share_of_runs(sessions, 10);
+    bounds = {share.begin, share.end};
+    collective::allgather(bounds, all);
+    EXPECT_EQ(all, (std::vector<int64_t>{0, 5, 5, 8, 8, 10}));
+}
+
+// Every rank builds the same rows and scores its share: the reduced figures
+// are the figures of all rows (AUC and counts exactly).
+TEST_F(Collective3Ranks, ReducedMetricsEqualTheMetricsOfAllRows) {
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+    const int64_t n = 1001;
+    std::vector<float> labels(n), scores(n);
+    for (int64_t i = 0; i < n; ++i) {
+        labels[static_cast<size_t>(i)] = uniform(rng) < 0.4f ? 1.0f : 0.0f;
+        // Coarse scores: many ties across ranks.
+        scores[static_cast<size_t>(i)] = std::round(uniform(rng) * 20.0f) / 20.0f;
+    }
+    const RankShare share = rank_share(n);
+    const std::span<const float> my_labels = std::span<const float>(labels).subspan(
+        static_cast<size_t>(share.begin), static_cast<size_t>(share.count()));
+    const std::span<const float> my_scores = std::span<const float>(scores).subspan(
+        static_cast<size_t>(share.begin), static_cast<size_t>(share.count()));
+    EXPECT_EQ(metrics::reduced_roc_auc(my_labels, my_scores), metrics::roc_auc(labels, scores));
+    const auto confusion = metrics::reduced_confusion_matrix(my_labels, my_scores);
+    const auto want = metrics::confusion_matrix(labels, scores);
+    EXPECT_EQ(confusion.true_positive, want.true_positive);
+    EXPECT_EQ(confusion.false_positive, want.false_positive);
+    EXPECT_EQ(confusion.true_negative, want.true_negative);
+    EXPECT_EQ(confusion.false_negative, want.false_negative);
+    EXPECT_NEAR(metrics::reduced_log_loss(my_labels, my_scores), metrics::log_loss(labels, scores), 1e-12);
+    // Sessions of 4 rows; each rank scores whole sessions.
+    std::vector<int32_t> session(n), position(n);
+    for (int64_t i = 0; i < n; ++i) {
+        session[static_cast<size_t>(i)] = static_cast<int32_t>(i / 4);
+        position[static_cast<size_t>(i)] = static_cast<int32_t>(i % 4);
+    }
+    const RankShare runs = rank_share_of_runs(session, n);
+    const auto part = [&](const auto& v) {
+        return std::span(v).subspan(static_cast<size_t>(runs.begin), static_cast<size_t>(runs.count()));
+    };
+    const auto mine = metrics::session_scores(part(session), part(position), part(labels), part(scores));
+    const auto all = metrics::session_scores(session, position, labels, scores);
+    const auto reduced = metrics::reduced_session_scores(mine);
+    EXPECT_EQ(reduced.sessions, all.sessions);
+    EXPECT_EQ(reduced.first_prediction_accuracy, all.first_prediction_accuracy);
+    EXPECT_NEAR(reduced.mean_average_accuracy, all.mean_average_accuracy, 1e-12);
+}
+
+// Each rank's gradient of its mean loss, weighted by its share of the batch
+// weight and summed: the gradient of the batch's mean loss.
+TEST_F(Collective3Ranks, SumGradientsWeighsEachRankByItsLossWeight) {
+    const double r = collective::rank();
+    Context ctx;
+    Tensor g = Tensor::from_vector<double>({r + 1.0, -2.0 * r}, {2});
+    const double weight = r == 2 ? 0.0 : r + 1.0;  // rank 2's share holds no weighted position
+    const GlobalLoss global = sum_gradients(ctx, g, r == 2 ? 0.0 : 0.5 * (r + 1.0), weight);
+    EXPECT_DOUBLE_EQ(global.weight, 3.0);
+    EXPECT_DOUBLE_EQ(global.loss, (1.0 * 0.5 + 2.0 * 1.0) / 3.0);
+    const auto sum = g.to_vector<double>();
+    EXPECT_DOUBLE_EQ(sum[0], (1.0 * 1.0 + 2.0 * 2.0) / 3.0);
+    EXPECT_DOUBLE_EQ(sum[1], (1.0 * 0.0 + 2.0 * -2.0) / 3.0);
+}
+
+}  // namespace
+}  // namespace skipper

@@ -1,0 +1,177 @@
+// Data-parallel training under mpirun, on loopback: the skipper command run
+// as 1, 2 and 3 ranks on the same generated data. Skipped where MPI was not
+// built.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/collective.h"
+#include "tests/tools/tools_test_util.h"
+#include "tools/data_source.h"
+#include "trainer/lstm/lstm.h"
+
+namespace skipper::test {
+namespace {
+
+struct ShellRun {
+    int code = -1;
+    std::string output;  // stdout and stderr
+    double seconds = 0.0;
+};
+
+ShellRun run_shell(const std::string& command) {
+    ShellRun run;
+    const auto start = std::chrono::steady_clock::now();
+    FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+    if (pipe == nullptr) return run;
+    char buffer[4096];
+    size_t got = 0;
+    while ((got = fread(buffer, 1, sizeof buffer, pipe)) > 0) run.output.append(buffer, got);
+    const int status = pclose(pipe);
+    run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return run;
+}
+
+std::string skipper_binary() {
+    const char* path = std::getenv("SKIPPER_BINARY");
+    return path == nullptr ? std::string() : path;
+}
+
+// mpirun for root (CI runs as root) and more ranks than cores, on loopback.
+const std::string kMpirun = std::string(SKIPPER_MPIEXEC) + " --allow-run-as-root --oversubscribe --mca btl self,vader";
+std::string mpirun(int ranks) { return kMpirun + " -np " + std::to_string(ranks) + " "; }
+
+class MpiTrain : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        if (!collective::built_with_mpi() || skipper_binary().empty()) return;
+        dir_ = std::make_unique<TempDir>();
+        const ShellRun gen = run_shell(skipper_binary() + " gen --sessions 300 --seed 7 --out " + dir_->file("data"));
+        ASSERT_EQ(gen.code, 0) << gen.output;
+    }
+    static void TearDownTestSuite() { dir_.reset(); }
+    void SetUp() override {
+        if (!collective::built_with_mpi()) GTEST_SKIP() << "built without MPI (-DSKIPPER_MPI=OFF or none found)";
+        if (skipper_binary().empty()) GTEST_SKIP() << "SKIPPER_BINARY is not set";
+    }
+
+    // `skipper ARGS` on `ranks` ranks (0: without mpirun), one thread each.
+    static ShellRun skipper(int ranks, const std::string& args) {
+        const std::string program = skipper_binary() + " " + args + " data=" + dir_->file("data") + " num_threads=1";
+        return run_shell(ranks == 0 ? program : mpirun(ranks) + program);
+    }
+    static std::string file(const std::string& name) { return dir_->file(name); }
+
+    static inline std::unique_ptr<TempDir> dir_;
+};
+
+nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_text(path)); }
+
+// 240 training sessions in batches of 24: 10 optimizer steps.
+const std::string kLstm = "train lstm task=session hidden_size=12 epochs=1 batch_size=24 device=cpu";
+
+TEST_F(MpiTrain, LstmMatchesOneProcessAfterTenSteps) {
+    const ShellRun single = skipper(0, kLstm + " output_model=" + file("lstm_1.bin"));
+    ASSERT_EQ(single.code, 0) << single.output;
+    const LstmModel reference = LstmModel::load(file("lstm_1.bin"));
+    for (const int ranks : {2, 3}) {
+        const std::string path = file("lstm_" + std::to_string(ranks) + ".bin");
+        const ShellRun run = skipper(ranks, kLstm + " output_model=" + path);
+        ASSERT_EQ(run.code, 0) << run.output;
+        const LstmModel model = LstmModel::load(path);
+        ASSERT_EQ(model.weights().size(), reference.weights().size());
+        for (const auto& [name, value] : reference.weights()) {
+            const auto want = value.to_vector<float>();
+            const auto got = model.weights().at(name).to_vector<float>();
+            ASSERT_EQ(got.size(), want.size()) << name;
+            // Relative to the tensor's largest weight: the sums over ranks
+            // add the same terms in another order.
+            double scale = 0.0, worst = 0.0;
+            for (size_t i = 0; i < want.size(); ++i) {
+                scale = std::max(scale, std::fabs(static_cast<double>(want[i])));
+                worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - want[i]));
+            }
+            EXPECT_LE(worst, 1e-5 * scale) << name << " with " << ranks << " ranks";
+        }
+    }
+}
+
+TEST_F(MpiTrain, LstmIsBitIdenticalAcrossRunsWithTheSameRanks) {
+    for (const std::string name : {"lstm_a.bin", "lstm_b.bin"}) {
+        const ShellRun run = skipper(2, kLstm + " output_model=" + file(name));
+        ASSERT_EQ(run.code, 0) << run.output;
+    }
+    EXPECT_EQ(read_text(file("lstm_a.bin")), read_text(file("lstm_b.bin")));
+}
+
+TEST_F(MpiTrain, GbdtModelBytesAndHeldOutMetricsMatchOneProcess) {
+    // Integer (quantized) histograms: their sums over ranks are exact.
+    const std::string gbdt =
+        "train gbdt task=session num_iterations=10 min_data_in_leaf=5 use_quantized_grad=true bagging_fraction=0.7 "
+        "bagging_freq=2 feature_fraction=0.8";
+    const ShellRun single = skipper(0, gbdt + " output_model=" + file("gbdt_1.bin") + " metrics_out=" + file("gbdt_1.json"));
+    ASSERT_EQ(single.code, 0) << single.output;
+    const auto reference = read_json(file("gbdt_1.json"))["test"];
+    for (const int ranks : {2, 3}) {
+        const std::string name = "gbdt_" + std::to_string(ranks);
+        const ShellRun run = skipper(ranks, gbdt + " output_model=" + file(name + ".bin") + " metrics_out=" +
+                                           file(name + ".json"));
+        ASSERT_EQ(run.code, 0) << run.output;
+        EXPECT_EQ(read_text(file(name + ".bin")), read_text(file("gbdt_1.bin"))) << ranks << " ranks";
+        // The held-out rows are scored in shares and reduced: counts and the
+        // AUC exactly, log loss and AA up to the order of a double sum.
+        const auto metrics = read_json(file(name + ".json"))["test"];
+        for (const auto& [key, value] : reference.items()) {
+            const double want = value.get<double>(), got = metrics.at(key).get<double>();
+            if (key == "logloss" || key == "aa" || key == "baseline_aa")
+                EXPECT_NEAR(got, want, 1e-12) << key;
+            else
+                EXPECT_EQ(got, want) << key;
+        }
+    }
+}
+
+// Rank `bad` of `ranks` reads a log with a malformed row (mpirun's MPMD form
+// gives it its own arguments): the job ends with exit 1 and that rank's
+// message while the other ranks wait in a collective.
+void expect_bad_file_ends_job(int ranks, int bad, const std::string& good_log, const std::string& bad_log,
+                              const std::string& tracks) {
+    const std::string args = " train lstm task=session hidden_size=8 epochs=1 device=cpu num_threads=1 tracks=" +
+                             tracks + " log=";
+    std::string command = kMpirun;
+    for (int r = 0; r < ranks; ++r)
+        command += std::string(r == 0 ? "" : " :") + " -np 1 " + skipper_binary() + args + (r == bad ? bad_log : good_log);
+    const ShellRun run = run_shell("timeout 60 " + command);
+    EXPECT_EQ(run.code, 1) << run.output;
+    EXPECT_LT(run.seconds, 10.0) << run.output;
+    EXPECT_NE(run.output.find("error (rank " + std::to_string(bad) + " of " + std::to_string(ranks) + ")"),
+              std::string::npos)
+        << run.output;
+    EXPECT_NE(run.output.find(bad_log + ":"), std::string::npos) << run.output;
+}
+
+TEST_F(MpiTrain, BadFileOnOneRankEndsTheJobWithItsMessage) {
+    const auto [log, tracks] = tools::find_mssd_files(file("data"));
+    std::string text = read_text(log);
+    // Break the 10th row's session_position.
+    size_t line = 0;
+    for (int i = 0; i < 10; ++i) line = text.find('\n', line) + 1;
+    const size_t comma = text.find(',', line);
+    text.replace(comma + 1, text.find(',', comma + 1) - comma - 1, "not-a-number");
+    const std::string bad = file("bad_log.csv");
+    std::ofstream(bad, std::ios::binary) << text;
+    expect_bad_file_ends_job(2, 1, log, bad, tracks);
+    expect_bad_file_ends_job(3, 2, log, bad, tracks);
+}
+
+}  // namespace
+}  // namespace skipper::test
