@@ -142,11 +142,13 @@ TrainedRun train_and_score(const std::string& learner, const TaskData& data, con
         KeyValues pairs = learner_params;
         pairs.emplace_back("arch", task_name(data.choice.task));
         const LstmParams params = lstm_params_from(pairs);
+        // No validation set is passed: early stopping holds out part of the
+        // training sessions (rows) itself, so the test split is never seen.
         if (data.choice.task == Task::seed) {
-            run.model = train_lstm(data.train_rows, &data.test_rows, params, &run.log, progress);
+            run.model = train_lstm(data.train_rows, nullptr, params, &run.log, progress);
         } else {
             if (!data.has_sequences) throw Error("the lstm session model needs the sequence form of the data");
-            run.model = train_lstm(data.train_sequences, &data.test_sequences, params, &run.log, progress);
+            run.model = train_lstm(data.train_sequences, nullptr, params, &run.log, progress);
         }
     } else {
         throw ParamError("learner", "expected gbdt or lstm, got '" + learner + "'");

@@ -27,7 +27,23 @@ struct LstmParams {
     double beta2 = 0.999;
     double epsilon = 1e-7;  // Keras's default (PyTorch's is 1e-8)
     double weight_decay = 0.0;  // L2 added to the gradient, as torch.optim.Adam's
-    int64_t early_stopping_round = 0;  // 0: off; needs a validation set
+    // Early stopping, on by default: after this many epochs without a better
+    // valid_logloss training stops, and the best epoch's weights are kept.
+    // 0: off (every epoch runs, the last epoch's weights are kept).
+    int64_t early_stopping_round = 3;
+    // When train_lstm gets no validation set, this share of the TRAINING items
+    // (sessions or rows, drawn with `seed`) is held out as one; 0: none.
+    double validation_fraction = 0.1;
+    // Dropout on the inputs of every layer above the first and of the head,
+    // during training only (inverted dropout: kept values scaled by 1/(1-p)).
+    double dropout = 0.0;
+    // Clip the global gradient norm to this before each Adam step (0: off),
+    // as torch.nn.utils.clip_grad_norm_.
+    double max_grad_norm = 1.0;
+    // constant, or cosine: the step size falls from learning_rate to
+    // learning_rate * min_lr_ratio over the planned epochs.
+    std::string lr_schedule = "cosine";
+    double min_lr_ratio = 0.05;
     int64_t seed = 42;
     int64_t num_threads = 0;  // 0: every core
     std::string device = "auto";

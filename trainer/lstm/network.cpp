@@ -7,6 +7,7 @@
 #include "engine/error.h"
 #include "engine/lstm_ops.h"
 #include "engine/ops.h"
+#include "kernels/cpu/random.h"
 
 namespace skipper::lstm {
 
@@ -36,6 +37,8 @@ struct LstmNetwork::Workspace {
         Tensor dh, dc;  // [B, H]: the running gradients of the backward pass
         // Flattened over time: [T*B, 4H], [T*B, H] (the outputs), [T*B, H] (each step's h_{t-1}).
         Tensor gates_flat, dgates_flat, out_flat, prev_flat, d_out_flat;
+        Tensor dropped_flat;  // [T*B, H]: out_flat after dropout, what the layer above and the head read
+
         // Per step t (time index, not processing order).
         std::vector<Tensor> gates_t, dgates_t, h_t, h_prev_t, c_t, c_prev_t, d_out_t;
         Tensor final_h;  // [B, H]: the state after the whole sequence (h at T-1 forward, at 0 reverse)
@@ -315,6 +318,7 @@ LstmBatch& LstmNetwork::batch(int64_t steps, int64_t batch_size) {
             const int64_t out_begin = d == 0 ? 1 : 0, prev_begin = d == 0 ? 0 : 1;
             buf.out_flat = buf.h.slice_rows(out_begin, out_begin + t_count).reshape({t_count * b, h});
             buf.prev_flat = buf.h.slice_rows(prev_begin, prev_begin + t_count).reshape({t_count * b, h});
+            buf.dropped_flat = Tensor::zeros({t_count * b, h}, dtype_, device_);
             for (int64_t t = 0; t < t_count; ++t) {
                 const auto slot = [&](const Tensor& x, int64_t s) { return x.slice_rows(s, s + 1).reshape({b, h}); };
                 buf.gates_t.push_back(buf.gates.slice_rows(t, t + 1).reshape({b, 4 * h}));
@@ -349,7 +353,7 @@ void LstmNetwork::run_direction_forward(int64_t layer, int64_t direction) {
     auto& buf = ws.layers[static_cast<size_t>(layer)][static_cast<size_t>(direction)];
     // The input projection of every step in one product per input block.
     for (size_t p = 0; p < dir.w_ih.size(); ++p) {
-        const Tensor& x = layer == 0 ? ws.inputs_flat : ws.layers[static_cast<size_t>(layer - 1)][p].out_flat;
+        const Tensor& x = layer == 0 ? ws.inputs_flat : layer_output(layer - 1, static_cast<int64_t>(p));
         ops::matmul(ctx, x, false, dir.w_ih[p], true, buf.gates_flat, 1.0, p == 0 ? 0.0 : 1.0);
     }
     const int64_t steps = ws.steps;
@@ -360,6 +364,26 @@ void LstmNetwork::run_direction_forward(int64_t layer, int64_t direction) {
         ops::lstm_cell_forward(ctx, buf.gates_t[t], dir.bias, buf.c_prev_t[t], buf.h_prev_t[t], ws.mask_t[t],
                                buf.c_t[t], buf.h_t[t]);
     }
+    if (drops_output(layer)) ops::dropout_forward(ctx, buf.out_flat, dropout_, dropout_seed(layer, direction), buf.dropped_flat);
+}
+
+void LstmNetwork::set_dropout(double p, uint64_t seed) {
+    if (!(p >= 0.0 && p < 1.0)) throw Error("LstmNetwork::set_dropout: p must be in [0, 1), got " + std::to_string(p));
+    dropout_ = p;
+    dropout_seed_ = seed;
+}
+
+bool LstmNetwork::drops_output(int64_t layer) const {
+    return dropout_ > 0.0 && (layer < architecture_.num_layers - 1 || architecture_.output_every_step);
+}
+
+const Tensor& LstmNetwork::layer_output(int64_t layer, int64_t direction) const {
+    const auto& buf = workspace_->layers[static_cast<size_t>(layer)][static_cast<size_t>(direction)];
+    return drops_output(layer) ? buf.dropped_flat : buf.out_flat;
+}
+
+uint64_t LstmNetwork::dropout_seed(int64_t layer, int64_t direction) const {
+    return counter_hash(dropout_seed_, static_cast<uint64_t>(layer * architecture_.directions() + direction));
 }
 
 void LstmNetwork::set_tf32(bool enabled) {
@@ -382,7 +406,7 @@ const Tensor& LstmNetwork::forward() {
     const auto& last = ws.layers.back();
     for (int64_t d = 0; d < dirs; ++d) {
         const auto& buf = last[static_cast<size_t>(d)];
-        const Tensor& features = architecture_.output_every_step ? buf.out_flat : buf.final_h;
+        const Tensor& features = architecture_.output_every_step ? layer_output(architecture_.num_layers - 1, d) : buf.final_h;
         ops::matmul(ctx, features, false, fc_weight_[static_cast<size_t>(d)], true, ws.logits_col, 1.0,
                     d == 0 ? 0.0 : 1.0);
     }
@@ -399,6 +423,9 @@ void LstmNetwork::run_direction_backward(int64_t layer, int64_t direction) {
     // Gradient reaching the outputs at each step, except for a last layer
     // that returns its final state: then the head seeded buf.dh already.
     const bool per_step_output_grad = !last_layer || architecture_.output_every_step;
+    // The consumers wrote the gradient of the dropped outputs: through the mask.
+    if (drops_output(layer))
+        ops::dropout_backward(ctx, buf.d_out_flat, dropout_, dropout_seed(layer, direction), buf.d_out_flat);
     if (per_step_output_grad) ops::fill(ctx, buf.dh, 0.0);
     ops::fill(ctx, buf.dc, 0.0);
     const int64_t steps = ws.steps;
@@ -414,7 +441,7 @@ void LstmNetwork::run_direction_backward(int64_t layer, int64_t direction) {
     // Weight gradients as one product over all steps.
     ops::matmul(ctx, buf.dgates_flat, true, buf.prev_flat, false, dir.w_hh_grad);
     for (size_t p = 0; p < dir.w_ih.size(); ++p) {
-        const Tensor& x = layer == 0 ? ws.inputs_flat : ws.layers[static_cast<size_t>(layer - 1)][p].out_flat;
+        const Tensor& x = layer == 0 ? ws.inputs_flat : layer_output(layer - 1, static_cast<int64_t>(p));
         ops::matmul(ctx, buf.dgates_flat, true, x, false, dir.w_ih_grad[p]);
     }
     ops::sum_rows(ctx, buf.dgates_flat, dir.bias_grad);
@@ -431,7 +458,7 @@ double LstmNetwork::forward_backward(bool with_input_gradient) {
     auto& last = ws.layers.back();
     for (int64_t d = 0; d < dirs; ++d) {
         auto& buf = last[static_cast<size_t>(d)];
-        const Tensor& features = architecture_.output_every_step ? buf.out_flat : buf.final_h;
+        const Tensor& features = architecture_.output_every_step ? layer_output(architecture_.num_layers - 1, d) : buf.final_h;
         ops::matmul(ctx, ws.dlogits_col, true, features, false, fc_weight_grad_[static_cast<size_t>(d)]);
         Tensor& seed = architecture_.output_every_step ? buf.d_out_flat : buf.dh;
         ops::matmul(ctx, ws.dlogits_col, false, fc_weight_[static_cast<size_t>(d)], false, seed);

@@ -86,6 +86,7 @@ public:
     // the optimizer updates them with one kernel.
     Tensor& flat_parameters() { return flat_parameters_; }
     const Tensor& flat_gradients() const { return flat_gradients_; }
+    Tensor& flat_gradients() { return flat_gradients_; }  // for clipping before the optimizer step
 
     // The batch buffers for T steps of `batch_size` sequences, allocated with
     // every activation buffer when the shape changes and reused otherwise.
@@ -100,6 +101,15 @@ public:
     // Returns the loss.
     double forward_backward(bool with_input_gradient = false);
     const Tensor& input_gradient() const;  // [T, B, F]
+
+    // Dropout for the following forward and forward_backward calls (training):
+    // with probability p, on the outputs of every layer that feeds another
+    // layer or, in output_every_step mode, the head. Each layer direction
+    // draws its mask from (seed, layer, direction) (ops::dropout_forward), so
+    // a given seed gives the same masks on every call: the gradient checks
+    // rely on it, and the trainer passes a new seed per step. p = 0 (the
+    // default): no dropout, as for inference.
+    void set_dropout(double p, uint64_t seed);
 
     // The context of the forward direction; every op outside the two
     // directions (loss, head, optimizer) runs on it.
@@ -116,6 +126,10 @@ private:
     void run_direction_forward(int64_t layer, int64_t direction);
     void run_direction_backward(int64_t layer, int64_t direction);
     void join_directions();
+    // Whether layer l's outputs go through dropout, and what its consumers read.
+    bool drops_output(int64_t layer) const;
+    const Tensor& layer_output(int64_t layer, int64_t direction) const;
+    uint64_t dropout_seed(int64_t layer, int64_t direction) const;
     // The tensors holding a named parameter inside the flat buffer (one, or one
     // column block per input direction).
     std::vector<Tensor> parameter_blocks(const std::string& name, bool gradient) const;
@@ -131,6 +145,8 @@ private:
     std::vector<Tensor> fc_weight_, fc_weight_grad_;  // [1, H] per direction
     Tensor fc_bias_, fc_bias_grad_;                   // [1]
     std::unique_ptr<Workspace> workspace_;
+    double dropout_ = 0.0;
+    uint64_t dropout_seed_ = 0;
 };
 
 }  // namespace skipper::lstm
