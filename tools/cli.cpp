@@ -560,7 +560,7 @@ std::string command_help(const Command& command) {
     if (!command.options.empty()) text += "\noptions:\n" + params_help(command.options);
     if (command.takes_learner_params) {
         if (std::string(command.name) == "train")
-            text += "\nlstm parameters (learner=lstm; arch follows task):\n" + params_help(lstm_param_table());
+            text += "\nlstm parameters (learner=lstm; task=seed sets arch=seed, task=session defaults to session_seq2seq):\n" + params_help(lstm_param_table());
         text += "\ngbdt parameters (LightGBM's names and defaults):\n" + params_help(gbdt_param_table());
     }
     return text;
@@ -625,7 +625,7 @@ ParsedLine parse_line(const std::vector<std::string>& args) {
 }
 
 bool learner_accepts(const std::string& learner, const std::string& key) {
-    if (learner == "lstm") return find_param(lstm_param_table(), key) != nullptr && key != "arch";
+    if (learner == "lstm") return find_param(lstm_param_table(), key) != nullptr;
     return find_param(gbdt_param_table(), key) != nullptr;
 }
 

@@ -97,7 +97,7 @@ Scores score_sequences(const data::SequenceDataset& data, const std::vector<doub
 
 bool uses_sequences(const AnyModel& model) {
     const auto* lstm = std::get_if<LstmModel>(&model);
-    return lstm != nullptr && lstm->arch() == "session";
+    return lstm != nullptr && is_session_arch(lstm->arch());
 }
 
 }  // namespace
@@ -139,8 +139,11 @@ TrainedRun train_and_score(const std::string& learner, const TaskData& data, con
         validate_gbdt_params(params);
         run.model = train_gbdt(data.train_rows, &data.test_rows, params, &run.log, progress);
     } else if (learner == "lstm") {
+        // The seed task has one arch; the session task defaults to the
+        // encoder-decoder, and arch=session picks the Bi-LSTM.
         KeyValues pairs = learner_params;
-        pairs.emplace_back("arch", task_name(data.choice.task));
+        if (data.choice.task == Task::seed) pairs.emplace_back("arch", "seed");
+        else pairs.insert(pairs.begin(), {"arch", "session_seq2seq"});
         const LstmParams params = lstm_params_from(pairs);
         // No validation set is passed: early stopping holds out part of the
         // training sessions (rows) itself, so the test split is never seen.
@@ -196,7 +199,8 @@ const std::vector<std::string>& feature_names_of(const AnyModel& model) {
 
 TaskChoice task_of(const AnyModel& model) {
     TaskChoice choice;
-    if (const auto* lstm = std::get_if<LstmModel>(&model)) choice.task = parse_task(lstm->arch());
+    if (const auto* lstm = std::get_if<LstmModel>(&model))
+        choice.task = is_session_arch(lstm->arch()) ? Task::session : Task::seed;
     bool leak = false;
     for (const auto& name : feature_names_of(model)) {
         if (name == "history_last_skip_2") choice.task = Task::session;

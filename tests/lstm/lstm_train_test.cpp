@@ -124,6 +124,42 @@ TEST(LstmTrain, SessionArchLearnsASequentialSignal) {
     }
 }
 
+TEST(LstmTrain, Seq2SeqArchLearnsTheSignalAcrossTheHandOver) {
+    // The first position to predict needs the history's last step: the
+    // encoder must hand it over in its state. Outputs come back at each
+    // session's own steps (the batches shift sessions so that every history
+    // ends at step 3), and a saved model predicts the same.
+    const auto train = toy_sessions(400, 5), valid = toy_sessions(100, 6);
+    TrainingLog log;
+    auto params = small_params("session_seq2seq");
+    params.epochs = 15;
+    params.early_stopping_round = 0;
+    const LstmModel model = train_lstm(train, &valid, params, &log);
+    EXPECT_FALSE(model.architecture().bidirectional);
+    EXPECT_TRUE(model.architecture().encoder_decoder);
+    const auto& last = log.records.back().metrics;
+    EXPECT_GT(last.at("valid_accuracy"), 0.9);
+    EXPECT_GT(last.at("valid_first_accuracy"), 0.85);
+    const auto proba = model.predict_proba(valid);
+    ASSERT_EQ(proba.size(), static_cast<size_t>(valid.sessions() * valid.max_steps()));
+    const auto mask = valid.step_mask.to_vector<float>();
+    const auto predict = valid.predict_mask.to_vector<float>();
+    const auto labels = valid.labels.to_vector<float>();
+    double right = 0, scored = 0;
+    for (size_t i = 0; i < proba.size(); ++i) {
+        if (mask[i] == 0.0f) {
+            EXPECT_EQ(proba[i], 0.0);
+        }
+        if (predict[i] == 0.0f) continue;
+        right += (proba[i] > 0.5) == (labels[i] > 0.5f);
+        ++scored;
+    }
+    EXPECT_GT(right / scored, 0.9);
+    const LstmModel loaded = LstmModel::from_bytes(model.to_bytes(), "memory");
+    EXPECT_EQ(loaded.arch(), "session_seq2seq");
+    EXPECT_EQ(loaded.predict_proba(valid), proba);
+}
+
 TEST(LstmTrain, SameSeedGivesTheSameWeights) {
     const auto train = toy_rows(200, 1);
     auto params = small_params("seed");

@@ -30,7 +30,10 @@ lstm::LstmArchitecture architecture_for(const LstmParams& params, int64_t input_
     arch.hidden_size = params.hidden_size;
     arch.num_layers = params.num_layers;
     arch.bidirectional = params.bidirectional;
-    arch.output_every_step = params.arch == "session";
+    arch.output_every_step = is_session_arch(params.arch);
+    arch.encoder_decoder = params.arch == "session_seq2seq";
+    // The encoder hands its state forward: one direction.
+    if (arch.encoder_decoder) arch.bidirectional = false;
     return arch;
 }
 
@@ -44,9 +47,14 @@ void check_feature_names(const std::vector<std::string>& model, const std::vecto
                         data[i] + "'");
 }
 
-void require_arch(const LstmParams& params, const char* want) {
-    if (params.arch != want)
-        throw ParamError("arch", std::string("this dataset trains arch=") + want + ", got arch=" + params.arch);
+void require_session_arch(const LstmParams& params) {
+    if (!is_session_arch(params.arch))
+        throw ParamError("arch", "sessions train arch=session_seq2seq or arch=session, got arch=" + params.arch);
+}
+
+// The step at which the encoder-decoder's decoder starts: half the steps.
+int64_t encoder_steps_for(const LstmModel& model, const data::SequenceDataset& data) {
+    return model.architecture().encoder_decoder ? data.max_steps() / 2 : 0;
 }
 
 double sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
@@ -70,10 +78,16 @@ std::vector<double> predict_with(lstm::LstmNetwork& net, const lstm::BatchSource
         const std::vector<double> z = net.dtype() == DType::f32
                                           ? [&] { const auto v = logits.to_vector<float>(); return std::vector<double>(v.begin(), v.end()); }()
                                           : logits.to_vector<double>();
-        // Logits are [T, B] (time-major) or [B]; the output is item-major.
-        for (int64_t b = 0; b < end - begin; ++b)
-            for (int64_t t = 0; t < per_item; ++t)
-                out[static_cast<size_t>((begin + b) * per_item + t)] = sigmoid(z[static_cast<size_t>(t * batch + b)]);
+        // Logits are [T, B] (time-major) or [B]; the output is item-major,
+        // from each item's step 0 (batch step step_offset(item)).
+        for (int64_t b = 0; b < end - begin; ++b) {
+            const int64_t offset = source.step_offset(begin + b);
+            for (int64_t t = 0; t < per_item; ++t) {
+                const int64_t at = t + offset;
+                out[static_cast<size_t>((begin + b) * per_item + t)] =
+                    at < steps ? sigmoid(z[static_cast<size_t>(at * batch + b)]) : 0.5;
+            }
+        }
     }
     return out;
 }
@@ -285,7 +299,7 @@ void check_early_stopping(const LstmParams& params, bool given_valid) {
 
 LstmModel train_lstm(const data::TabularDataset& train, const data::TabularDataset* valid, const LstmParams& params,
                      TrainingLog* log, const ProgressCallback& progress) {
-    require_arch(params, "seed");
+    if (params.arch != "seed") throw ParamError("arch", "rows train arch=seed, got arch=" + params.arch);
     check_early_stopping(params, valid != nullptr);
     const auto standardiser = lstm::fit_standardiser(train);
     LstmModel model = LstmTrainer::describe_inputs(params, train.feature_names, train.categorical,
@@ -311,7 +325,7 @@ LstmModel train_lstm(const data::TabularDataset& train, const data::TabularDatas
 
 LstmModel train_lstm(const data::SequenceDataset& train, const data::SequenceDataset* valid,
                      const LstmParams& params, TrainingLog* log, const ProgressCallback& progress) {
-    require_arch(params, "session");
+    require_session_arch(params);
     check_early_stopping(params, valid != nullptr);
     const auto standardiser = lstm::fit_standardiser(train);
     const size_t features = train.feature_names.size();
@@ -326,11 +340,12 @@ LstmModel train_lstm(const data::SequenceDataset& train, const data::SequenceDat
         carved = data::take_sessions(train, held_out);
         valid = &carved;
     }
-    const lstm::SequenceSource train_source(train, standardiser);
+    const int64_t encoder_steps = encoder_steps_for(model, train);
+    const lstm::SequenceSource train_source(train, standardiser, encoder_steps);
     std::unique_ptr<lstm::SequenceSource> valid_source;
     Validation validation;
     if (valid != nullptr) {
-        valid_source = std::make_unique<lstm::SequenceSource>(*valid, standardiser);
+        valid_source = std::make_unique<lstm::SequenceSource>(*valid, standardiser, encoder_steps);
         validation = {valid_source.get(),
                       [valid](const std::vector<double>& p) { return score_valid_sessions(*valid, p); }};
     }
@@ -360,11 +375,12 @@ std::vector<double> LstmModel::predict_proba(const data::TabularDataset& data) c
 }
 
 std::vector<double> LstmModel::predict_proba(const data::SequenceDataset& data) const {
-    if (params_.arch != "session") throw Error("this LSTM model has arch=" + params_.arch + ": it predicts rows");
+    if (!is_session_arch(params_.arch)) throw Error("this LSTM model has arch=" + params_.arch + ": it predicts rows");
     check_feature_names(feature_names_, data.feature_names);
     if (data.sessions() == 0) return {};
     auto net = network_for(*this);
-    const lstm::SequenceSource source(data, lstm::Standardiser{feature_mean_, feature_scale_});
+    const lstm::SequenceSource source(data, lstm::Standardiser{feature_mean_, feature_scale_},
+                                      encoder_steps_for(*this, data));
     auto proba = predict_with(*net, source, params_.batch_size);
     // 0 on padded steps, as documented.
     const auto mask = data.step_mask.to_vector<float>();
@@ -414,7 +430,7 @@ LstmModel LstmModelIo::from_file(const ModelFile& file, const std::string& origi
     } catch (const std::logic_error&) {
         throw fail("bad input_size '" + file.meta("input_size") + "'");
     }
-    const int64_t want_input = model.params_.arch == "session" ? static_cast<int64_t>(features) : 1;
+    const int64_t want_input = is_session_arch(model.params_.arch) ? static_cast<int64_t>(features) : 1;
     if (input_size != want_input)
         throw fail("input_size " + std::to_string(input_size) + " does not fit arch=" + model.params_.arch + " with " +
                    std::to_string(features) + " features");

@@ -8,8 +8,9 @@ const std::vector<ParamSpec<LstmParams>>& lstm_param_table() {
     using P = LstmParams;
     constexpr double kMaxInt = static_cast<double>(std::numeric_limits<int32_t>::max());
     static const std::vector<ParamSpec<P>> table = {
-        {"arch", &P::arch, 0, 0, {"seed", "session"},
-         "seed: Keras's BiLSTM over the 13 seed features as steps; session: one step per track"},
+        {"arch", &P::arch, 0, 0, {"seed", "session", "session_seq2seq"},
+         "seed: Keras's BiLSTM over the 13 seed features as steps; session: one step per track; session_seq2seq: "
+         "an encoder over the history handing its state to a decoder over the positions to predict"},
         {"hidden_size", &P::hidden_size, 1, 4096, {}, "units per LSTM direction", {"units", "num_units"}},
         {"num_layers", &P::num_layers, 1, 16, {}, "stacked LSTM layers"},
         {"bidirectional", &P::bidirectional, 0, 0, {}, "run each layer in both directions (outputs concatenated)"},

@@ -16,6 +16,9 @@ struct LstmParams {
     // seed features as a 13-step sequence of 1-dim inputs (a TabularDataset).
     // session: one step per track of a session (a SequenceDataset), an output
     // at every position, the loss on the positions to predict.
+    // session_seq2seq: the same data through an encoder over the history and
+    // a decoder over the positions to predict, which starts from the
+    // encoder's state (LstmArchitecture::encoder_decoder; one direction).
     std::string arch = "seed";
     int64_t hidden_size = 116;
     int64_t num_layers = 2;
@@ -51,6 +54,9 @@ struct LstmParams {
 };
 
 const std::vector<ParamSpec<LstmParams>>& lstm_param_table();
+
+// session or session_seq2seq: the archs that train on sessions.
+inline bool is_session_arch(const std::string& arch) { return arch == "session" || arch == "session_seq2seq"; }
 
 // Parses key=value pairs over the defaults; ParamError names a bad one.
 LstmParams lstm_params_from(const KeyValues& pairs);

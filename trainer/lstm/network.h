@@ -41,8 +41,16 @@ struct LstmArchitecture {
     // forward direction's at t = T-1 and the reverse direction's at t = 0
     // (Keras's Bidirectional(LSTM(return_sequences=False))) (seed).
     bool output_every_step = false;
+    // true: an encoder-decoder (one-directional, output_every_step). The first
+    // floor(T/2) steps of a batch of T run the encoder's weights, the others
+    // the decoder's; the decoder starts from the encoder's final state (h, c)
+    // of each layer, so the state is all the encoder hands it. The session
+    // arch right-aligns each history to end at step floor(T/2) - 1 and starts
+    // the positions to predict at floor(T/2) (lstm::SequenceSource).
+    bool encoder_decoder = false;
 
     int64_t directions() const { return bidirectional ? 2 : 1; }
+    int64_t parts() const { return encoder_decoder ? 2 : 1; }  // weight sets per layer direction
 };
 
 // One batch, time-major, in the network's dtype and on its device.
@@ -73,7 +81,9 @@ public:
     // Parameters under PyTorch's names and shapes, in this order:
     //   nn.LSTM:   weight_ih_l{k}[_reverse] [4H, in], weight_hh_l{k}[_reverse] [4H, H],
     //              bias_l{k}[_reverse] [4H] (PyTorch's bias_ih + bias_hh; Keras's bias),
-    //   nn.Linear: fc.weight [1, D*H], fc.bias [1].
+    //   nn.Linear: fc.weight [1, D*H], fc.bias [1];
+    //   encoder_decoder: the nn.LSTM names are the encoder's, and the decoder's
+    //   follow as decoder.weight_ih_l{k}, decoder.weight_hh_l{k}, decoder.bias_l{k}.
     std::vector<std::string> parameter_names() const;
     Shape parameter_shape(const std::string& name) const;
     // Host copies (dtype of the network); set_parameter takes any f32/f64 tensor.
@@ -126,6 +136,11 @@ private:
     void run_direction_forward(int64_t layer, int64_t direction);
     void run_direction_backward(int64_t layer, int64_t direction);
     void join_directions();
+    // encoder_decoder: the first floor(T/2) steps are the encoder's; else all T.
+    int64_t encoder_steps() const;
+    size_t part_of_step(int64_t t) const;
+    // The rows of a [T*B, X] buffer that weight set `part` runs on.
+    Tensor part_rows(const Tensor& flat, size_t part) const;
     // Whether layer l's outputs go through dropout, and what its consumers read.
     bool drops_output(int64_t layer) const;
     const Tensor& layer_output(int64_t layer, int64_t direction) const;
