@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <numbers>
 #include <numeric>
 #include <random>
 
@@ -131,7 +132,7 @@ std::map<std::string, double> score_valid_sessions(const data::SequenceDataset& 
 double scheduled_learning_rate(const LstmParams& params, int64_t step, int64_t total) {
     if (params.lr_schedule == "constant" || total <= 1) return params.learning_rate;
     const double progress = static_cast<double>(step - 1) / static_cast<double>(total - 1);
-    const double cosine = 0.5 * (1.0 + std::cos(M_PI * progress));
+    const double cosine = 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
     return params.learning_rate * (params.min_lr_ratio + (1.0 - params.min_lr_ratio) * cosine);
 }
 
@@ -222,9 +223,11 @@ void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train
             const double batch_weight = staging.fill(train, indices);
             ++step;
             // A fresh dropout mask per step, reproducible from the seed.
-            net.set_dropout(params_.dropout, counter_hash(static_cast<uint64_t>(params_.seed), static_cast<uint64_t>(step)));
+            net.set_dropout(params_.dropout,
+                            counter_hash(static_cast<uint64_t>(params_.seed), static_cast<uint64_t>(step)));
             const double loss = net.forward_backward();
-            if (params_.max_grad_norm > 0) clip_gradient_norm(net.context(), gradients, squared_norm, params_.max_grad_norm);
+            if (params_.max_grad_norm > 0)
+                clip_gradient_norm(net.context(), gradients, squared_norm, params_.max_grad_norm);
             adam.learning_rate = scheduled_learning_rate(params_, step, total_steps);
             ops::adam_step(net.context(), weights, gradients, adam_m, adam_v, adam, step);
             loss_sum += loss * batch_weight;
@@ -317,7 +320,8 @@ LstmModel train_lstm(const data::TabularDataset& train, const data::TabularDatas
     Validation validation;
     if (valid != nullptr) {
         valid_source = std::make_unique<lstm::TabularSource>(*valid, standardiser);
-        validation = {valid_source.get(), [valid](const std::vector<double>& p) { return score_valid_rows(*valid, p); }};
+        validation = {valid_source.get(),
+                      [valid](const std::vector<double>& p) { return score_valid_rows(*valid, p); }};
     }
     LstmTrainer(params, model).run(train_source, std::move(train_items), validation, log, progress);
     return model;

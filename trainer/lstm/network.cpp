@@ -174,7 +174,8 @@ void LstmNetwork::allocate_parameters() {
                 part.w_ih.resize(static_cast<size_t>(blocks));
                 part.w_ih_grad.resize(static_cast<size_t>(blocks));
                 for (int64_t p = 0; p < blocks; ++p)
-                    take({4 * h, block_width}, part.w_ih[static_cast<size_t>(p)], part.w_ih_grad[static_cast<size_t>(p)]);
+                    take({4 * h, block_width}, part.w_ih[static_cast<size_t>(p)],
+                         part.w_ih_grad[static_cast<size_t>(p)]);
                 take({4 * h, h}, part.w_hh, part.w_hh_grad);
                 take({4 * h}, part.bias, part.bias_grad);
             }
@@ -285,16 +286,17 @@ void LstmNetwork::initialize(uint64_t seed) {
     for (int64_t k = 0; k < architecture_.parts(); ++k) {
         for (int64_t l = 0; l < architecture_.num_layers; ++l) {
             for (int64_t d = 0; d < architecture_.directions(); ++d) {
-            const std::string suffix = "_l" + std::to_string(l) + direction_suffix(d);
-            const std::string prefix = part_prefix(k);
-            // Keras's kernel is [in, 4H]: fan_in = in, fan_out = 4H.
-            const Shape ih = parameter_shape(prefix + "weight_ih" + suffix);
-            set_parameter(prefix + "weight_ih" + suffix,
-                          host_tensor(glorot_uniform(ih[1], ih[0], ih[0] * ih[1], rng), ih, dtype_));
-            set_parameter(prefix + "weight_hh" + suffix, host_tensor(orthogonal_columns(4 * h, h, rng), {4 * h, h}, dtype_));
-            std::vector<double> bias(static_cast<size_t>(4 * h), 0.0);
-            for (int64_t j = h; j < 2 * h; ++j) bias[static_cast<size_t>(j)] = 1.0;  // unit_forget_bias
-            set_parameter(prefix + "bias" + suffix, host_tensor(bias, {4 * h}, dtype_));
+                const std::string suffix = "_l" + std::to_string(l) + direction_suffix(d);
+                const std::string prefix = part_prefix(k);
+                // Keras's kernel is [in, 4H]: fan_in = in, fan_out = 4H.
+                const Shape ih = parameter_shape(prefix + "weight_ih" + suffix);
+                set_parameter(prefix + "weight_ih" + suffix,
+                              host_tensor(glorot_uniform(ih[1], ih[0], ih[0] * ih[1], rng), ih, dtype_));
+                set_parameter(prefix + "weight_hh" + suffix,
+                              host_tensor(orthogonal_columns(4 * h, h, rng), {4 * h, h}, dtype_));
+                std::vector<double> bias(static_cast<size_t>(4 * h), 0.0);
+                for (int64_t j = h; j < 2 * h; ++j) bias[static_cast<size_t>(j)] = 1.0;  // unit_forget_bias
+                set_parameter(prefix + "bias" + suffix, host_tensor(bias, {4 * h}, dtype_));
             }
         }
     }
@@ -394,7 +396,8 @@ void LstmNetwork::run_direction_forward(int64_t layer, int64_t direction) {
         ops::lstm_cell_forward(ctx, buf.gates_t[t], w.bias, buf.c_prev_t[t], buf.h_prev_t[t], ws.mask_t[t],
                                buf.c_t[t], buf.h_t[t]);
     }
-    if (drops_output(layer)) ops::dropout_forward(ctx, buf.out_flat, dropout_, dropout_seed(layer, direction), buf.dropped_flat);
+    if (drops_output(layer))
+        ops::dropout_forward(ctx, buf.out_flat, dropout_, dropout_seed(layer, direction), buf.dropped_flat);
 }
 
 int64_t LstmNetwork::encoder_steps() const {
@@ -450,7 +453,8 @@ const Tensor& LstmNetwork::forward() {
     const auto& last = ws.layers.back();
     for (int64_t d = 0; d < dirs; ++d) {
         const auto& buf = last[static_cast<size_t>(d)];
-        const Tensor& features = architecture_.output_every_step ? layer_output(architecture_.num_layers - 1, d) : buf.final_h;
+        const Tensor& features =
+            architecture_.output_every_step ? layer_output(architecture_.num_layers - 1, d) : buf.final_h;
         ops::matmul(ctx, features, false, fc_weight_[static_cast<size_t>(d)], true, ws.logits_col, 1.0,
                     d == 0 ? 0.0 : 1.0);
     }
@@ -508,7 +512,8 @@ double LstmNetwork::forward_backward(bool with_input_gradient) {
     auto& last = ws.layers.back();
     for (int64_t d = 0; d < dirs; ++d) {
         auto& buf = last[static_cast<size_t>(d)];
-        const Tensor& features = architecture_.output_every_step ? layer_output(architecture_.num_layers - 1, d) : buf.final_h;
+        const Tensor& features =
+            architecture_.output_every_step ? layer_output(architecture_.num_layers - 1, d) : buf.final_h;
         ops::matmul(ctx, ws.dlogits_col, true, features, false, fc_weight_grad_[static_cast<size_t>(d)]);
         Tensor& seed = architecture_.output_every_step ? buf.d_out_flat : buf.dh;
         ops::matmul(ctx, ws.dlogits_col, false, fc_weight_[static_cast<size_t>(d)], false, seed);
