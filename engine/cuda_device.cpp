@@ -49,6 +49,15 @@ std::string cuda_device_name() {
     return props.name;
 }
 
+std::string cuda_versions() {
+    auto text = [](int version) { return std::to_string(version / 1000) + "." + std::to_string(version % 1000 / 10); };
+    int runtime = 0, driver = 0;
+    SKIPPER_CUDA_CHECK(cudaRuntimeGetVersion(&runtime));
+    std::string out = "runtime " + text(runtime);
+    if (cudaDriverGetVersion(&driver) == cudaSuccess && driver > 0) out += ", driver " + text(driver);
+    return out;
+}
+
 CudaStream::CudaStream() { SKIPPER_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
 // Destructors must not throw; a failure there means the context is already lost.
 CudaStream::~CudaStream() { cudaStreamDestroy(stream_); }
@@ -141,6 +150,7 @@ void cuda_memset_zero_async(void*, size_t, CUstream_st*) { no_cuda(); }
 void cuda_default_stream_synchronize() { no_cuda(); }
 void cuda_device_synchronize() { no_cuda(); }
 std::string cuda_device_name() { no_cuda(); }
+std::string cuda_versions() { no_cuda(); }
 CudaStream::CudaStream() { no_cuda(); }
 CudaStream::~CudaStream() = default;
 void CudaStream::synchronize() const { no_cuda(); }

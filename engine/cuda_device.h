@@ -29,6 +29,8 @@ void cuda_memset_zero_async(void* dst, size_t bytes, CUstream_st* stream);
 void cuda_default_stream_synchronize();
 void cuda_device_synchronize();
 std::string cuda_device_name();
+// "runtime 13.0, driver 13.0" (the driver part only where a driver is installed).
+std::string cuda_versions();
 
 // A non-blocking CUDA stream, destroyed with its owner.
 class CudaStream {
