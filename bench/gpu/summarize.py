@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The side-by-side table that bench/gpu/check.sh prints last.
 
-usage: summarize.py SKIPPER_BENCH_JSON CUDNN_JSON TESTS_STATUS MEMCHECK_STATUS
+usage: summarize.py SKIPPER_BENCH_JSON CUDNN_JSON TESTS_STATUS SANITIZER_STATUS
 
 Reads Google Benchmark's JSON from bench/gpu_lstm_bench (medians of its
 repetitions) and bench/peers/lstm_cudnn.py's JSON; either may be missing or
@@ -29,7 +29,7 @@ def medians(skipper, prefix):
 
 def main():
     skipper, peer = load(sys.argv[1]), load(sys.argv[2])
-    tests_status, memcheck_status = int(sys.argv[3]), int(sys.argv[4])
+    tests_status, sanitizer_status = int(sys.argv[3]), int(sys.argv[4])
     train = medians(skipper, "BM_lstm_train_cuda/")
     step = medians(skipper, "BM_lstm_step_cuda/")
     peer_runs = {}
@@ -76,8 +76,26 @@ def main():
         print("  ".join(str(c).rjust(w) for c, w in zip(r, widths)))
     print("us/step: one direction's recurrent step (product with W_hh + fused cell), T=20, forward+backward; "
           "%peak: matrix-product FLOP/s over the card's sgemm rate")
+
+    # The forward recurrence alone, one direction, H=116, T=20: the standard
+    # algorithm (cuBLAS product + cell kernel per step) against the persistent
+    # small-H kernel (one launch, W_hh in cluster shared memory).
+    recurrent = medians(skipper, "BM_lstm_recurrent_cuda/")
+    print()
+    print("forward recurrence, one direction, T=20 (us per step):")
+    for batch in (1000, 4096):
+        cells = []
+        for key in (f"standard_b{batch}_t20_fp32", f"standard_b{batch}_t20_tf32", f"persist_small_h_b{batch}_t20_fp32"):
+            run = recurrent.get(key)
+            cells.append(f"{key.split('_b')[0]} {key[-4:]} " + (f"{run['us_per_step']:.2f}" if run else "-"))
+        standard, persistent = recurrent.get(f"standard_b{batch}_t20_fp32"), recurrent.get(f"persist_small_h_b{batch}_t20_fp32")
+        ratio = f"{standard['us_per_step'] / persistent['us_per_step']:.2f}x" if standard and persistent else "-"
+        print(f"  B={batch}: " + "; ".join(cells) + f"; persistent speed-up over standard fp32: {ratio}")
+    status = {0: "clean", 2: "not run (compute-sanitizer missing)",
+              3: "not run (compute-sanitizer refuses the device on this runtime)"}
     print("CUDA tests: " + ("passed" if tests_status == 0 else f"FAILED (status {tests_status}, see ctest.log)") +
-          "; memcheck: " + ("clean" if memcheck_status == 0 else f"FAILED (status {memcheck_status}, see memcheck.log)"))
+          "; memcheck + racecheck: " +
+          status.get(sanitizer_status, f"FAILED (status {sanitizer_status}, see memcheck.log, racecheck.log)"))
 
 
 if __name__ == "__main__":
