@@ -127,11 +127,25 @@ CudaGraphExec::CudaGraphExec(const CudaGraph& graph) {
 CudaGraphExec::~CudaGraphExec() { cudaGraphExecDestroy(exec_); }
 void CudaGraphExec::launch(CUstream_st* stream) const { SKIPPER_CUDA_CHECK(cudaGraphLaunch(exec_, stream)); }
 
+// 32 MiB: the workspace size cuBLAS's documentation recommends for Hopper.
+constexpr size_t kCublasWorkspaceBytes = size_t(32) << 20;
+
 CublasHandle::CublasHandle(CUstream_st* stream) {
     SKIPPER_CUBLAS_CHECK(cublasCreate(&handle_));
-    SKIPPER_CUBLAS_CHECK(cublasSetStream(handle_, stream));
+    try {
+        SKIPPER_CUDA_CHECK(cudaMalloc(&workspace_, kCublasWorkspaceBytes));
+        SKIPPER_CUBLAS_CHECK(cublasSetStream(handle_, stream));
+        SKIPPER_CUBLAS_CHECK(cublasSetWorkspace(handle_, workspace_, kCublasWorkspaceBytes));
+    } catch (...) {
+        cublasDestroy(handle_);
+        cudaFree(workspace_);
+        throw;
+    }
 }
-CublasHandle::~CublasHandle() { cublasDestroy(handle_); }
+CublasHandle::~CublasHandle() {
+    cublasDestroy(handle_);
+    cudaFree(workspace_);
+}
 
 #else
 

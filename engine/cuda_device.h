@@ -130,7 +130,8 @@ private:
     CUgraphExec_st* exec_ = nullptr;
 };
 
-// A cuBLAS handle bound to one stream.
+// A cuBLAS handle bound to one stream, with its own workspace: cuBLAS must
+// not allocate one itself while a CUDA graph is being captured.
 class CublasHandle {
 public:
     explicit CublasHandle(CUstream_st* stream);
@@ -141,6 +142,7 @@ public:
 
 private:
     cublasContext* handle_ = nullptr;
+    void* workspace_ = nullptr;
 };
 
 class CudaResources {

@@ -53,14 +53,19 @@ __global__ void lstm_persistent_forward_kernel(const float* w_hh, const float* b
     for (int64_t s = 0; s < steps; ++s) {
         args.t = plan_ns::time_of(s, steps, reverse);
         args.with_product = s > 0;
-        for (int64_t p = threadIdx.x; p < tile_rows * units; p += blockDim.x) {
-            const int64_t row = p / units, unit = p % units;
-            if (rank * units + unit >= hidden) continue;
-            const float h_t = plan_ns::pair_step(args, h_cur, c_units, row, unit);
+        const int64_t groups = (tile_rows + plan_ns::kRowsPerThread - 1) / plan_ns::kRowsPerThread;
+        for (int64_t p = threadIdx.x; p < groups * units; p += blockDim.x) {
+            const int64_t row0 = p / units * plan_ns::kRowsPerThread, unit = p % units;
+            const int64_t j = rank * units + unit;
+            if (j >= hidden) continue;
+            const int64_t count =
+                tile_rows - row0 < plan_ns::kRowsPerThread ? tile_rows - row0 : plan_ns::kRowsPerThread;
+            float h_out[plan_ns::kRowsPerThread];
+            plan_ns::thread_step(args, h_cur, c_units, row0, count, unit, h_out);
             // Push this unit's h_t into every block's next-step buffer.
             for (int64_t q = 0; q < cluster_size; ++q) {
                 float* remote = cluster.map_shared_rank(h_next, static_cast<unsigned>(q));
-                remote[row * hidden + rank * units + unit] = h_t;
+                for (int64_t r = 0; r < count; ++r) remote[(row0 + r) * hidden + j] = h_out[r];
             }
         }
         // Publishes every block's pushes (release/acquire across the cluster)

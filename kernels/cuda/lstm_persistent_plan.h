@@ -86,12 +86,18 @@ SKIPPER_HOST_DEVICE inline int64_t time_of(int64_t s, int64_t steps, bool revers
 SKIPPER_HOST_DEVICE inline int64_t prev_slot(int64_t t, bool reverse) { return reverse ? t + 1 : t; }
 SKIPPER_HOST_DEVICE inline int64_t out_slot(int64_t t, bool reverse) { return reverse ? t : t + 1; }
 
-// One (row, unit) pair of one step, as the kernel's thread runs it:
+// Rows per thread: a thread computes one unit's four gates for this many rows,
+// so each weight it loads from shared memory serves that many rows (4 + R
+// loads per 4R multiply-adds; the h loads are broadcasts across the warp).
+constexpr int64_t kRowsPerThread = 4;
+
+// One thread's work in one step, as the kernel runs it: unit `unit` of block
+// `rank` for tile rows [row0, row0 + count), count <= kRowsPerThread.
 // h_rows [rows][H]: h_{t-1} of the tile's rows; c_units [rows][units]: this
-// block's c_{t-1}, updated in place; row: the tile row, b = first_row + row;
-// with_product: false at the first step (the zero state needs no product).
-// Writes the gate activations into gates, c_t and h_t into their slots;
-// returns h_t for the exchange.
+// block's c_{t-1}, updated in place; with_product: false at the first step
+// (the zero state needs no product). Writes the gate activations into gates,
+// c_t and h_t into their slots, and h_t of each row into h_out for the
+// exchange.
 struct StepArgs {
     const float* w_s;
     const float* bias;
@@ -104,34 +110,43 @@ struct StepArgs {
     bool reverse, with_product;
 };
 
-SKIPPER_HOST_DEVICE inline float pair_step(const StepArgs& a, const float* h_rows, float* c_units, int64_t row,
-                                           int64_t unit) {
-    const int64_t b = a.first_row + row, j = a.rank * a.units + unit, hidden = a.hidden;
-    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+SKIPPER_HOST_DEVICE inline void thread_step(const StepArgs& a, const float* h_rows, float* c_units, int64_t row0,
+                                            int64_t count, int64_t unit, float* h_out) {
+    const int64_t j = a.rank * a.units + unit, hidden = a.hidden;
+    float acc[kRowsPerThread][4] = {};
     if (a.with_product) {
-        const float* h_row = h_rows + row * hidden;
         for (int64_t k = 0; k < hidden; ++k) {
-            const float hk = h_row[k];
             const float* w = a.w_s + k * 4 * a.units + unit;
-            for (int g = 0; g < 4; ++g) acc[g] += hk * w[g * a.units];
+            const float w0 = w[0], w1 = w[a.units], w2 = w[2 * a.units], w3 = w[3 * a.units];
+            for (int64_t r = 0; r < kRowsPerThread; ++r) {
+                if (r >= count) break;
+                const float hk = h_rows[(row0 + r) * hidden + k];
+                acc[r][0] += hk * w0;
+                acc[r][1] += hk * w1;
+                acc[r][2] += hk * w2;
+                acc[r][3] += hk * w3;
+            }
         }
     }
-    float* gate_row = a.gates + (a.t * a.batch + b) * 4 * hidden;
-    float pre[4];
-    for (int g = 0; g < 4; ++g) pre[g] = (gate_row[g * hidden + j] + acc[g]) + a.bias[g * hidden + j];
-    float& c_prev = c_units[row * a.units + unit];
-    const float h_prev = h_rows[row * hidden + j];
-    const auto out = lstm_math::cell_forward<float>(pre[0], pre[1], pre[2], pre[3], c_prev, h_prev,
-                                                    a.mask[a.t * a.batch + b] != 0.0f);
-    gate_row[j] = out.i;
-    gate_row[hidden + j] = out.f;
-    gate_row[2 * hidden + j] = out.g;
-    gate_row[3 * hidden + j] = out.o;
-    const int64_t slot = out_slot(a.t, a.reverse) * a.batch + b;
-    a.c[slot * hidden + j] = out.c;
-    a.h[slot * hidden + j] = out.h;
-    c_prev = out.c;
-    return out.h;
+    for (int64_t r = 0; r < count; ++r) {
+        const int64_t row = row0 + r, b = a.first_row + row;
+        float* gate_row = a.gates + (a.t * a.batch + b) * 4 * hidden;
+        float pre[4];
+        for (int g = 0; g < 4; ++g) pre[g] = (gate_row[g * hidden + j] + acc[r][g]) + a.bias[g * hidden + j];
+        float& c_prev = c_units[row * a.units + unit];
+        const float h_prev = h_rows[row * hidden + j];
+        const auto out = lstm_math::cell_forward<float>(pre[0], pre[1], pre[2], pre[3], c_prev, h_prev,
+                                                        a.mask[a.t * a.batch + b] != 0.0f);
+        gate_row[j] = out.i;
+        gate_row[hidden + j] = out.f;
+        gate_row[2 * hidden + j] = out.g;
+        gate_row[3 * hidden + j] = out.o;
+        const int64_t slot = out_slot(a.t, a.reverse) * a.batch + b;
+        a.c[slot * hidden + j] = out.c;
+        a.h[slot * hidden + j] = out.h;
+        c_prev = out.c;
+        h_out[r] = out.h;
+    }
 }
 
 }  // namespace skipper::lstm_persistent

@@ -59,9 +59,9 @@ Result standard_on_cpu(const Problem& p, bool reverse) {
 }
 
 // The kernel's schedule on the CPU: per cluster tile, every block loads its
-// weight slice and its units' c; per step every block runs pair_step for its
-// (row, unit) pairs reading h_cur, all pushes land in h_next, then the swap
-// (the cluster barrier).
+// weight slice and its units' c; per step every block runs thread_step for
+// each (group of rows, unit) item reading h_cur, all pushes land in h_next,
+// then the swap (the cluster barrier).
 Result emulate_kernel(const Problem& p, bool reverse, int64_t sms) {
     const plan_ns::Plan plan = plan_ns::make_plan(p.batch, p.hidden, sms);
     EXPECT_TRUE(plan.ok);
@@ -96,11 +96,16 @@ Result emulate_kernel(const Problem& p, bool reverse, int64_t sms) {
                                        p.mask.data<float>(), gates.data<float>(), h.data<float>(), c.data<float>(),
                                        p.batch, hidden, units, rank, first_row,
                                        plan_ns::time_of(s, p.steps, reverse), reverse, s > 0};
-                for (int64_t pair = 0; pair < tile_rows * units; ++pair) {
-                    const int64_t row = pair / units, unit = pair % units;
+                const int64_t groups = (tile_rows + plan_ns::kRowsPerThread - 1) / plan_ns::kRowsPerThread;
+                for (int64_t item = 0; item < groups * units; ++item) {
+                    const int64_t row0 = item / units * plan_ns::kRowsPerThread, unit = item % units;
                     if (rank * units + unit >= hidden) continue;
-                    h_next[static_cast<size_t>(row * hidden + rank * units + unit)] = plan_ns::pair_step(
-                        args, h_cur.data(), c_units[static_cast<size_t>(rank)].data(), row, unit);
+                    const int64_t count = std::min(plan_ns::kRowsPerThread, tile_rows - row0);
+                    float h_out[plan_ns::kRowsPerThread];
+                    plan_ns::thread_step(args, h_cur.data(), c_units[static_cast<size_t>(rank)].data(), row0, count,
+                                         unit, h_out);
+                    for (int64_t r = 0; r < count; ++r)
+                        h_next[static_cast<size_t>((row0 + r) * hidden + rank * units + unit)] = h_out[r];
                 }
             }
             std::swap(h_cur, h_next);
