@@ -2,7 +2,10 @@
 
 #include <cooperative_groups.h>
 
+#include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/lstm_persistent_plan.h"
@@ -82,13 +85,24 @@ __global__ void lstm_persistent_forward_kernel(const float* w_hh, const float* b
 #endif
 }
 
-int device_sm_count(int* major) {
-    int device = 0;
-    SKIPPER_CUDA_CHECK(cudaGetDevice(&device));
-    int sms = 0;
-    SKIPPER_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-    SKIPPER_CUDA_CHECK(cudaDeviceGetAttribute(major, cudaDevAttrComputeCapabilityMajor, device));
-    return sms;
+// The device's multiprocessor count and compute capability, read once.
+struct DeviceFacts {
+    int sms = 0, major = 0;
+};
+const DeviceFacts& device_facts() {
+    static const DeviceFacts facts = [] {
+        int device = 0;
+        DeviceFacts f;
+        SKIPPER_CUDA_CHECK(cudaGetDevice(&device));
+        SKIPPER_CUDA_CHECK(cudaDeviceGetAttribute(&f.sms, cudaDevAttrMultiProcessorCount, device));
+        SKIPPER_CUDA_CHECK(cudaDeviceGetAttribute(&f.major, cudaDevAttrComputeCapabilityMajor, device));
+        if (f.major >= 9)
+            SKIPPER_CUDA_CHECK(cudaFuncSetAttribute(lstm_persistent_forward_kernel,
+                                                    cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                    static_cast<int>(plan_ns::kSharedBudget)));
+        return f;
+    }();
+    return facts;
 }
 
 cudaLaunchConfig_t launch_config(const plan_ns::Plan& plan, CUstream_st* stream, cudaLaunchAttribute* attribute) {
@@ -106,25 +120,29 @@ cudaLaunchConfig_t launch_config(const plan_ns::Plan& plan, CUstream_st* stream,
     return config;
 }
 
-// The planned launch for the current device, with the kernel allowed the
-// plan's shared memory; plan.ok is false where it cannot run.
+// The planned launch for the current device; plan.ok is false where it
+// cannot run. The driver's answer for a plan is cached: launches (and graph
+// captures) after the first query nothing.
 plan_ns::Plan device_plan(int64_t batch, int64_t hidden) {
-    int major = 0;
-    const int sms = device_sm_count(&major);
-    plan_ns::Plan plan = plan_ns::make_plan(batch, hidden, sms);
-    if (major < 9 || !plan.ok) {
+    const DeviceFacts& facts = device_facts();
+    plan_ns::Plan plan = plan_ns::make_plan(batch, hidden, facts.sms);
+    if (facts.major < 9 || !plan.ok) {
         plan.ok = false;
         return plan;
     }
-    SKIPPER_CUDA_CHECK(cudaFuncSetAttribute(lstm_persistent_forward_kernel,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            static_cast<int>(plan.shared_bytes)));
-    // The driver's word on whether one such cluster fits on the device.
-    cudaLaunchAttribute attribute{};
-    cudaLaunchConfig_t config = launch_config(plan, nullptr, &attribute);
-    int clusters = 0;
-    SKIPPER_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, lstm_persistent_forward_kernel, &config));
-    plan.ok = clusters > 0;
+    static std::mutex mutex;
+    static std::map<std::pair<int64_t, int64_t>, bool> fits;  // (cluster, shared bytes) -> the driver's answer
+    std::lock_guard<std::mutex> lock(mutex);
+    const auto key = std::make_pair(plan.cluster, plan.shared_bytes);
+    auto it = fits.find(key);
+    if (it == fits.end()) {
+        cudaLaunchAttribute attribute{};
+        cudaLaunchConfig_t config = launch_config(plan, nullptr, &attribute);
+        int clusters = 0;
+        SKIPPER_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, lstm_persistent_forward_kernel, &config));
+        it = fits.emplace(key, clusters > 0).first;
+    }
+    plan.ok = it->second;
     return plan;
 }
 
