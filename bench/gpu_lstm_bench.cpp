@@ -230,6 +230,51 @@ void BM_lstm_step_cuda(benchmark::State& state, int64_t batch, int64_t steps, bo
     state.counters["TFLOP_per_s"] = benchmark::Counter(steps_done * flops * 1e-12, benchmark::Counter::kIsRate);
 }
 
+// One direction's whole forward recurrence through ops::lstm_recurrent_forward,
+// T steps of batch B at H = 116, with the standard algorithm (a cuBLAS product
+// and the cell kernel per step: 2T launches) or the persistent small-H kernel
+// (one launch, W_hh in the shared memory of a 2-block cluster). The input
+// projections are refilled outside the timed region.
+void BM_lstm_recurrent_cuda(benchmark::State& state, int64_t batch, int64_t steps,
+                            ops::RecurrentAlgorithm algorithm, bool tf32) {
+    if (!require_gpu(state)) return;
+    Context ctx(Device::cuda);
+    ctx.set_tf32(tf32);
+    const int64_t h = kHidden;
+    if (!ops::lstm_recurrent_algorithm_available(ctx, algorithm, DType::f32, batch, h)) {
+        state.SkipWithError("this algorithm is not offered on this device");
+        return;
+    }
+    Tensor w_hh = Tensor::empty({4 * h, h}, DType::f32, ctx), bias = Tensor::empty({4 * h}, DType::f32, ctx);
+    Tensor gates = Tensor::empty({steps, batch, 4 * h}, DType::f32, ctx), mask = Tensor::empty({steps, batch}, DType::f32, ctx);
+    Tensor states = Tensor::zeros({steps + 1, batch, h}, DType::f32, ctx);
+    Tensor cells = Tensor::zeros({steps + 1, batch, h}, DType::f32, ctx);
+    const double limit = 1.0 / std::sqrt(static_cast<double>(h));
+    ops::fill_uniform(ctx, w_hh, -limit, limit, 1);
+    ops::fill_uniform(ctx, bias, -0.1, 0.1, 2);
+    ops::fill(ctx, mask, 1.0);
+    auto reset = [&] { ops::fill_uniform(ctx, gates, -1, 1, 3); };
+    for (int i = 0; i < 3; ++i) {
+        reset();
+        ops::lstm_recurrent_forward(ctx, w_hh, bias, mask, false, gates, states, cells, algorithm);
+    }
+    ctx.synchronize();
+    CudaEvent start, stop;
+    for (auto _ : state) {
+        reset();
+        start.record(ctx.cuda_stream());
+        ops::lstm_recurrent_forward(ctx, w_hh, bias, mask, false, gates, states, cells, algorithm);
+        stop.record(ctx.cuda_stream());
+        stop.synchronize();
+        state.SetIterationTime(static_cast<double>(stop.elapsed_ms_since(start)) * 1e-3);
+    }
+    const double steps_done = static_cast<double>(state.iterations() * steps);
+    state.counters["us_per_step"] =
+        benchmark::Counter(steps_done * 1e-6, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    const double flops = 2.0 * static_cast<double>(batch) * static_cast<double>(4 * h) * static_cast<double>(h);
+    state.counters["TFLOP_per_s"] = benchmark::Counter(steps_done * flops * 1e-12, benchmark::Counter::kIsRate);
+}
+
 // The per-step feature count of the session sequences the LSTM trains on:
 // track features plus the history's log columns and flags.
 int64_t pipeline_session_features() {
@@ -280,6 +325,19 @@ void register_benchmarks(int64_t session_features) {
                 const std::string name = std::string("BM_lstm_step_cuda/") + (backward ? "backward" : "forward") +
                                          "_b" + std::to_string(batch) + "_t20_" + (tf32 ? "tf32" : "fp32");
                 benchmark::RegisterBenchmark(name.c_str(), BM_lstm_step_cuda, batch, int64_t{20}, backward, tf32)
+                    ->UseManualTime()
+                    ->Unit(benchmark::kMicrosecond);
+            }
+    // The persistent kernel computes in plain FP32 FMAs: TF32 changes only
+    // the standard algorithm's products.
+    for (int64_t batch : {int64_t{1000}, int64_t{4096}})
+        for (auto algorithm : {ops::RecurrentAlgorithm::standard, ops::RecurrentAlgorithm::persist_small_h})
+            for (bool tf32 : {false, true}) {
+                if (algorithm == ops::RecurrentAlgorithm::persist_small_h && tf32) continue;
+                const std::string name = std::string("BM_lstm_recurrent_cuda/") +
+                                         ops::recurrent_algorithm_name(algorithm) + "_b" + std::to_string(batch) +
+                                         "_t20_" + (tf32 ? "tf32" : "fp32");
+                benchmark::RegisterBenchmark(name.c_str(), BM_lstm_recurrent_cuda, batch, int64_t{20}, algorithm, tf32)
                     ->UseManualTime()
                     ->Unit(benchmark::kMicrosecond);
             }

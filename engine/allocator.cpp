@@ -1,10 +1,8 @@
 #include "engine/allocator.h"
 
 #include <cstdlib>
-#include <map>
 #include <mutex>
 #include <new>
-#include <vector>
 
 #include "engine/cuda_device.h"
 #include "engine/error.h"
@@ -21,29 +19,66 @@ size_t allocation_size_class(size_t bytes) {
     return ((bytes + step - 1) / step) * step;
 }
 
+void StreamOrderedFreeLists::put(void* ptr, size_t size, CUstream_st* stream, std::unique_ptr<FreeMarker> marker) {
+    free_[size].push_back(Block{ptr, stream, std::move(marker)});
+}
+
+void* StreamOrderedFreeLists::take(size_t size, CUstream_st* stream) {
+    auto it = free_.find(size);
+    if (it == free_.end()) return nullptr;
+    std::vector<Block>& blocks = it->second;
+    auto hand_out = [&blocks](size_t index) {
+        void* ptr = blocks[index].ptr;
+        blocks.erase(blocks.begin() + static_cast<std::ptrdiff_t>(index));
+        return ptr;
+    };
+    // Same stream: ordered behind the old owner's work already. The most
+    // recent is the most likely to be warm in cache.
+    for (size_t i = blocks.size(); i-- > 0;)
+        if (blocks[i].stream == stream) return hand_out(i);
+    // Another stream: only once the old owner's work has finished.
+    for (size_t i = 0; i < blocks.size(); ++i)
+        if (!blocks[i].marker || blocks[i].marker->completed()) return hand_out(i);
+    return nullptr;
+}
+
+std::vector<void*> StreamOrderedFreeLists::take_all() {
+    std::vector<void*> all;
+    for (auto& [size, blocks] : free_)
+        for (const Block& block : blocks) all.push_back(block.ptr);
+    free_.clear();
+    return all;
+}
+
+size_t StreamOrderedFreeLists::size() const {
+    size_t n = 0;
+    for (const auto& [size, blocks] : free_) n += blocks.size();
+    return n;
+}
+
 namespace {
 
 class FreeListAllocator final : public CachingAllocator {
 public:
     using RawAlloc = void* (*)(size_t);
     using RawFree = void (*)(void*);
-    FreeListAllocator(RawAlloc raw_alloc, RawFree raw_free, bool free_cache_at_exit)
-        : raw_alloc_(raw_alloc), raw_free_(raw_free), free_cache_at_exit_(free_cache_at_exit) {}
+    FreeListAllocator(RawAlloc raw_alloc, RawFree raw_free, FreeMarkerFactory make_marker, bool free_cache_at_exit)
+        : raw_alloc_(raw_alloc),
+          raw_free_(raw_free),
+          make_marker_(std::move(make_marker)),
+          free_cache_at_exit_(free_cache_at_exit) {}
     // Host blocks are freed so that leak checkers see a clean exit. Device
     // blocks are left to the driver: the CUDA runtime may already be torn down.
     ~FreeListAllocator() override {
         if (free_cache_at_exit_) release_cached_locked();
     }
 
-    void* allocate(size_t bytes) override {
+    void* allocate(size_t bytes, CUstream_st* stream) override {
         const size_t size = allocation_size_class(bytes == 0 ? 1 : bytes);
         std::lock_guard<std::mutex> lock(mutex_);
         ++stats_.requests;
-        void* ptr = nullptr;
-        auto it = free_.find(size);
-        if (it != free_.end() && !it->second.empty()) {
-            ptr = it->second.back();
-            it->second.pop_back();
+        void* ptr = free_.take(size, stream);
+        if (ptr != nullptr) {
             stats_.bytes_cached -= size;
             ++stats_.cache_hits;
         } else {
@@ -59,10 +94,12 @@ public:
         return ptr;
     }
 
-    void deallocate(void* ptr, size_t bytes) override {
+    void deallocate(void* ptr, size_t bytes, CUstream_st* stream) override {
         const size_t size = allocation_size_class(bytes == 0 ? 1 : bytes);
+        // Recorded before taking the lock: on CUDA it is a driver call.
+        std::unique_ptr<FreeMarker> marker = make_marker_(stream);
         std::lock_guard<std::mutex> lock(mutex_);
-        free_[size].push_back(ptr);
+        free_.put(ptr, size, stream, std::move(marker));
         stats_.bytes_in_use -= size;
         stats_.bytes_cached += size;
     }
@@ -78,18 +115,19 @@ public:
     }
 
 private:
+    // A block whose marker is pending is still read by its stream; giving it
+    // back is safe all the same: cudaFree waits for the device first.
     void release_cached_locked() {
-        for (auto& [size, blocks] : free_)
-            for (void* block : blocks) raw_free_(block);
-        free_.clear();
+        for (void* block : free_.take_all()) raw_free_(block);
         stats_.bytes_cached = 0;
     }
 
     RawAlloc raw_alloc_;
     RawFree raw_free_;
+    FreeMarkerFactory make_marker_;
     bool free_cache_at_exit_;
     mutable std::mutex mutex_;
-    std::map<size_t, std::vector<void*>> free_;
+    StreamOrderedFreeLists free_;
     AllocatorStats stats_;
 };
 
@@ -106,11 +144,38 @@ void* device_alloc(size_t bytes) {
 }
 void device_free(void* ptr) { cuda_free(ptr); }
 
+// Host memory has no streams: every freed block is ready at once.
+std::unique_ptr<FreeMarker> host_marker(CUstream_st*) { return nullptr; }
+
+class CudaFreeMarker final : public FreeMarker {
+public:
+    explicit CudaFreeMarker(CUstream_st* stream) { event_.record(stream); }
+    bool completed() override { return event_.query(); }
+
+private:
+    CudaEvent event_;
+};
+
+// A block freed on a stream: an event on it. Without a stream, the block's last
+// user is unknown: wait for the whole device now, then it is ready.
+std::unique_ptr<FreeMarker> device_marker(CUstream_st* stream) {
+    if (stream == nullptr) {
+        cuda_device_synchronize();
+        return nullptr;
+    }
+    return std::make_unique<CudaFreeMarker>(stream);
+}
+
 }  // namespace
 
+std::unique_ptr<CachingAllocator> make_caching_allocator(void* (*raw_alloc)(size_t), void (*raw_free)(void*),
+                                                         FreeMarkerFactory make_marker, bool free_cache_at_exit) {
+    return std::make_unique<FreeListAllocator>(raw_alloc, raw_free, std::move(make_marker), free_cache_at_exit);
+}
+
 CachingAllocator& allocator_for(Device device) {
-    static FreeListAllocator host(host_alloc, host_free, true);
-    static FreeListAllocator cuda(device_alloc, device_free, false);
+    static FreeListAllocator host(host_alloc, host_free, host_marker, true);
+    static FreeListAllocator cuda(device_alloc, device_free, device_marker, false);
     return device == Device::cpu ? static_cast<CachingAllocator&>(host) : cuda;
 }
 

@@ -62,6 +62,11 @@ void set_num_threads(int num_threads) {
 
 int num_threads() { return omp_get_max_threads(); }
 
+void throw_context_device_mismatch(const char* op, Device context_device, Device tensor_device) {
+    throw Error(std::string(op) + ": a " + device_name(context_device) + " context was given tensors on " +
+                device_name(tensor_device) + "; use a context of the tensors' device");
+}
+
 Context::Context(Device device, int num_threads) : device_(device), num_threads_(num_threads) {
     set_num_threads(num_threads);
     num_threads_ = skipper::num_threads();

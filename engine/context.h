@@ -28,6 +28,8 @@ Device resolve_device(DeviceChoice choice);
 void set_num_threads(int num_threads);
 int num_threads();
 
+[[noreturn]] void throw_context_device_mismatch(const char* op, Device context_device, Device tensor_device);
+
 class CudaResources;  // stream + cuBLAS handle, defined where CUDA is built
 
 class Context {
@@ -59,5 +61,16 @@ private:
     bool tf32_ = false;
     std::unique_ptr<CudaResources> cuda_;
 };
+
+// Every op calls this first: the context must be on the device of the tensors.
+// A CPU context has no CUDA stream or cuBLAS handle (a CUDA kernel would run on
+// the legacy default stream and cuBLAS would get a null handle), and a CUDA
+// context's stream would not order a CPU kernel. The error names the op.
+inline void require_context_device(const char* op, Device context_device, Device tensor_device) {
+    if (context_device != tensor_device) throw_context_device_mismatch(op, context_device, tensor_device);
+}
+inline void require_context_device(const char* op, const Context& ctx, const Tensor& t) {
+    require_context_device(op, ctx.device(), t.device());
+}
 
 }  // namespace skipper

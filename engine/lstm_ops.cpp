@@ -46,6 +46,7 @@ template <class F> void dispatch_float(DType dtype, F&& f) {
 void lstm_cell_forward(Context& ctx, Tensor& gates, const Tensor& bias, const Tensor& c_prev, const Tensor& h_prev,
                        const Tensor& mask, Tensor& c, Tensor& h) {
     const char* op = "lstm_cell_forward";
+    require_context_device(op, ctx, gates);
     require_float(op, gates);
     if (gates.dim() != 2 || gates.size(1) % 4 != 0)
         throw Error(std::string(op) + ": gates must be [B, 4H], got " + gates.describe());
@@ -66,12 +67,12 @@ void lstm_cell_forward(Context& ctx, Tensor& gates, const Tensor& bias, const Te
                                                        h_prev.data<T>(), mask.data<T>(), c.data<T>(), h.data<T>(),
                                                        batch, hidden, ctx.cuda_stream()));
     });
-    (void)ctx;
 }
 
 void lstm_cell_backward(Context& ctx, const Tensor& gates, const Tensor& c_prev, const Tensor& c, const Tensor& mask,
                         const Tensor& dh, const Tensor& dc, Tensor& dgates, Tensor& dc_prev, Tensor& dh_prev) {
     const char* op = "lstm_cell_backward";
+    require_context_device(op, ctx, gates);
     require_float(op, gates);
     if (gates.dim() != 2 || gates.size(1) % 4 != 0)
         throw Error(std::string(op) + ": gates must be [B, 4H], got " + gates.describe());
@@ -96,11 +97,11 @@ void lstm_cell_backward(Context& ctx, const Tensor& gates, const Tensor& c_prev,
                                                         dc_prev.data<T>(), dh_prev.data<T>(), batch, hidden,
                                                         ctx.cuda_stream()));
     });
-    (void)ctx;
 }
 
 void add_bias(Context& ctx, Tensor& x, const Tensor& bias) {
     const char* op = "add_bias";
+    require_context_device(op, ctx, x);
     require_float(op, x);
     if (x.dim() != 2) throw Error(std::string(op) + ": x must be [N, M], got " + x.describe());
     require_tensor(op, "bias", bias, {x.size(1)}, x);
@@ -109,11 +110,11 @@ void add_bias(Context& ctx, Tensor& x, const Tensor& bias) {
         if (x.device() == Device::cpu) cpu::add_bias<T>(x.data<T>(), bias.data<T>(), x.size(0), x.size(1));
         else SKIPPER_ON_CUDA(cuda::add_bias<T>(x.data<T>(), bias.data<T>(), x.size(0), x.size(1), ctx.cuda_stream()));
     });
-    (void)ctx;
 }
 
 double bce_with_logits_forward(Context& ctx, const Tensor& logits, const Tensor& targets, const Tensor& weights) {
     const char* op = "bce_with_logits_forward";
+    require_context_device(op, ctx, logits);
     require_float(op, logits);
     require_tensor(op, "targets", targets, logits.shape(), logits);
     require_tensor(op, "weights", weights, logits.shape(), logits);
@@ -128,13 +129,13 @@ double bce_with_logits_forward(Context& ctx, const Tensor& logits, const Tensor&
                                                                     weights.data<T>(), logits.numel(),
                                                                     ctx.cuda_stream()));
     });
-    (void)ctx;
     return loss;
 }
 
 void bce_with_logits_backward(Context& ctx, const Tensor& logits, const Tensor& targets, const Tensor& weights,
                               Tensor& dlogits) {
     const char* op = "bce_with_logits_backward";
+    require_context_device(op, ctx, logits);
     require_float(op, logits);
     require_tensor(op, "targets", targets, logits.shape(), logits);
     require_tensor(op, "weights", weights, logits.shape(), logits);
@@ -148,7 +149,6 @@ void bce_with_logits_backward(Context& ctx, const Tensor& logits, const Tensor& 
             SKIPPER_ON_CUDA(cuda::bce_with_logits_backward<T>(logits.data<T>(), targets.data<T>(), weights.data<T>(),
                                                               logits.numel(), dlogits.data<T>(), ctx.cuda_stream()));
     });
-    (void)ctx;
 }
 
 namespace {
@@ -184,6 +184,7 @@ void dropout_backward(Context& ctx, const Tensor& dy, double p, uint64_t seed, T
 void adam_step(Context& ctx, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamOptions& options,
                int64_t step) {
     const char* op = "adam_step";
+    require_context_device(op, ctx, param);
     require_float(op, param);
     require_tensor(op, "grad", grad, param.shape(), param);
     require_tensor(op, "m", m, param.shape(), param);
@@ -200,7 +201,6 @@ void adam_step(Context& ctx, Tensor& param, const Tensor& grad, Tensor& m, Tenso
                                                param.numel(), options.learning_rate, options.beta1, options.beta2,
                                                options.epsilon, options.weight_decay, step, ctx.cuda_stream()));
     });
-    (void)ctx;
 }
 
 }  // namespace skipper::ops

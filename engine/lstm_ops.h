@@ -15,6 +15,8 @@
 //   direction over right-padded sequences starts at each sequence's last step.
 #pragma once
 
+#include <string>
+
 #include "engine/context.h"
 #include "engine/tensor.h"
 
@@ -70,5 +72,36 @@ struct AdamOptions {
 // Kingma & Ba, and as in PyTorch's torch.optim.Adam).
 void adam_step(Context& ctx, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamOptions& options,
                int64_t step);
+
+// How lstm_recurrent_forward runs the recurrence.
+enum class RecurrentAlgorithm {
+    // Per step, the product h_{t-1} W_hh^T (cuBLAS on CUDA, BLAS on the CPU)
+    // and the fused cell kernel: 2T launches per direction. Every device.
+    standard,
+    // One persistent kernel for all T steps, W_hh held in the shared memory of
+    // a thread-block cluster (cuDNN's PERSIST_STATIC_SMALL_H): f32, CUDA
+    // devices of compute capability 9.0 or newer, hidden size <= 192
+    // (lstm_recurrent_algorithm_available).
+    persist_small_h,
+};
+RecurrentAlgorithm parse_recurrent_algorithm(const std::string& text);  // "standard" | "persist_small_h"
+const char* recurrent_algorithm_name(RecurrentAlgorithm algorithm);
+bool lstm_recurrent_algorithm_available(const Context& ctx, RecurrentAlgorithm algorithm, DType dtype,
+                                        int64_t batch, int64_t hidden);
+
+// One direction's whole forward recurrence over T steps. For each processing
+// step s (time t = s forward, t = T-1-s with reverse):
+//   gates_t += h_{t-1} W_hh^T   (not at s = 0: the initial state is zero)
+//   lstm_cell_forward(gates_t, bias, c_{t-1}, h_{t-1}, mask_t) -> c_t, h_t
+// gates [T, B, 4H]: in: every step's input projection x_t W_ih^T; out: the
+//   activations, kept for the backward pass.
+// w_hh [4H, H]; bias [4H]; mask [T, B].
+// h, c [T+1, B, H]: the zero initial state in slot 0 (forward) or slot T
+//   (reverse); step t writes slot t+1 (forward) or slot t (reverse).
+// The algorithms compute the same values up to the summation order of the
+// product.
+void lstm_recurrent_forward(Context& ctx, const Tensor& w_hh, const Tensor& bias, const Tensor& mask, bool reverse,
+                            Tensor& gates, Tensor& h, Tensor& c,
+                            RecurrentAlgorithm algorithm = RecurrentAlgorithm::standard);
 
 }  // namespace skipper::ops

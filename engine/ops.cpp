@@ -61,6 +61,7 @@ MatrixShape matrix_shape(const Tensor& t, bool transposed) {
 void matmul(Context& ctx, const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, double alpha,
             double beta) {
     const char* op = "matmul";
+    require_context_device(op, ctx, a);
     SKIPPER_REQUIRE(a.dim() == 2 && b.dim() == 2 && c.dim() == 2, op,
             "expected 2-D operands, got " + a.describe() + ", " + b.describe() + ", " + c.describe());
     require_float(op, a);
@@ -82,12 +83,12 @@ void matmul(Context& ctx, const Tensor& a, bool trans_a, const Tensor& b, bool t
                                             a.data<T>(), sa.ld, b.data<T>(), sb.ld, T(beta), c.data<T>(), n));
         }
     });
-    (void)ctx;
-}
+    }
 
 void matmul_batched(Context& ctx, const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c,
                     double alpha, double beta) {
     const char* op = "matmul_batched";
+    require_context_device(op, ctx, a);
     SKIPPER_REQUIRE(a.dim() == 3 && (b.dim() == 3 || b.dim() == 2) && c.dim() == 3, op,
             "expected a [batch, m, k], b [batch, k, n] or [k, n], c [batch, m, n]; got " + a.describe() + ", " +
                 b.describe() + ", " + c.describe());
@@ -112,12 +113,12 @@ void matmul_batched(Context& ctx, const Tensor& a, bool trans_a, const Tensor& b
                                                     stride_b, T(beta), c.data<T>(), n, stride_c, batch));
         }
     });
-    (void)ctx;
-}
+    }
 
 // Unary maps and their backward twins share one dispatcher.
 #define SKIPPER_UNARY_OP(NAME)                                                                     \
     void NAME##_forward(Context& ctx, const Tensor& x, Tensor& y) {                                \
+        require_context_device(#NAME "_forward", ctx, x);                                          \
         require_float(#NAME "_forward", x);                                                        \
         require_like(#NAME "_forward", x, y);                                                      \
         dispatch_float(x.dtype(), [&](auto zero) {                                                 \
@@ -125,9 +126,9 @@ void matmul_batched(Context& ctx, const Tensor& a, bool trans_a, const Tensor& b
             if (x.device() == Device::cpu) cpu::NAME##_forward<T>(x.data<T>(), y.data<T>(), x.numel()); \
             else SKIPPER_ON_CUDA(cuda::NAME##_forward<T>(x.data<T>(), y.data<T>(), x.numel(), ctx.cuda_stream())); \
         });                                                                                        \
-        (void)ctx;                                                                                 \
     }                                                                                              \
     void NAME##_backward(Context& ctx, const Tensor& y, const Tensor& dy, Tensor& dx) {            \
+        require_context_device(#NAME "_backward", ctx, y);                                         \
         require_float(#NAME "_backward", y);                                                       \
         require_like(#NAME "_backward", y, dy);                                                    \
         require_like(#NAME "_backward", y, dx);                                                    \
@@ -139,13 +140,13 @@ void matmul_batched(Context& ctx, const Tensor& a, bool trans_a, const Tensor& b
                 SKIPPER_ON_CUDA(cuda::NAME##_backward<T>(y.data<T>(), dy.data<T>(), dx.data<T>(), y.numel(), \
                                                          ctx.cuda_stream()));                      \
         });                                                                                        \
-        (void)ctx;                                                                                 \
     }
 SKIPPER_UNARY_OP(sigmoid)
 SKIPPER_UNARY_OP(tanh)
 #undef SKIPPER_UNARY_OP
 
 void add(Context& ctx, const Tensor& a, const Tensor& b, Tensor& out) {
+    require_context_device("add", ctx, a);
     require_float("add", a);
     require_like("add", a, b);
     require_like("add", a, out);
@@ -154,10 +155,10 @@ void add(Context& ctx, const Tensor& a, const Tensor& b, Tensor& out) {
         if (a.device() == Device::cpu) cpu::add<T>(a.data<T>(), b.data<T>(), out.data<T>(), a.numel());
         else SKIPPER_ON_CUDA(cuda::add<T>(a.data<T>(), b.data<T>(), out.data<T>(), a.numel(), ctx.cuda_stream()));
     });
-    (void)ctx;
-}
+    }
 
 void scale(Context& ctx, const Tensor& x, double alpha, Tensor& out) {
+    require_context_device("scale", ctx, x);
     require_float("scale", x);
     require_like("scale", x, out);
     dispatch_float(x.dtype(), [&](auto zero) {
@@ -165,8 +166,7 @@ void scale(Context& ctx, const Tensor& x, double alpha, Tensor& out) {
         if (x.device() == Device::cpu) cpu::scale<T>(x.data<T>(), T(alpha), out.data<T>(), x.numel());
         else SKIPPER_ON_CUDA(cuda::scale<T>(x.data<T>(), T(alpha), out.data<T>(), x.numel(), ctx.cuda_stream()));
     });
-    (void)ctx;
-}
+    }
 
 namespace {
 // Calls f(T{}) for any dtype.
@@ -181,26 +181,27 @@ template <class F> void dispatch_any(DType dtype, F&& f) {
 }  // namespace
 
 void fill(Context& ctx, Tensor& x, double value) {
+    require_context_device("fill", ctx, x);
     dispatch_any(x.dtype(), [&](auto zero) {
         using T = decltype(zero);
         if (x.device() == Device::cpu) cpu::fill<T>(x.data<T>(), static_cast<T>(value), x.numel());
         else SKIPPER_ON_CUDA(cuda::fill<T>(x.data<T>(), static_cast<T>(value), x.numel(), ctx.cuda_stream()));
     });
-    (void)ctx;
-}
+    }
 
 double sum(Context& ctx, const Tensor& x) {
+    require_context_device("sum", ctx, x);
     double total = 0.0;
     dispatch_any(x.dtype(), [&](auto zero) {
         using T = decltype(zero);
         if (x.device() == Device::cpu) total = cpu::sum<T>(x.data<T>(), x.numel());
         else SKIPPER_ON_CUDA(total = cuda::sum<T>(x.data<T>(), x.numel(), ctx.cuda_stream()));
     });
-    (void)ctx;
-    return total;
+        return total;
 }
 
 void sum_rows(Context& ctx, const Tensor& x, Tensor& out) {
+    require_context_device("sum_rows", ctx, x);
     require_float("sum_rows", x);
     SKIPPER_REQUIRE(x.dim() == 2 && out.dim() == 1 && out.size(0) == x.size(1) && out.dtype() == x.dtype(), "sum_rows",
             "expected x [M, N] and out [N], got " + x.describe() + " and " + out.describe());
@@ -210,17 +211,16 @@ void sum_rows(Context& ctx, const Tensor& x, Tensor& out) {
         if (x.device() == Device::cpu) cpu::sum_rows<T>(x.data<T>(), x.size(0), x.size(1), out.data<T>());
         else SKIPPER_ON_CUDA(cuda::sum_rows<T>(x.data<T>(), x.size(0), x.size(1), out.data<T>(), ctx.cuda_stream()));
     });
-    (void)ctx;
-}
+    }
 
 void fill_uniform(Context& ctx, Tensor& x, double lo, double hi, uint64_t seed) {
+    require_context_device("fill_uniform", ctx, x);
     require_float("fill_uniform", x);
     dispatch_float(x.dtype(), [&](auto zero) {
         using T = decltype(zero);
         if (x.device() == Device::cpu) cpu::fill_uniform<T>(x.data<T>(), x.numel(), lo, hi, seed);
         else SKIPPER_ON_CUDA(cuda::fill_uniform<T>(x.data<T>(), x.numel(), lo, hi, seed, ctx.cuda_stream()));
     });
-    (void)ctx;
-}
+    }
 
 }  // namespace skipper::ops

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "engine/allocator.h"
+#include "engine/context.h"
 #include "engine/cuda_device.h"
 #include "engine/error.h"
 
@@ -45,14 +46,14 @@ std::string shape_string(const Shape& shape) {
     return out.str();
 }
 
-Storage::Storage(Device device, size_t bytes)
-    : device_(device), bytes_(bytes), data_(allocator_for(device).allocate(bytes)) {}
+Storage::Storage(Device device, size_t bytes, CUstream_st* stream)
+    : device_(device), bytes_(bytes), stream_(stream), data_(allocator_for(device).allocate(bytes, stream)) {}
 
 Storage::Storage(void* data, size_t bytes, std::shared_ptr<const void> owner)
-    : device_(Device::cpu), bytes_(bytes), data_(data), owner_(std::move(owner)) {}
+    : device_(Device::cpu), bytes_(bytes), stream_(nullptr), data_(data), owner_(std::move(owner)) {}
 
 Storage::~Storage() {
-    if (owner_ == nullptr) allocator_for(device_).deallocate(data_, bytes_);
+    if (owner_ == nullptr) allocator_for(device_).deallocate(data_, bytes_, stream_);
 }
 
 Tensor Tensor::view_host(void* data, const Shape& shape, DType dtype, std::shared_ptr<const void> owner) {
@@ -66,25 +67,44 @@ Tensor Tensor::view_host(void* data, const Shape& shape, DType dtype, std::share
     return t;
 }
 
-Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+Tensor Tensor::allocate(const Shape& shape, DType dtype, Device device, CUstream_st* stream) {
     for (int64_t d : shape)
         if (d < 0) throw Error("negative dimension in shape " + shape_string(shape));
     Tensor t;
     t.shape_ = shape;
     t.dtype_ = dtype;
     t.device_ = device;
-    t.storage_ = std::make_shared<Storage>(device, static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype));
+    t.storage_ =
+        std::make_shared<Storage>(device, static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), stream);
     return t;
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+    return allocate(shape, dtype, device, nullptr);
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype, const Context& ctx) {
+    return allocate(shape, dtype, ctx.device(), ctx.cuda_stream());
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
     Tensor t = empty(shape, dtype, device);
     if (device == Device::cpu) {
         std::memset(t.raw(), 0, t.nbytes());
-    } else {
-        const std::vector<uint8_t> zero(t.nbytes(), 0);
-        cuda_memcpy_to_device(t.raw(), zero.data(), zero.size());
+    } else if (t.nbytes() > 0) {
+        // The legacy default stream does not order the non-blocking streams
+        // the contexts use: wait for it, so that whichever stream uses t next
+        // sees zeros.
+        cuda_memset_zero_async(t.raw(), t.nbytes(), nullptr);
+        cuda_default_stream_synchronize();
     }
+    return t;
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, const Context& ctx) {
+    Tensor t = empty(shape, dtype, ctx);
+    if (ctx.device() == Device::cpu) std::memset(t.raw(), 0, t.nbytes());
+    else if (t.nbytes() > 0) cuda_memset_zero_async(t.raw(), t.nbytes(), ctx.cuda_stream());
     return t;
 }
 

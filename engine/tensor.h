@@ -8,7 +8,11 @@
 #include <string>
 #include <vector>
 
+struct CUstream_st;
+
 namespace skipper {
+
+class Context;
 
 enum class DType : uint8_t { f32 = 0, f64 = 1, i32 = 2, u8 = 3 };
 enum class Device : uint8_t { cpu = 0, cuda = 1 };
@@ -27,10 +31,13 @@ using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& shape);
 std::string shape_string(const Shape& shape);
 
-// A block of bytes from a device's caching allocator; returned to it on destruction.
+// A block of bytes from a device's caching allocator; returned to it on
+// destruction. `stream`: the CUDA stream its work is queued on, which orders
+// the block's reuse (engine/allocator.h); nullptr for host memory and for
+// device memory used from the host's order (copies that wait for the device).
 class Storage {
 public:
-    Storage(Device device, size_t bytes);
+    Storage(Device device, size_t bytes, CUstream_st* stream = nullptr);
     // Host memory owned elsewhere (a mapped cache file), kept alive by `owner`.
     Storage(void* data, size_t bytes, std::shared_ptr<const void> owner);
     ~Storage();
@@ -44,6 +51,7 @@ public:
 private:
     Device device_;
     size_t bytes_;
+    CUstream_st* stream_;
     void* data_;
     std::shared_ptr<const void> owner_;
 };
@@ -54,7 +62,14 @@ public:
 
     // Uninitialised memory from the device's caching allocator.
     static Tensor empty(const Shape& shape, DType dtype, Device device = Device::cpu);
+    // On CUDA, a memset on the legacy default stream that the host waits for,
+    // so any stream may use the tensor next.
     static Tensor zeros(const Shape& shape, DType dtype, Device device = Device::cpu);
+    // The same on ctx's device, for work queued on ctx's stream: the memory is
+    // reused in that stream's order, and zeros is a memset queued on it (the
+    // host does not wait).
+    static Tensor empty(const Shape& shape, DType dtype, const Context& ctx);
+    static Tensor zeros(const Shape& shape, DType dtype, const Context& ctx);
     // Host tensor holding a copy of `values`.
     template <class T> static Tensor from_vector(const std::vector<T>& values, const Shape& shape);
     // A host tensor over memory it does not own (no copy); `owner` keeps that
@@ -90,6 +105,7 @@ public:
     std::string describe() const;
 
 private:
+    static Tensor allocate(const Shape& shape, DType dtype, Device device, CUstream_st* stream);
     void check_dtype(DType want) const;
 
     std::shared_ptr<Storage> storage_;

@@ -17,6 +17,7 @@
 #include "trainer/data/mssd_files.h"
 #include "trainer/data/test_set.h"
 #include "trainer/data_parallel.h"
+#include "tools/bench.h"
 #include "tools/data_source.h"
 #include "tools/experiment.h"
 #include "tools/progress.h"
@@ -75,6 +76,12 @@ struct CliOptions {
     // optimizer steps to learn (an epoch of the default sample is ~27 batches of 1000).
     int64_t seed_batch_size = 256;
     int64_t session_batch_size = 128;
+
+    // skipper bench
+    std::string bench_learner = "all";
+    std::string bench_device = "all";
+    bool bench_peers = false;
+    int64_t bench_sessions = 4000;
 };
 
 using Spec = ParamSpec<CliOptions>;
@@ -393,6 +400,18 @@ int cmd_prepare(Invocation& inv) {
 }
 
 // ---------------------------------------------------------------- commands
+
+int cmd_bench(Invocation& inv) {
+    const CliOptions& o = inv.options;
+    BenchOptions options;
+    options.learner = o.bench_learner;
+    options.device = o.bench_device;
+    options.peers = o.bench_peers;
+    options.num_threads = o.num_threads;
+    options.sessions = o.bench_sessions;
+    write_metrics(o.metrics_out, run_bench(options, inv.out, inv.err), inv.err);
+    return kExitSuccess;
+}
 
 int cmd_version(Invocation& inv) {
     inv.out << "skipper " << SKIPPER_VERSION << " (CUDA path " << (built_with_cuda() ? "built" : "not built")
@@ -800,6 +819,16 @@ const std::vector<Command>& commands() {
                     spec_test_fraction(), spec_split_seed()}),
          true,
          cmd_report},
+        {"bench",
+         "measure training throughput on this machine: gbdt rows x trees/s, lstm sequences/s",
+         "skipper bench [learner=gbdt|lstm|all] [device=cpu|cuda|all] [peers=true] [metrics_out=FILE]",
+         {{"learner", &CliOptions::bench_learner, 0, 0, {"gbdt", "lstm", "all"}, "which learners to time"},
+          {"device", &CliOptions::bench_device, 0, 0, {"cpu", "cuda", "all"}, "all: every device present"},
+          {"peers", &CliOptions::bench_peers, 0, 0, {}, "also run LightGBM/XGBoost, PyTorch and cuDNN where installed"},
+          {"sessions", &CliOptions::bench_sessions, 100, 50000000, {}, "generated sessions the gbdt trains on"},
+          spec_num_threads(), spec_metrics_out()},
+         false,
+         cmd_bench},
         {"version", "print the version, the CUDA build and the BLAS in use", "skipper version", {}, false, cmd_version},
     };
     return list;

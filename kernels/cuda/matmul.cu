@@ -1,5 +1,6 @@
 #include "kernels/cuda/matmul.h"
 
+#include "kernels/cuda/blas_int.h"
 #include "kernels/cuda/check.h"
 
 namespace skipper::cuda {
@@ -11,40 +12,49 @@ namespace {
 
 cublasOperation_t op_flag(bool transposed) { return transposed ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
+// Every size and leading dimension of one product, checked into cuBLAS's int.
+struct BlasSizes {
+    int m, n, k, lda, ldb, ldc;
+};
+BlasSizes blas_sizes(const char* op, int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc) {
+    return {blas_int(op, "m", m),     blas_int(op, "n", n),     blas_int(op, "k", k),
+            blas_int(op, "lda", lda), blas_int(op, "ldb", ldb), blas_int(op, "ldc", ldc)};
+}
+
 void set_math_mode(cublasHandle_t handle, bool tf32) {
     SKIPPER_CUBLAS_CHECK(cublasSetMathMode(handle, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
 }
 
 void gemm(cublasHandle_t h, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
           const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-    SKIPPER_CUBLAS_CHECK(cublasSgemm(h, op_flag(tb), op_flag(ta), static_cast<int>(n), static_cast<int>(m),
-                                     static_cast<int>(k), &alpha, b, static_cast<int>(ldb), a,
-                                     static_cast<int>(lda), &beta, c, static_cast<int>(ldc)));
+    const BlasSizes s = blas_sizes("matmul", m, n, k, lda, ldb, ldc);
+    SKIPPER_CUBLAS_CHECK(
+        cublasSgemm(h, op_flag(tb), op_flag(ta), s.n, s.m, s.k, &alpha, b, s.ldb, a, s.lda, &beta, c, s.ldc));
 }
 
 void gemm(cublasHandle_t h, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
           const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-    SKIPPER_CUBLAS_CHECK(cublasDgemm(h, op_flag(tb), op_flag(ta), static_cast<int>(n), static_cast<int>(m),
-                                     static_cast<int>(k), &alpha, b, static_cast<int>(ldb), a,
-                                     static_cast<int>(lda), &beta, c, static_cast<int>(ldc)));
+    const BlasSizes s = blas_sizes("matmul", m, n, k, lda, ldb, ldc);
+    SKIPPER_CUBLAS_CHECK(
+        cublasDgemm(h, op_flag(tb), op_flag(ta), s.n, s.m, s.k, &alpha, b, s.ldb, a, s.lda, &beta, c, s.ldc));
 }
 
 void gemm_strided(cublasHandle_t h, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
                   const float* a, int64_t lda, int64_t sa, const float* b, int64_t ldb, int64_t sb,
                   float beta, float* c, int64_t ldc, int64_t sc, int64_t batch) {
-    SKIPPER_CUBLAS_CHECK(cublasSgemmStridedBatched(
-        h, op_flag(tb), op_flag(ta), static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha, b,
-        static_cast<int>(ldb), sb, a, static_cast<int>(lda), sa, &beta, c, static_cast<int>(ldc), sc,
-        static_cast<int>(batch)));
+    const BlasSizes s = blas_sizes("matmul_batched", m, n, k, lda, ldb, ldc);
+    SKIPPER_CUBLAS_CHECK(cublasSgemmStridedBatched(h, op_flag(tb), op_flag(ta), s.n, s.m, s.k, &alpha, b, s.ldb, sb,
+                                                   a, s.lda, sa, &beta, c, s.ldc, sc,
+                                                   blas_int("matmul_batched", "batch", batch)));
 }
 
 void gemm_strided(cublasHandle_t h, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
                   const double* a, int64_t lda, int64_t sa, const double* b, int64_t ldb, int64_t sb,
                   double beta, double* c, int64_t ldc, int64_t sc, int64_t batch) {
-    SKIPPER_CUBLAS_CHECK(cublasDgemmStridedBatched(
-        h, op_flag(tb), op_flag(ta), static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), &alpha, b,
-        static_cast<int>(ldb), sb, a, static_cast<int>(lda), sa, &beta, c, static_cast<int>(ldc), sc,
-        static_cast<int>(batch)));
+    const BlasSizes s = blas_sizes("matmul_batched", m, n, k, lda, ldb, ldc);
+    SKIPPER_CUBLAS_CHECK(cublasDgemmStridedBatched(h, op_flag(tb), op_flag(ta), s.n, s.m, s.k, &alpha, b, s.ldb, sb,
+                                                   a, s.lda, sa, &beta, c, s.ldc, sc,
+                                                   blas_int("matmul_batched", "batch", batch)));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "kernels/cpu/reduce.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/sum_rows_plan.h"
 
 namespace skipper::cuda {
 
@@ -27,13 +28,23 @@ template <class T> __global__ void block_sum_kernel(const T* x, int64_t n, doubl
     if (threadIdx.x == 0) partial[blockIdx.x] = shared[0];
 }
 
-// One thread per column, rows in order: adjacent threads read adjacent columns.
-template <class T> __global__ void sum_rows_kernel(const T* x, int64_t rows, int64_t cols, T* out) {
+// Pass 1 of sum_rows (kernels/cuda/sum_rows_plan.h): block (x, y) sums
+// kColumnsPerBlock columns over chunk y; threadIdx.x is the column, threadIdx.y
+// the lane.
+template <class T> __global__ void sum_rows_partial_kernel(const T* x, int64_t rows, int64_t cols, double* partial) {
+    namespace plan = sum_rows_plan;
+    __shared__ double lane_sums[plan::kColumnsPerBlock][plan::kLanes];
+    const int64_t j = blockIdx.x * int64_t(plan::kColumnsPerBlock) + threadIdx.x;
+    const int64_t chunk = blockIdx.y;
+    lane_sums[threadIdx.x][threadIdx.y] = j < cols ? plan::lane_sum(x, rows, cols, chunk, threadIdx.y, j) : 0.0;
+    __syncthreads();
+    if (threadIdx.y == 0 && j < cols) partial[chunk * cols + j] = plan::combine_lanes(lane_sums[threadIdx.x]);
+}
+
+// Pass 2: one thread per column adds its chunks' partials in chunk order.
+template <class T> __global__ void sum_rows_combine_kernel(const double* partial, int64_t chunks, int64_t cols, T* out) {
     const int64_t j = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-    if (j >= cols) return;
-    double acc = 0.0;
-    for (int64_t i = 0; i < rows; ++i) acc += static_cast<double>(x[i * cols + j]);
-    out[j] = static_cast<T>(acc);
+    if (j < cols) out[j] = static_cast<T>(sum_rows_plan::combine_chunks(partial, chunks, cols, j));
 }
 
 }  // namespace
@@ -55,9 +66,26 @@ template <class T> double sum(const T* x, int64_t n, CUstream_st* stream) {
 }
 
 template <class T> void sum_rows(const T* x, int64_t rows, int64_t cols, T* out, CUstream_st* stream) {
+    namespace plan = sum_rows_plan;
     if (cols == 0) return;
-    sum_rows_kernel<<<static_cast<unsigned>((cols + kThreads - 1) / kThreads), kThreads, 0, stream>>>(x, rows, cols, out);
+    if (rows == 0) {
+        SKIPPER_CUDA_CHECK(cudaMemsetAsync(out, 0, sizeof(T) * static_cast<size_t>(cols), stream));
+        return;
+    }
+    const int64_t chunks = plan::num_chunks(rows);
+    // Scratch from the stream-ordered pool: no synchronisation, and legal
+    // inside a CUDA graph capture.
+    double* partial = nullptr;
+    SKIPPER_CUDA_CHECK(cudaMallocAsync(&partial, sizeof(double) * static_cast<size_t>(chunks * cols), stream));
+    const dim3 grid(static_cast<unsigned>((cols + plan::kColumnsPerBlock - 1) / plan::kColumnsPerBlock),
+                    static_cast<unsigned>(chunks));
+    const dim3 block(plan::kColumnsPerBlock, plan::kLanes);
+    sum_rows_partial_kernel<T><<<grid, block, 0, stream>>>(x, rows, cols, partial);
     SKIPPER_CUDA_CHECK_LAUNCH();
+    sum_rows_combine_kernel<T>
+        <<<static_cast<unsigned>((cols + kThreads - 1) / kThreads), kThreads, 0, stream>>>(partial, chunks, cols, out);
+    SKIPPER_CUDA_CHECK_LAUNCH();
+    SKIPPER_CUDA_CHECK(cudaFreeAsync(partial, stream));
 }
 
 template double sum<float>(const float*, int64_t, CUstream_st*);
