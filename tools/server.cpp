@@ -444,9 +444,9 @@ int PredictionServer::Impl::start() {
 }
 
 void PredictionServer::Impl::stop() {
-    if (!background_.joinable()) return;
+    // Also stops a run() on another thread; that run() returns once the last answer is written.
     asio::post(ioc_, [this] { shutdown(); });
-    background_.join();
+    if (background_.joinable()) background_.join();
 }
 
 PredictionServer::PredictionServer(std::shared_ptr<const Predictor> predictor, ServerOptions options,

@@ -54,7 +54,8 @@ public:
     void run();
     // bind() and serve on a background thread (no signal handling); returns the port.
     int start();
-    // Graceful shutdown; returns once every in-flight request is answered.
+    // Graceful shutdown. After start(), returns once every in-flight request
+    // is answered; a run() on another thread returns then.
     void stop();
     int port() const;
 

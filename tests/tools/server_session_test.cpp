@@ -12,6 +12,7 @@
 
 #include "tests/tools/http_client.h"
 #include "tests/tools/tools_test_util.h"
+#include "engine/serialize.h"
 #include "tools/server.h"
 
 namespace skipper::test {
@@ -202,6 +203,27 @@ TEST(ServerSessionTest, LabelsOfThePositionsToPredictAreNeverRead) {
     const auto sa = data::build_session_sequences(session, data::kMaxSessionSteps, &input.standardiser());
     const auto sb = data::build_session_sequences(flipped, data::kMaxSessionSteps, &input.standardiser());
     EXPECT_EQ(sa.inputs.to_vector<float>(), sb.inputs.to_vector<float>());
+}
+
+// Model files carry no device: one written by a CUDA run (older files stored
+// param.device=cuda) predicts on the CPU of a machine without a GPU, as the
+// same model does from a CPU run.
+TEST(ServerSessionTest, AModelTrainedOnCudaServesOnTheCpu) {
+    TempDir dir;
+    const Sample sample = generate_sample(dir);
+    train_tiny_model(dir, "cpu.bin", "lstm", {"data=" + dir.file("data"), "task=session"});
+    ModelFile file = load_model_file(dir.file("cpu.bin"));
+    EXPECT_EQ(file.metadata.count("param.device"), 0u) << "a new model file names no device";
+    file.metadata["param.device"] = "cuda";
+    save_model_file(dir.file("cuda.bin"), file);
+    const tools::SessionInput input(data::read_track_features(sample.tracks));
+    const data::MssdData session = input.session(session_request(sample, sample.sessions.begin()->second, false));
+    const auto cpu = tools::load_predictor(dir.file("cpu.bin"))->predict_session(session, input.standardiser());
+    const auto cuda = tools::load_predictor(dir.file("cuda.bin"))->predict_session(session, input.standardiser());
+    ASSERT_FALSE(cpu.empty());
+    EXPECT_EQ(cpu, cuda);
+    const CliResult eval = run_skipper({"eval", "model=" + dir.file("cuda.bin"), "data=" + dir.file("data")});
+    EXPECT_EQ(eval.code, 0) << eval.err;
 }
 
 }  // namespace

@@ -305,7 +305,9 @@ ModelFile LstmModelIo::to_file(const LstmModel& model) {
     file.metadata["learner"] = kLearner;
     file.metadata["model"] = kLearner;
     file.metadata["arch"] = model.params_.arch;
-    write_stored_params(file, model.params_, lstm_param_table());
+    // Where and on how many threads the model trained is not where it runs:
+    // a model trained with device=cuda loads and predicts on any machine.
+    write_stored_params(file, model.params_, lstm_param_table(), {"device", "num_threads"});
     file.metadata["input_size"] = std::to_string(model.architecture_.input_size);
     write_feature_schema(file, {model.feature_names_,
                                 std::vector<bool>(model.categorical_.begin(), model.categorical_.end()),
