@@ -35,7 +35,7 @@ for c in $counts; do
     for run in 1 2 3; do
         out=$(wrk -t2 -c"$c" -d"$duration" --latency -s "$here/predict.lua" "$url/api/v1/predict")
         line=$(grep '^latency:' <<<"$out")
-        errors=$(grep '^errors:' <<<"$out" | grep -o '[0-9]\+' | awk '{ s += $1 } END { print s }')
+        errors=$(grep '^errors:' <<<"$out" | sed 's/non-2xx/non_ok/' | grep -o '[0-9]\+' | awk '{ s += $1 } END { print s }')
         rate=$(grep '^requests:' <<<"$out" | grep -o '= [0-9]*' | tr -d '= ')
         echo "  c=$c run $run: $line; $rate requests/s; errors $errors"
         p50=$(sed 's/.*p50 \([0-9.]*\) ms.*/\1/' <<<"$line")
