@@ -9,7 +9,8 @@ packages=(
   cmake ninja-build g++ pkg-config
   libopenblas-openmp-dev   # OpenBLAS on OpenMP: shares our thread pool
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libcpp-httplib-dev
+  nlohmann-json3-dev
+  libboost-dev             # Boost.Beast and Asio (header-only): the prediction server
   zlib1g-dev               # .csv.gz inputs
   libopenmpi-dev openmpi-bin  # data-parallel training across processes (-DSKIPPER_MPI)
   chromium                 # headless browser test of the prediction page
