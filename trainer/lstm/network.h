@@ -45,6 +45,16 @@ struct LstmArchitecture {
     int64_t directions() const { return bidirectional ? 2 : 1; }
 };
 
+// Every parameter's PyTorch name and shape for an architecture, in
+// LstmNetwork::parameter_names() order, computed without allocating anything:
+// a model loader checks a file's weights against these before it builds a
+// network from the file's sizes.
+struct ParameterSpec {
+    std::string name;
+    Shape shape;
+};
+std::vector<ParameterSpec> parameter_specs(const LstmArchitecture& architecture);
+
 // One batch, time-major, in the network's dtype and on its device.
 struct LstmBatch {
     Tensor inputs;   // [T, B, F]
