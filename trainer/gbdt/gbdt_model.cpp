@@ -21,7 +21,9 @@ template <class T> Tensor vector_tensor(const std::vector<T>& values) {
 
 // A stored tensor as a vector, refusing a wrong dtype or rank.
 template <class T> std::vector<T> read_vector(const ModelFile& file, const std::string& name, const std::string& origin) {
-    const Tensor& t = file.tensor(name);
+    const auto it = file.tensors.find(name);
+    if (it == file.tensors.end()) throw FormatError(origin, "missing tensor '" + name + "'");
+    const Tensor& t = it->second;
     if (t.dtype() != dtype_of<T>() || t.dim() != 1)
         throw FormatError(origin, "tensor '" + name + "' has the wrong type or shape: " + t.describe());
     return t.to_vector<T>();

@@ -319,6 +319,7 @@ LstmModel LstmModelIo::from_file(const ModelFile& file, const std::string& origi
     model.category_names_ = std::move(schema.category_names);
     const size_t features = model.feature_names_.size();
     int64_t input_size = 0;
+    if (file.metadata.count("input_size") == 0) throw fail("missing metadata 'input_size'");
     const std::string& input_text = file.meta("input_size");
     const auto [end, error] = std::from_chars(input_text.data(), input_text.data() + input_text.size(), input_size);
     if (error != std::errc() || end != input_text.data() + input_text.size())
@@ -329,7 +330,9 @@ LstmModel LstmModelIo::from_file(const ModelFile& file, const std::string& origi
                    std::to_string(features) + " features");
     model.architecture_ = architecture_for(model.params_, input_size);
     auto read_doubles = [&](const std::string& name) {
-        const Tensor& t = file.tensor(name);
+        const auto it = file.tensors.find(name);
+        if (it == file.tensors.end()) throw fail("missing tensor '" + name + "'");
+        const Tensor& t = it->second;
         if (t.dtype() != DType::f64 || t.dim() != 1 || t.size(0) != static_cast<int64_t>(features))
             throw fail("tensor '" + name + "' must be f64[" + std::to_string(features) + "], got " + t.describe());
         return t.to_vector<double>();
