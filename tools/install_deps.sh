@@ -12,6 +12,7 @@ packages=(
   nlohmann-json3-dev libcpp-httplib-dev
   chromium                 # headless browser test of the prediction page
   wrk                      # bounded load test of the server
+  clang libclang-rt-14-dev libomp-dev  # libFuzzer targets (tests/fuzz, SKIPPER_FUZZ=ON)
 )
 
 missing=()
