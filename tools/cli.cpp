@@ -52,8 +52,13 @@ struct CliOptions {
 
     std::string host = "127.0.0.1";
     int64_t port = 8080;
-    int64_t threads = 64;
+    int64_t threads = 0;
     int64_t max_body_bytes = 1 << 20;
+    int64_t max_connections = 20000;
+    double idle_timeout = 60.0;
+    double header_timeout = 10.0;
+    double body_timeout = 30.0;
+    std::string access_log = "off";
 
     int64_t gbdt_iterations = 100;
     int64_t seed_epochs = 2;
@@ -341,16 +346,30 @@ int cmd_serve(Invocation& inv) {
     const CliOptions& o = inv.options;
     require_model(o);
     std::shared_ptr<const Predictor> predictor = load_predictor(o.input_model);
+    std::shared_ptr<const SessionInput> sessions;
+    if (predictor->takes_sessions()) {
+        if (o.tracks.empty())
+            inv.err << "warning: a session model without tracks=FILE answers no session requests (they name their "
+                       "tracks by id, and the track table's statistics standardise the features)\n";
+        else
+            sessions = std::make_shared<const SessionInput>(data::read_track_features(o.tracks));
+    }
     ServerOptions server_options;
     server_options.host = o.host;
     server_options.port = static_cast<int>(o.port);
     server_options.threads = o.threads;
     server_options.max_body_bytes = o.max_body_bytes;
-    PredictionServer server(predictor, server_options);
+    server_options.max_connections = o.max_connections;
+    server_options.idle_timeout_s = o.idle_timeout;
+    server_options.header_timeout_s = o.header_timeout;
+    server_options.body_timeout_s = o.body_timeout;
+    server_options.access_log = o.access_log;
+    PredictionServer server(predictor, server_options, sessions);
     const int port = server.bind();
     inv.out << "serving the " << predictor->learner() << " " << predictor->task() << " model " << o.input_model
-            << " on http://" << o.host << ":" << port << "/ (Ctrl-C stops)" << std::endl;
+            << " on http://" << o.host << ":" << port << "/ (Ctrl-C or SIGTERM stops)" << std::endl;
     server.run();
+    inv.out << "stopped: every request answered" << std::endl;
     return kExitSuccess;
 }
 
@@ -519,12 +538,18 @@ const std::vector<Command>& commands() {
          cmd_predict},
         {"serve",
          "serve a model over HTTP: a web form, a JSON API, health and metadata",
-         "skipper serve model=FILE [port=8080] [host=127.0.0.1]",
+         "skipper serve model=FILE [port=8080] [host=127.0.0.1] [tracks=FILE] [access_log=off|stdout|FILE]",
          {spec_input_model(),
           {"host", &CliOptions::host, 0, 0, {}, "address to listen on (0.0.0.0: every interface)"},
           {"port", &CliOptions::port, 0, 65535, {}, "TCP port (0: any free port)"},
-          {"threads", &CliOptions::threads, 1, 4096, {}, "worker threads (one per open connection)"},
-          {"max_body_bytes", &CliOptions::max_body_bytes, 1024, 1 << 30, {}, "larger requests get 413"}},
+          {"threads", &CliOptions::threads, 0, 4096, {}, "prediction threads (0: one per core)"},
+          {"max_body_bytes", &CliOptions::max_body_bytes, 1024, 1 << 30, {}, "larger requests get 413"},
+          {"max_connections", &CliOptions::max_connections, 1, 10000000, {}, "past this, new connections get 503"},
+          {"idle_timeout", &CliOptions::idle_timeout, 0.01, 86400, {}, "seconds an idle keep-alive connection is kept"},
+          {"header_timeout", &CliOptions::header_timeout, 0.01, 3600, {}, "seconds from a request's first byte to its header's end"},
+          {"body_timeout", &CliOptions::body_timeout, 0.01, 3600, {}, "seconds to read a request's body (and to write an answer)"},
+          {"access_log", &CliOptions::access_log, 0, 0, {}, "one line per request: off, stdout, or a file to append to"},
+          {"tracks", &CliOptions::tracks, 0, 0, {}, "track-features csv: session requests name their tracks by id"}},
          false,
          cmd_serve},
         {"report",

@@ -9,7 +9,8 @@ packages=(
   cmake ninja-build g++ pkg-config
   libopenblas-openmp-dev   # OpenBLAS on OpenMP: shares our thread pool
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libcpp-httplib-dev
+  nlohmann-json3-dev
+  libboost-dev             # Boost.Beast and Asio (header-only): the prediction server
   chromium                 # headless browser test of the prediction page
   wrk                      # bounded load test of the server
   clang libclang-rt-14-dev libomp-dev  # libFuzzer targets (tests/fuzz, SKIPPER_FUZZ=ON)

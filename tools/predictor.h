@@ -5,11 +5,15 @@
 #pragma once
 
 #include <map>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+
+#include "trainer/data/features.h"
+#include "trainer/data/mssd.h"
 
 namespace skipper::tools {
 
@@ -25,21 +29,27 @@ public:
 
     virtual std::string learner() const = 0;  // "gbdt" or "lstm"
     virtual std::string task() const = 0;     // "seed" or "session"
-    // True for an lstm session model: its input is a whole session, one step per track.
+    // True for a model that predicts single rows of its features (every gbdt
+    // model, the lstm seed model).
+    virtual bool takes_rows() const = 0;
+    // True for a session-task model (either learner): it answers sessions
+    // sent in the data's own terms (tools/session_input.h).
     virtual bool takes_sessions() const = 0;
     virtual const std::vector<FeatureField>& fields() const = 0;
-    // Everything the model file says about itself, for GET /api/v1/model.
+    // Everything the model file says about itself, for GET /api/v1/model,
+    // plus "model_checksum" (FNV-1a of the file's bytes, in hex).
     virtual std::map<std::string, std::string> metadata() const = 0;
 
     // `values` holds `rows` rows of fields().size() values in field order (NaN
     // for missing); returns one skip probability per row. Safe to call from
     // many threads at once.
     virtual std::vector<double> predict_rows(const std::vector<float>& values, int64_t rows) const = 0;
-    // `steps` holds one session's tracks, fields().size() values each, and
-    // `history` of them are the session's known first half. Returns one skip
-    // probability per track to predict (the steps after the history).
-    virtual std::vector<double> predict_session(const std::vector<float>& steps, int64_t num_steps,
-                                                int64_t history) const = 0;
+    // One whole session (positions 1..L, the history first), its features
+    // built as training builds them, with the track statistics `z`. Returns one
+    // skip probability per position to predict. Safe to call from many
+    // threads at once.
+    virtual std::vector<double> predict_session(const data::MssdData& session,
+                                                const data::TrackStandardiser& z) const = 0;
 };
 
 // Loads a model file of either learner; which one is read from its metadata.

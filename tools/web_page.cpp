@@ -140,9 +140,10 @@ small{color:#555}
                 probability + ")</span></div>\n";
     }
     if (!error.empty()) html += "<div id=\"error\" class=\"error\">" + html_escape(error) + "</div>\n";
-    if (predictor.takes_sessions()) {
-        html += "<p>This model reads a whole session, one step per track. Send it to <code>POST /api/v1/predict</code> "
-                "as <code>{\"session\": [{...}, ...]}</code>; <code>GET /api/v1/model</code> lists the fields.</p>\n";
+    if (!predictor.takes_rows()) {
+        html += "<p>This model reads a whole session. Send it to <code>POST /api/v1/predict</code> as "
+                "<code>{\"history\": [log rows], \"tracks\": [track ids]}</code>: the history's rows with the "
+                "session log's columns, and the ids of the tracks to predict.</p>\n";
         return html + "</body></html>\n";
     }
     html += "<form method=\"post\" action=\"/predict\">\n";

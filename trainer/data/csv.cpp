@@ -320,7 +320,11 @@ std::vector<const char*> chunk_boundaries(const char* begin, const char* end, in
 Table read_csv(const std::string& path, const std::vector<ColumnSpec>& specs, const ReadOptions& options,
                ReadReport* report) {
     const MappedFile file(path);
-    std::string_view text = file.text();
+    return parse_csv(file.text(), path, specs, options, report);
+}
+
+Table parse_csv(std::string_view text, const std::string& path, const std::vector<ColumnSpec>& specs,
+                const ReadOptions& options, ReadReport* report) {
     if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
     std::string expected_columns;
     for (size_t i = 0; i < specs.size(); ++i) expected_columns += (i ? ", " : "") + specs[i].name;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/tensor.h"
@@ -52,5 +53,8 @@ struct Table {
 // and what was expected.
 Table read_csv(const std::string& path, const std::vector<ColumnSpec>& specs, const ReadOptions& options,
                ReadReport* report);
+// The same over text in memory; `path` names it in errors.
+Table parse_csv(std::string_view text, const std::string& path, const std::vector<ColumnSpec>& specs,
+                const ReadOptions& options, ReadReport* report);
 
 }  // namespace skipper::data::csv

@@ -69,38 +69,9 @@ Sessions group_sessions(const SessionLog& log) {
     return out;
 }
 
-// Per-column mean and standard deviation of the track table (ignoring NaN).
-struct Standardiser {
-    std::vector<double> mean, inverse_sd;
-
-    explicit Standardiser(const TrackTable& tracks) {
-        const int64_t rows = tracks.rows(), columns = tracks.values.size(1);
-        const float* v = tracks.values.data<float>();
-        mean.assign(static_cast<size_t>(columns), 0.0);
-        inverse_sd.assign(static_cast<size_t>(columns), 1.0);
-        for (int64_t c = 0; c < columns; ++c) {
-            double sum = 0.0, squares = 0.0;
-            int64_t count = 0;
-            for (int64_t r = 0; r < rows; ++r) {
-                const float x = v[r * columns + c];
-                if (std::isnan(x)) continue;
-                sum += x;
-                squares += double{x} * x;
-                ++count;
-            }
-            if (count == 0) continue;
-            mean[c] = sum / static_cast<double>(count);
-            const double variance = squares / static_cast<double>(count) - mean[c] * mean[c];
-            inverse_sd[c] = variance > 1e-12 ? 1.0 / std::sqrt(variance) : 1.0;
-        }
-    }
-    // Standardised value; a missing value becomes 0 (the mean).
-    double operator()(float x, int64_t c) const { return std::isnan(x) ? 0.0 : (x - mean[c]) * inverse_sd[c]; }
-};
-
 // Root-mean-square distance between a track's standardised features
 // [first, last) and a mean vector over the same columns.
-double rms_distance(const float* track, const std::vector<double>& centre, const Standardiser& z, int64_t first,
+double rms_distance(const float* track, const std::vector<double>& centre, const TrackStandardiser& z, int64_t first,
                     int64_t last) {
     double sum = 0.0;
     for (int64_t c = first; c < last; ++c) {
@@ -111,6 +82,28 @@ double rms_distance(const float* track, const std::vector<double>& centre, const
 }
 
 }  // namespace
+
+TrackStandardiser::TrackStandardiser(const TrackTable& tracks) {
+    const int64_t rows = tracks.rows(), columns = tracks.values.size(1);
+    const float* v = tracks.values.data<float>();
+    mean.assign(static_cast<size_t>(columns), 0.0);
+    inverse_sd.assign(static_cast<size_t>(columns), 1.0);
+    for (int64_t c = 0; c < columns; ++c) {
+        double sum = 0.0, squares = 0.0;
+        int64_t count = 0;
+        for (int64_t r = 0; r < rows; ++r) {
+            const float x = v[r * columns + c];
+            if (std::isnan(x)) continue;
+            sum += x;
+            squares += double{x} * x;
+            ++count;
+        }
+        if (count == 0) continue;
+        mean[c] = sum / static_cast<double>(count);
+        const double variance = squares / static_cast<double>(count) - mean[c] * mean[c];
+        inverse_sd[c] = variance > 1e-12 ? 1.0 / std::sqrt(variance) : 1.0;
+    }
+}
 
 TabularDataset build_seed_features(const MssdData& data, const SeedFeatureOptions& options) {
     const SessionLog& log = data.log;
@@ -190,7 +183,7 @@ TabularDataset build_seed_features(const MssdData& data, const SeedFeatureOption
     return out;
 }
 
-TabularDataset build_session_rows(const MssdData& data) {
+TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser* standardiser) {
     const SessionLog& log = data.log;
     const Sessions sessions = group_sessions(log);
     const int64_t num_sessions = log.num_sessions();
@@ -244,7 +237,8 @@ TabularDataset build_session_rows(const MssdData& data) {
     float* x = out.features.data<float>();
     float* y = out.labels.data<float>();
 
-    const Standardiser z(data.tracks);
+    const TrackStandardiser own = standardiser != nullptr ? TrackStandardiser() : TrackStandardiser(data.tracks);
+    const TrackStandardiser& z = standardiser != nullptr ? *standardiser : own;
     const auto track_columns = static_cast<int64_t>(track_names.size());
     const auto acoustic_first = static_cast<int64_t>(track_column("acoustic_vector_0"));
     const float* track_values = data.tracks.values.data<float>();
@@ -323,7 +317,8 @@ TabularDataset build_session_rows(const MssdData& data) {
     return out;
 }
 
-SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps) {
+SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps,
+                                        const TrackStandardiser* standardiser) {
     const SessionLog& log = data.log;
     const Sessions sessions = group_sessions(log);
     const int64_t num_sessions = log.num_sessions();
@@ -366,7 +361,8 @@ SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps)
     float* history = out.history_mask.data<float>();
     float* predict = out.predict_mask.data<float>();
 
-    const Standardiser z(data.tracks);
+    const TrackStandardiser own = standardiser != nullptr ? TrackStandardiser() : TrackStandardiser(data.tracks);
+    const TrackStandardiser& z = standardiser != nullptr ? *standardiser : own;
     const auto track_columns = static_cast<int64_t>(track_names.size());
     const float* track_values = data.tracks.values.data<float>();
     const auto* track_row = data.track_row.data<int32_t>();

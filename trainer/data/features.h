@@ -13,9 +13,11 @@
 // split by session applies to both forms.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "trainer/data/dataset.h"
 #include "trainer/data/mssd.h"
@@ -45,6 +47,20 @@ struct SeedFeatureOptions {
 // LabelEncoder) and marked categorical.
 TabularDataset build_seed_features(const MssdData& data, const SeedFeatureOptions& options = {});
 
+// Per-column mean and standard deviation of a track table's features (NaN
+// ignored). The session builders standardise track features with them: by
+// default with those of `data.tracks`; the server passes those of its whole
+// track table, so that a request holding one session is built as the
+// training data was.
+struct TrackStandardiser {
+    std::vector<double> mean, inverse_sd;
+
+    TrackStandardiser() = default;
+    explicit TrackStandardiser(const TrackTable& tracks);
+    // Standardised value of column c; a missing value becomes 0 (the mean).
+    double operator()(float x, int64_t c) const { return std::isnan(x) ? 0.0 : (x - mean[c]) * inverse_sd[c]; }
+};
+
 // Session task, per-row form (for the GBDT): one row per position to predict,
 // session_index and position filled, label skip_2. Features: the track's
 // features, the position (absolute and within the predicted half), the
@@ -53,7 +69,7 @@ TabularDataset build_seed_features(const MssdData& data, const SeedFeatureOption
 // mean standardised track features of the history's skipped and of its kept
 // tracks, NaN when the history has none). The feature named
 // "history_last_skip_2" is the repeat-last baseline's prediction.
-TabularDataset build_session_rows(const MssdData& data);
+TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser* standardiser = nullptr);
 
 // Session task, sequence form (for the LSTM): [sessions, max_steps, features],
 // one step per track, left-aligned, zero padding. Each step holds the track's
@@ -61,7 +77,9 @@ TabularDataset build_session_rows(const MssdData& data);
 // flags, pauses, seeks, reason_start/reason_end one-hot, session context) and
 // an is_history flag; steps to predict hold zeros there and a to_predict flag.
 // Labels are skip_2 on every real step; predict_mask selects the scored ones.
-SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps = 20);
+inline constexpr int64_t kMaxSessionSteps = 20;  // the longest MSSD session
+SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps = kMaxSessionSteps,
+                                        const TrackStandardiser* standardiser = nullptr);
 
 // Number of history positions in a session of length L: floor(L/2).
 inline int32_t history_length(int32_t session_length) { return session_length / 2; }

@@ -204,8 +204,9 @@ const std::vector<std::string>& track_feature_columns() {
     return names;
 }
 
-SessionLog read_session_log(const std::string& path, const ReadOptions& options, ReadReport* report) {
-    csv::Table table = csv::read_csv(path, session_log_specs(), options, report);
+namespace {
+
+SessionLog session_log_of(csv::Table table, const std::string& path, const ReadOptions& options, ReadReport* report) {
     SessionLog log;
     log.source = path;
     log.rows = table.rows;
@@ -266,12 +267,14 @@ SessionLog read_session_log(const std::string& path, const ReadOptions& options,
     return log;
 }
 
-TrackTable read_track_features(const std::string& path, const ReadOptions& options, ReadReport* report) {
+std::vector<ColumnSpec> track_feature_specs() {
     std::vector<ColumnSpec> specs{{"track_id", Kind::text}};
     for (const auto& name : track_feature_columns())
         specs.push_back(name == "mode" ? ColumnSpec{name, Kind::choice, {"minor", "major"}} : ColumnSpec{name, Kind::real});
-    csv::Table table = csv::read_csv(path, specs, options, report);
+    return specs;
+}
 
+TrackTable track_table_of(csv::Table table, const std::string& path, const ReadOptions& options, ReadReport* report) {
     TrackTable tracks;
     tracks.source = path;
     const auto columns = static_cast<int64_t>(track_feature_columns().size());
@@ -313,6 +316,27 @@ TrackTable read_track_features(const std::string& path, const ReadOptions& optio
         }
     }
     return tracks;
+}
+
+}  // namespace
+
+SessionLog read_session_log(const std::string& path, const ReadOptions& options, ReadReport* report) {
+    return session_log_of(csv::read_csv(path, session_log_specs(), options, report), path, options, report);
+}
+
+SessionLog parse_session_log(std::string_view text, const std::string& source, const ReadOptions& options,
+                             ReadReport* report) {
+    return session_log_of(csv::parse_csv(text, source, session_log_specs(), options, report), source, options, report);
+}
+
+TrackTable read_track_features(const std::string& path, const ReadOptions& options, ReadReport* report) {
+    return track_table_of(csv::read_csv(path, track_feature_specs(), options, report), path, options, report);
+}
+
+TrackTable parse_track_features(std::string_view text, const std::string& source, const ReadOptions& options,
+                                ReadReport* report) {
+    return track_table_of(csv::parse_csv(text, source, track_feature_specs(), options, report), source, options,
+                          report);
 }
 
 MssdData join_tracks(SessionLog log, TrackTable tracks, const ReadOptions& options, ReadReport* report) {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/tensor.h"
@@ -97,6 +98,12 @@ struct TrackTable {
 SessionLog read_session_log(const std::string& path, const ReadOptions& options = {}, ReadReport* report = nullptr);
 TrackTable read_track_features(const std::string& path, const ReadOptions& options = {},
                                ReadReport* report = nullptr);
+// The same readers over CSV text in memory (the server's session requests);
+// `source` names it in errors.
+SessionLog parse_session_log(std::string_view text, const std::string& source, const ReadOptions& options = {},
+                             ReadReport* report = nullptr);
+TrackTable parse_track_features(std::string_view text, const std::string& source, const ReadOptions& options = {},
+                                ReadReport* report = nullptr);
 
 // Logs and tracks joined: track_row[i] is the row in `tracks` of log row i.
 struct MssdData {

@@ -248,34 +248,46 @@ LstmModel train_lstm(const data::SequenceDataset& train, const data::SequenceDat
     return model;
 }
 
+std::unique_ptr<lstm::LstmNetwork> LstmModel::make_network(Device device, int num_threads) const {
+    auto net = std::make_unique<lstm::LstmNetwork>(architecture_, DType::f32, device, num_threads);
+    for (const auto& [name, value] : weights_) net->set_parameter(name, value);
+    return net;
+}
+
 namespace {
 
+// The stored device is where the model trained, not where it must run: a
+// model trained with device=cuda predicts on the CPU of a machine without a GPU.
 std::unique_ptr<lstm::LstmNetwork> network_for(const LstmModel& model) {
-    const Device device = resolve_device(parse_device_choice(model.params().device));
-    auto net = std::make_unique<lstm::LstmNetwork>(model.architecture(), DType::f32, device,
-                                                   static_cast<int>(model.params().num_threads));
-    for (const auto& [name, value] : model.weights()) net->set_parameter(name, value);
-    return net;
+    return model.make_network(resolve_device(DeviceChoice::automatic), static_cast<int>(model.params().num_threads));
 }
 
 }  // namespace
 
 std::vector<double> LstmModel::predict_proba(const data::TabularDataset& data) const {
-    if (params_.arch != "seed") throw Error("this LSTM model has arch=" + params_.arch + ": it predicts sessions");
-    check_feature_names(feature_names_, data.feature_names);
     if (data.rows() == 0) return {};
-    auto net = network_for(*this);
-    const lstm::TabularSource source(data, lstm::Standardiser{feature_mean_, feature_scale_});
-    return predict_with(*net, source, params_.batch_size);
+    return predict_proba(data, *network_for(*this));
 }
 
 std::vector<double> LstmModel::predict_proba(const data::SequenceDataset& data) const {
+    if (data.sessions() == 0) return {};
+    return predict_proba(data, *network_for(*this));
+}
+
+std::vector<double> LstmModel::predict_proba(const data::TabularDataset& data, lstm::LstmNetwork& net) const {
+    if (params_.arch != "seed") throw Error("this LSTM model has arch=" + params_.arch + ": it predicts sessions");
+    check_feature_names(feature_names_, data.feature_names);
+    if (data.rows() == 0) return {};
+    const lstm::TabularSource source(data, lstm::Standardiser{feature_mean_, feature_scale_});
+    return predict_with(net, source, params_.batch_size);
+}
+
+std::vector<double> LstmModel::predict_proba(const data::SequenceDataset& data, lstm::LstmNetwork& net) const {
     if (params_.arch != "session") throw Error("this LSTM model has arch=" + params_.arch + ": it predicts rows");
     check_feature_names(feature_names_, data.feature_names);
     if (data.sessions() == 0) return {};
-    auto net = network_for(*this);
     const lstm::SequenceSource source(data, lstm::Standardiser{feature_mean_, feature_scale_});
-    auto proba = predict_with(*net, source, params_.batch_size);
+    auto proba = predict_with(net, source, params_.batch_size);
     // 0 on padded steps, as documented.
     const auto mask = data.step_mask.to_vector<float>();
     for (size_t i = 0; i < proba.size(); ++i)

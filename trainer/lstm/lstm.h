@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,12 @@ public:
     // session arch: P(skip) per session and step, row-major [sessions, max_steps]
     // (0 on padded steps). The feature names must match the model's.
     std::vector<double> predict_proba(const data::SequenceDataset& data) const;
+    // The same on a network made once by make_network and reused (a server
+    // keeps one per worker thread; a network is used by one thread at a time).
+    // The overloads above make one per call, on the GPU when one is present.
+    std::unique_ptr<lstm::LstmNetwork> make_network(Device device, int num_threads) const;
+    std::vector<double> predict_proba(const data::TabularDataset& data, lstm::LstmNetwork& net) const;
+    std::vector<double> predict_proba(const data::SequenceDataset& data, lstm::LstmNetwork& net) const;
 
     // Through engine/serialize.h: atomic write, checksum, version. Weights are
     // stored as f32 host tensors under their PyTorch names: the same file
