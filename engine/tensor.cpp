@@ -48,7 +48,23 @@ std::string shape_string(const Shape& shape) {
 Storage::Storage(Device device, size_t bytes)
     : device_(device), bytes_(bytes), data_(allocator_for(device).allocate(bytes)) {}
 
-Storage::~Storage() { allocator_for(device_).deallocate(data_, bytes_); }
+Storage::Storage(void* data, size_t bytes, std::shared_ptr<const void> owner)
+    : device_(Device::cpu), bytes_(bytes), data_(data), owner_(std::move(owner)) {}
+
+Storage::~Storage() {
+    if (owner_ == nullptr) allocator_for(device_).deallocate(data_, bytes_);
+}
+
+Tensor Tensor::view_host(void* data, const Shape& shape, DType dtype, std::shared_ptr<const void> owner) {
+    for (int64_t d : shape)
+        if (d < 0) throw Error("negative dimension in shape " + shape_string(shape));
+    Tensor t;
+    t.shape_ = shape;
+    t.dtype_ = dtype;
+    t.device_ = Device::cpu;
+    t.storage_ = std::make_shared<Storage>(data, static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype), std::move(owner));
+    return t;
+}
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     for (int64_t d : shape)

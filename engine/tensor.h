@@ -31,6 +31,8 @@ std::string shape_string(const Shape& shape);
 class Storage {
 public:
     Storage(Device device, size_t bytes);
+    // Host memory owned elsewhere (a mapped cache file), kept alive by `owner`.
+    Storage(void* data, size_t bytes, std::shared_ptr<const void> owner);
     ~Storage();
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
@@ -43,6 +45,7 @@ private:
     Device device_;
     size_t bytes_;
     void* data_;
+    std::shared_ptr<const void> owner_;
 };
 
 class Tensor {
@@ -54,6 +57,9 @@ public:
     static Tensor zeros(const Shape& shape, DType dtype, Device device = Device::cpu);
     // Host tensor holding a copy of `values`.
     template <class T> static Tensor from_vector(const std::vector<T>& values, const Shape& shape);
+    // A host tensor over memory it does not own (no copy); `owner` keeps that
+    // memory alive as long as any tensor sharing this storage.
+    static Tensor view_host(void* data, const Shape& shape, DType dtype, std::shared_ptr<const void> owner);
 
     bool defined() const { return storage_ != nullptr; }
     DType dtype() const { return dtype_; }

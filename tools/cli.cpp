@@ -10,6 +10,7 @@
 #include "engine/params.h"
 #include "engine/serialize.h"
 #include "kernels/cpu/matmul.h"
+#include "trainer/data/dataset_cache.h"
 #include "trainer/data/features.h"
 #include "trainer/data/generator.h"
 #include "tools/data_source.h"
@@ -39,6 +40,10 @@ struct CliOptions {
     int64_t sessions = 2000;
     int64_t sample_seed = 42;
     std::string on_bad_row = "error";
+    std::string files;
+    double sample_sessions = 1.0;
+    std::string dataset;       // a cache written by skipper prepare
+    std::string cache_out;     // prepare's output
     double test_fraction = 0.2;
     int64_t split_seed = 42;
 
@@ -47,6 +52,8 @@ struct CliOptions {
     std::string metrics_out;
     std::string output_result = "skipper_predictions.csv";
     std::string out_dir = "mssd_sample";
+    int64_t gen_files = 0;
+    bool test_set = false;
     std::string report = "skipper_report.html";
     int64_t seed = 42;
 
@@ -88,10 +95,20 @@ Spec spec_device() {
 }
 Spec spec_num_threads() { return {"num_threads", &CliOptions::num_threads, 0, 1024, {}, "CPU threads; 0 = every core"}; }
 Spec spec_data() {
-    return {"data", &CliOptions::data, 0, 0, {}, "folder with one log*.csv and one tf*.csv (default: a generated sample)"};
+    return {"data", &CliOptions::data, 0, 0, {},
+            "MSSD folder, searched recursively: the real layout, log_mini/tf_mini or skipper gen's (default: a "
+            "generated sample)"};
 }
-Spec spec_log() { return {"log", &CliOptions::log, 0, 0, {}, "session-log csv (with tracks=, instead of data=)"}; }
-Spec spec_tracks() { return {"tracks", &CliOptions::tracks, 0, 0, {}, "track-features csv (with log=)"}; }
+Spec spec_log() {
+    return {"log", &CliOptions::log, 0, 0, {}, "session-log csv(.gz) files, comma list or glob (with tracks=, instead of data=)"};
+}
+Spec spec_tracks() { return {"tracks", &CliOptions::tracks, 0, 0, {}, "track-features csv(.gz) files, comma list or glob (with log=)"}; }
+Spec spec_files() {
+    return {"files", &CliOptions::files, 0, 0, {}, "a subset of the sorted log files: indices, ranges a-b, or shard k/n"};
+}
+Spec spec_sample_sessions() {
+    return {"sample_sessions", &CliOptions::sample_sessions, 1e-9, 1, {}, "share of sessions kept, chosen by a hash of the session id"};
+}
 Spec spec_sessions() {
     return {"sessions", &CliOptions::sessions, 20, 50000000, {}, "sessions in the generated sample (no data=)"};
 }
@@ -103,6 +120,9 @@ Spec spec_test_fraction() {
     return {"test_fraction", &CliOptions::test_fraction, 0.01, 0.9, {}, "held-out share (rows or sessions)"};
 }
 Spec spec_split_seed() { return {"split_seed", &CliOptions::split_seed, 0, kMaxInt, {}, "seed of the train/test split"}; }
+Spec spec_dataset() {
+    return {"dataset", &CliOptions::dataset, 0, 0, {}, "a dataset cache written by skipper prepare (session-task gbdt)"};
+}
 Spec spec_output_model() {
     return {"output_model", &CliOptions::output_model, 0, 0, {}, "where the model is saved", {"model_out", "out"}};
 }
@@ -117,8 +137,8 @@ Spec spec_output_result() {
 }
 
 const std::vector<Spec>& data_specs() {
-    static const std::vector<Spec> specs = {spec_data(),    spec_log(),         spec_tracks(),
-                                            spec_sessions(), spec_sample_seed(), spec_on_bad_row()};
+    static const std::vector<Spec> specs = {spec_data(),    spec_log(),         spec_tracks(),     spec_files(),
+                                            spec_sample_sessions(), spec_sessions(), spec_sample_seed(), spec_on_bad_row()};
     return specs;
 }
 
@@ -148,7 +168,7 @@ const std::vector<Command>& commands();
 // ---------------------------------------------------------------- helpers
 
 DataSource data_source_of(const CliOptions& o) {
-    return {o.data, o.log, o.tracks, o.sessions, o.sample_seed, o.on_bad_row};
+    return {o.data, o.log, o.tracks, o.sessions, o.sample_seed, o.on_bad_row, o.files, o.sample_sessions};
 }
 
 std::string fixed(double value, int digits = 4) {
@@ -234,6 +254,142 @@ std::vector<double> gain_importance(const AnyModel& model) {
     return {};
 }
 
+// ------------------------------------------------- streamed session-task gbdt
+
+// One line per file (or one line redrawn on a terminal): the ingest's rate and what is left.
+data::IngestProgressCallback ingest_printer(std::ostream& err) {
+    const bool terminal = writes_to_terminal(err);
+    return [&err, terminal](const data::IngestProgress& p) {
+        const double mb_per_s = p.seconds > 0 ? static_cast<double>(p.bytes_done) / 1e6 / p.seconds : 0.0;
+        const double rows_per_s = p.seconds > 0 ? static_cast<double>(p.rows_done) / p.seconds : 0.0;
+        const double eta = p.bytes_done > 0 ? p.seconds * static_cast<double>(p.bytes_total - p.bytes_done) /
+                                                  static_cast<double>(p.bytes_done)
+                                            : 0.0;
+        char line[200];
+        std::snprintf(line, sizeof line, "ingest [%s] file %lld/%lld  %.1f MB/s  %.0f rows/s  ETA %.0fs", p.phase,
+                      static_cast<long long>(p.files_done), static_cast<long long>(p.files_total), mb_per_s, rows_per_s, eta);
+        err << (terminal ? "\r" : "") << line << (terminal && p.files_done < p.files_total ? "" : "\n") << std::flush;
+    };
+}
+
+data::IngestOptions ingest_options(const CliOptions& o, const GbdtParams& params, std::ostream& err) {
+    data::IngestOptions options;
+    options.read.on_bad_row = data::parse_on_bad_row(o.on_bad_row);
+    options.read.num_threads = static_cast<int>(o.num_threads);
+    options.sample_sessions = o.sample_sessions;
+    options.test_fraction = o.test_fraction;
+    options.split_seed = static_cast<uint64_t>(o.split_seed);
+    options.max_bin = params.max_bin;
+    options.bin_construct_sample_cnt = params.bin_construct_sample_cnt;
+    options.progress = ingest_printer(err);
+    return options;
+}
+
+// The session rows of the named files, streamed, or of a prepared cache.
+data::DatasetCache session_rows_of(const CliOptions& o, const GbdtParams& params, std::ostream& err, std::string& description) {
+    if (!o.dataset.empty()) {
+        if (!o.data.empty() || !o.log.empty() || !o.tracks.empty())
+            throw ParamError("dataset", "give either dataset=FILE or the data files, not both");
+        data::DatasetCache cache = data::load_dataset_cache(o.dataset);
+        description = o.dataset + ": " + std::to_string(cache.data.train.rows()) + " training rows, " +
+                      std::to_string(cache.data.test.rows()) + " held-out rows (test_fraction " +
+                      fixed(cache.test_fraction, 2) + " fixed when prepared)";
+        return cache;
+    }
+    const data::MssdFiles files = resolve_files(data_source_of(o));
+    if (files.logs.empty()) throw ParamError("data", "the streamed session task needs log files (data=DIR or log=FILES)");
+    data::DatasetCache cache;
+    cache.data = data::ingest_session_rows(files.logs, files.tracks, ingest_options(o, params, err));
+    cache.test_fraction = o.test_fraction;
+    cache.split_seed = static_cast<uint64_t>(o.split_seed);
+    cache.sample_sessions = o.sample_sessions;
+    const auto& d = cache.data;
+    description = std::to_string(files.logs.size()) + " log files: " + std::to_string(d.log_rows) + " rows, " +
+                  std::to_string(d.sessions) + " sessions, " + fixed(static_cast<double>(d.disk_bytes) / 1e6, 1) +
+                  " MB streamed twice in " + fixed(d.seconds, 1) + "s (" +
+                  fixed(2.0 * static_cast<double>(d.disk_bytes) / 1e6 / d.seconds, 1) + " MB/s)";
+    return cache;
+}
+
+// A binned part as a row dataset the model and the session metrics read.
+data::TabularDataset rows_for_scoring(const gbdt::BinnedDataset& part) {
+    data::TabularDataset rows;
+    rows.feature_names = part.feature_names;
+    rows.categorical = part.categorical;
+    rows.category_names = part.category_names;
+    rows.features = data::representative_rows(part, 0, part.rows());
+    rows.labels = part.labels;
+    rows.session_index = part.session_index;
+    rows.position = part.position;
+    return rows;
+}
+
+bool streams_session_rows(const CliOptions& o) {
+    if (!o.dataset.empty()) return true;
+    return o.learner == "gbdt" && o.task == "session" && (!o.data.empty() || !o.log.empty());
+}
+
+int train_streamed(Invocation& inv, const KeyValues& params) {
+    const CliOptions& o = inv.options;
+    if (o.learner != "gbdt" || o.task != "session")
+        throw ParamError("dataset", "the dataset cache holds the session task's gbdt rows: use train gbdt task=session");
+    GbdtParams gbdt_params;
+    set_params(gbdt_params, gbdt_param_table(), params);
+    validate_gbdt_params(gbdt_params);
+    std::string description;
+    const auto start = std::chrono::steady_clock::now();
+    const data::DatasetCache cache = session_rows_of(o, gbdt_params, inv.err, description);
+    inv.err << "data: " << description << '\n';
+    TrainedRun run;
+    run.learner = "gbdt";
+    run.choice = {Task::session, false};
+    {
+        ProgressPrinter progress(inv.err, writes_to_terminal(inv.err), "gbdt session", "iter");
+        const auto train_start = std::chrono::steady_clock::now();
+        run.model = train_gbdt(cache.data.train, cache.data.test.rows() > 0 ? &cache.data.test : nullptr, gbdt_params,
+                               &run.log, progress.callback());
+        run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - train_start).count();
+        progress.finish();
+    }
+    if (cache.data.test.rows() > 0) {
+        TaskData scoring;
+        scoring.choice = run.choice;
+        scoring.test_rows = rows_for_scoring(cache.data.test);
+        run.test = score_model(run.model, scoring);
+    }
+    save_model(run.model, o.output_model);
+    print_scores(inv.out, "gbdt on the " + run.choice.label() + ": held-out scores (" + fixed(run.seconds, 1) +
+                              "s of training, " +
+                              fixed(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1) +
+                              "s in all)",
+                 run.test);
+    inv.out << "model saved to " << o.output_model << '\n';
+    json document = run_json(run);
+    document["command"] = "train";
+    document["data"] = description;
+    document["model"] = o.output_model;
+    write_metrics(o.metrics_out, document, inv.err);
+    return kExitSuccess;
+}
+
+int cmd_prepare(Invocation& inv) {
+    const CliOptions& o = inv.options;
+    if (o.task != "session") throw ParamError("task", "the dataset cache holds the session task (task=session)");
+    if (o.cache_out.empty()) throw ParamError("out", "out=FILE is required: where the dataset cache is written");
+    GbdtParams params;
+    set_params(params, gbdt_param_table(), inv.learner_params);
+    validate_gbdt_params(params);
+    std::string description;
+    CliOptions files_only = o;
+    files_only.dataset.clear();
+    const data::DatasetCache cache = session_rows_of(files_only, params, inv.err, description);
+    data::save_dataset_cache(o.cache_out, cache);
+    inv.out << "prepared " << cache.data.train.rows() << " training rows and " << cache.data.test.rows()
+            << " held-out rows (" << cache.data.train.num_features() << " features, one byte each) from " << description
+            << "\nwrote " << o.cache_out << '\n';
+    return kExitSuccess;
+}
+
 // ---------------------------------------------------------------- commands
 
 int cmd_version(Invocation& inv) {
@@ -246,6 +402,18 @@ int cmd_gen(Invocation& inv) {
     data::GeneratorOptions options;
     options.sessions = inv.options.sessions;
     options.seed = static_cast<uint64_t>(inv.options.seed);
+    if (inv.options.gen_files > 0 || inv.options.test_set) {
+        const auto layout = data::write_generated_layout(options, inv.options.out_dir, std::max<int64_t>(1, inv.options.gen_files),
+                                                         inv.options.test_set);
+        inv.out << "wrote " << layout.rows << " rows from " << layout.sessions << " sessions to " << layout.log_paths.size()
+                << " files in " << inv.options.out_dir << "/training_set\nwrote " << layout.tracks << " tracks to "
+                << inv.options.out_dir << "/track_features\n";
+        if (inv.options.test_set)
+            inv.out << "wrote a test set of " << layout.test_sessions << " sessions to " << layout.prehistory_path << " and "
+                    << layout.input_path << "\nwrote its labels to " << layout.labels_path << " and the whole sessions to "
+                    << layout.full_sessions_path << '\n';
+        return kExitSuccess;
+    }
     const auto files = data::write_generated_mssd(options, inv.options.out_dir);
     inv.out << "wrote " << files.rows << " rows from " << files.sessions << " sessions to " << files.log_path
             << "\nwrote " << files.tracks << " tracks to " << files.tracks_path << '\n';
@@ -264,6 +432,7 @@ int cmd_train(Invocation& inv) {
     } else {
         lstm_params_from(params);
     }
+    if (streams_session_rows(o)) return train_streamed(inv, params);
     const auto loaded = load_data(data_source_of(o), inv.err);
     inv.err << "data: " << loaded.description << '\n';
     const TaskChoice choice{parse_task(o.task), o.leak};
@@ -292,6 +461,21 @@ int cmd_eval(Invocation& inv) {
     require_model(o);
     const AnyModel model = load_any_model(o.input_model);
     const TaskChoice choice = task_of(model);
+    if (!o.dataset.empty()) {
+        if (!std::holds_alternative<GbdtModel>(model) || choice.task != Task::session)
+            throw ParamError("dataset", "the dataset cache holds the session task's gbdt rows; this model is not a session gbdt");
+        std::string description;
+        const data::DatasetCache cache = session_rows_of(o, GbdtParams{}, inv.err, description);
+        TaskData scoring;
+        scoring.choice = choice;
+        scoring.test_rows = rows_for_scoring(cache.data.test);
+        const Scores scores = score_model(model, scoring);
+        print_scores(inv.out, "gbdt model " + o.input_model + " on the " + choice.label() + ", the cache's held-out rows", scores);
+        json document = {{"command", "eval"}, {"model", o.input_model}, {"learner", "gbdt"}, {"task", "session"},
+                         {"data", description}, {"metrics", metrics_json(scores.metrics)}};
+        write_metrics(o.metrics_out, document, inv.err);
+        return kExitSuccess;
+    }
     const auto loaded = load_data(data_source_of(o), inv.err);
     inv.err << "data: " << loaded.description << '\n';
     const bool sequences = std::holds_alternative<LstmModel>(model) && choice.task == Task::session;
@@ -511,23 +695,32 @@ const std::vector<Command>& commands() {
          cmd_run},
         {"gen",
          "write a synthetic MSSD sample: DIR/log_0.csv and DIR/tf_0.csv",
-         "skipper gen --sessions N --seed S --out DIR",
+         "skipper gen --sessions N --seed S --out DIR [--files K] [--test-set]",
          {{"sessions", &CliOptions::sessions, 1, 50000000, {}, "sessions to generate"},
           {"seed", &CliOptions::seed, 0, kMaxInt, {}, "generator seed"},
-          {"out", &CliOptions::out_dir, 0, 0, {}, "output folder (created if missing)"}},
+          {"out", &CliOptions::out_dir, 0, 0, {}, "output folder (created if missing)"},
+          {"files", &CliOptions::gen_files, 0, 100000, {}, "write the real layout with this many log files (0: log_0.csv)"},
+          {"test_set", &CliOptions::test_set, 0, 0, {}, "also write a test set (prehistory/input) and its labels"}},
          false,
          cmd_gen},
         {"train",
          "train one learner on one task and save the model",
          "skipper train [gbdt|lstm] [task=seed|session] [data=DIR] [output_model=FILE] [key=value ...]",
          with_data({spec_learner(), spec_task(), spec_leak(), spec_device(), spec_num_threads(),
-                    spec_test_fraction(), spec_split_seed(), spec_output_model(), spec_metrics_out()}),
+                    spec_test_fraction(), spec_split_seed(), spec_output_model(), spec_metrics_out(), spec_dataset()}),
          true,
          cmd_train},
+        {"prepare",
+         "stream the data once into a binned dataset cache (session-task gbdt rows) for train/eval dataset=FILE",
+         "skipper prepare data=DIR task=session out=FILE [files=...] [sample_sessions=F] [max_bin=255 ...]",
+         with_data({spec_task(), spec_num_threads(), spec_test_fraction(), spec_split_seed(),
+                    {"out", &CliOptions::cache_out, 0, 0, {}, "the dataset cache file to write", {"output"}}}),
+         true,
+         cmd_prepare},
         {"eval",
          "score a saved model on every row of the data",
          "skipper eval model=FILE [data=DIR] [metrics_out=FILE]",
-         with_data({spec_input_model(), spec_metrics_out()}),
+         with_data({spec_input_model(), spec_metrics_out(), spec_dataset()}),
          false,
          cmd_eval},
         {"predict",
@@ -622,6 +815,10 @@ ParsedLine parse_line(const std::vector<std::string>& args) {
         if (eq != std::string::npos) {
             key = arg.substr(0, eq);
             value = arg.substr(eq + 1);
+        } else if (dashed && (arg == "test-set" || arg == "test_set")) {
+            // A switch: --test-set alone means true.
+            key = arg;
+            value = "true";
         } else if (dashed) {
             if (i + 1 >= args.size()) throw UsageError("--" + arg + " needs a value");
             key = arg;

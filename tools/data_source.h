@@ -1,5 +1,6 @@
-// Where a command's data comes from: the user's MSSD files (data=DIR, or
-// log=FILE and tracks=FILE), or, when none are named, a synthetic sample
+// Where a command's data comes from: the user's MSSD files (data=DIR in any
+// of the layouts of trainer/data/layout.h, or log=FILES and tracks=FILES as
+// comma lists and globs), or, when none are named, a synthetic sample
 // generated in memory (sessions=N, sample_seed=S).
 #pragma once
 
@@ -7,17 +8,20 @@
 #include <ostream>
 #include <string>
 
+#include "trainer/data/layout.h"
 #include "trainer/data/mssd.h"
 
 namespace skipper::tools {
 
 struct DataSource {
-    std::string data_dir;     // a folder holding one log_*.csv and one tf_*.csv
-    std::string log_path;     // or the two files by name
+    std::string data_dir;     // a folder in one of the MSSD layouts
+    std::string log_path;     // or the files by name: comma lists and globs
     std::string tracks_path;
     int64_t sessions = 2000;  // generated sample size when no files are named
     int64_t sample_seed = 42;
     std::string on_bad_row = "error";
+    std::string files;            // files=: a subset of the log files (layout.h select_files)
+    double sample_sessions = 1.0;  // share of sessions kept, by session-id hash
 };
 
 struct LoadedData {
@@ -25,13 +29,12 @@ struct LoadedData {
     std::string description;  // "generated sample: 2000 sessions, seed 42" or the file names
 };
 
+// The files `source` names, after data=/log=/tracks= and files=; empty logs
+// and tracks when it names none (a generated sample).
+data::MssdFiles resolve_files(const DataSource& source);
+
 // Reads or generates the data; problems skipped under on_bad_row=skip are
 // reported on `log`. DataError carries file, line and column.
 LoadedData load_data(const DataSource& source, std::ostream& log);
-
-// The session-log and track-feature files inside `dir` (names starting with
-// "log" and "tf", as in the MSSD release); an Error lists what was found when
-// there is not exactly one of each.
-std::pair<std::string, std::string> find_mssd_files(const std::string& dir);
 
 }  // namespace skipper::tools

@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev
   libboost-dev             # Boost.Beast and Asio (header-only): the prediction server
+  zlib1g-dev               # .csv.gz inputs
   chromium                 # headless browser test of the prediction page
   wrk                      # bounded load test of the server
   clang libclang-rt-14-dev libomp-dev  # libFuzzer targets (tests/fuzz, SKIPPER_FUZZ=ON)

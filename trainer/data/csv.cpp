@@ -1,10 +1,6 @@
 #include "trainer/data/csv.h"
 
-#include <fcntl.h>
 #include <omp.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #ifdef __AVX2__
@@ -19,48 +15,12 @@
 #include <string_view>
 
 #include "engine/error.h"
+#include "trainer/data/file_text.h"
 #include "trainer/data/text_codes.h"
 
 namespace skipper::data::csv {
 
 namespace {
-
-// The whole file, mapped read-only; unmapped on destruction.
-class MappedFile {
-public:
-    explicit MappedFile(const std::string& path) {
-        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw DataError(path, 0, "", std::string("cannot open the file: ") + std::strerror(errno));
-        struct stat info {};
-        if (::fstat(fd, &info) != 0) {
-            const int saved = errno;
-            ::close(fd);
-            throw DataError(path, 0, "", std::string("cannot read the file: ") + std::strerror(saved));
-        }
-        size_ = static_cast<size_t>(info.st_size);
-        if (size_ > 0) {
-            data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-            if (data_ == MAP_FAILED) {
-                const int saved = errno;
-                ::close(fd);
-                throw DataError(path, 0, "", std::string("cannot map the file: ") + std::strerror(saved));
-            }
-            ::madvise(data_, size_, MADV_SEQUENTIAL | MADV_WILLNEED);
-        }
-        ::close(fd);
-    }
-    ~MappedFile() {
-        if (data_ != nullptr) ::munmap(data_, size_);
-    }
-    MappedFile(const MappedFile&) = delete;
-    MappedFile& operator=(const MappedFile&) = delete;
-
-    std::string_view text() const { return {static_cast<const char*>(data_), size_}; }
-
-private:
-    void* data_ = nullptr;
-    size_t size_ = 0;
-};
 
 // What a field should have held, for error messages.
 std::string expected_text(const ColumnSpec& spec) {
@@ -319,7 +279,7 @@ std::vector<const char*> chunk_boundaries(const char* begin, const char* end, in
 
 Table read_csv(const std::string& path, const std::vector<ColumnSpec>& specs, const ReadOptions& options,
                ReadReport* report) {
-    const MappedFile file(path);
+    const FileText file(path);
     return parse_csv(file.text(), path, specs, options, report);
 }
 

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <numeric>
 
 #include "engine/error.h"
+#include "engine/serialize.h"
 
 namespace skipper::data {
 
@@ -431,6 +433,117 @@ GeneratedFiles write_generated_mssd(const GeneratorOptions& options, const std::
     files.sessions = data.log.num_sessions();
     files.tracks = data.tracks.rows();
     return files;
+}
+
+namespace {
+
+std::string compact_date(int32_t days) {
+    // The day's YYYYMMDD, counted on from 2018-07-15 (the release's first day).
+    const int32_t first = days_from_civil(2018, 7, 15);
+    int year = 2018, month = 7, day = 15 + (days - first);
+    static constexpr int kMonthDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    while (day > kMonthDays[month - 1]) {
+        day -= kMonthDays[month - 1];
+        if (++month > 12) {
+            month = 1;
+            ++year;
+        }
+    }
+    char text[40];
+    std::snprintf(text, sizeof text, "%04d%02d%02d", year, month, day);
+    return text;
+}
+
+TrackTable track_rows(const TrackTable& tracks, int64_t begin, int64_t end) {
+    TrackTable out;
+    out.source = tracks.source;
+    out.track_ids.assign(tracks.track_ids.begin() + begin, tracks.track_ids.begin() + end);
+    out.values = tracks.values.slice_rows(begin, end).clone();
+    return out;
+}
+
+}  // namespace
+
+GeneratedLayout write_generated_layout(const GeneratorOptions& options, const std::string& out_dir, int64_t files,
+                                       bool test_set, double test_fraction) {
+    namespace fs = std::filesystem;
+    if (files < 1) throw ParamError("files", "must be at least 1");
+    const fs::path root(out_dir);
+    for (const char* folder : {"training_set", "track_features", "test_set", "ground_truth"}) {
+        if (!test_set && (std::string(folder) == "test_set" || std::string(folder) == "ground_truth")) continue;
+        std::error_code error;
+        fs::create_directories(root / folder, error);
+        if (error) throw DataError((root / folder).string(), 0, "", "cannot create the directory: " + error.message());
+    }
+    const MssdData data = generate_mssd(options);
+    const int64_t sessions = data.log.num_sessions();
+    const int64_t test_sessions = test_set ? std::max<int64_t>(1, std::llround(static_cast<double>(sessions) * test_fraction)) : 0;
+    const int64_t train_sessions = sessions - test_sessions;
+    if (train_sessions < files)
+        throw ParamError("files", std::to_string(files) + " files need at least as many training sessions, have " +
+                                      std::to_string(train_sessions));
+    GeneratedLayout out;
+    out.sessions = train_sessions;
+    out.test_sessions = test_sessions;
+    out.tracks = data.tracks.rows();
+
+    // Names as in the release: ten files a day from 2018-07-15; sorted, they take the session blocks in order.
+    std::vector<std::string> names;
+    for (int64_t k = 0; k < files; ++k)
+        names.push_back("log_" + std::to_string(k % 10) + "_" +
+                        compact_date(days_from_civil(2018, 7, 15) + static_cast<int32_t>(k / 10)) + "_000000000000.csv");
+    std::sort(names.begin(), names.end());
+    for (int64_t k = 0; k < files; ++k) {
+        std::vector<uint8_t> keep(static_cast<size_t>(sessions), 0);
+        for (int64_t s = train_sessions * k / files; s < train_sessions * (k + 1) / files; ++s) keep[static_cast<size_t>(s)] = 1;
+        SessionLog part = data.log;
+        keep_sessions(part, keep);
+        out.log_paths.push_back((root / "training_set" / names[static_cast<size_t>(k)]).string());
+        write_session_log_csv(part, out.log_paths.back());
+        out.rows += part.rows;
+    }
+    const int64_t half = data.tracks.rows() / 2;
+    for (int k = 0; k < 2; ++k) {
+        out.track_paths.push_back((root / "track_features" / ("tf_00000000000" + std::to_string(k) + ".csv")).string());
+        write_track_features_csv(track_rows(data.tracks, k == 0 ? 0 : half, k == 0 ? half : data.tracks.rows()),
+                                 out.track_paths.back());
+    }
+    if (!test_set) return out;
+
+    std::vector<uint8_t> keep(static_cast<size_t>(sessions), 0);
+    for (int64_t s = train_sessions; s < sessions; ++s) keep[static_cast<size_t>(s)] = 1;
+    SessionLog test = data.log;
+    keep_sessions(test, keep);
+    out.full_sessions_path = (root / "ground_truth" / "full_sessions_000000000000.csv").string();
+    write_session_log_csv(test, out.full_sessions_path);
+    // Split each session's rows at floor(L/2); the log holds a session's rows in position order.
+    const auto* session = test.session.data<int32_t>();
+    const auto* position = test.session_position.data<int32_t>();
+    const auto* length = test.session_length.data<int32_t>();
+    const auto* skip_2 = test.skip_2.data<uint8_t>();
+    std::vector<int64_t> history_rows;
+    std::string input = "session_id,session_position,session_length,track_id_clean\n";
+    std::vector<std::string> labels(test.session_ids.size());
+    for (int64_t i = 0; i < test.rows; ++i) {
+        if (position[i] <= length[i] / 2) {
+            history_rows.push_back(i);
+            continue;
+        }
+        input += test.session_ids[static_cast<size_t>(session[i])] + "," + std::to_string(position[i]) + "," +
+                 std::to_string(length[i]) + "," + test.track_ids[static_cast<size_t>(test.track.data<int32_t>()[i])] + "\n";
+        labels[static_cast<size_t>(session[i])] += skip_2[i] ? '1' : '0';
+    }
+    SessionLog prehistory = test;
+    keep_log_rows(prehistory, history_rows);
+    out.prehistory_path = (root / "test_set" / "log_prehistory_20180715_000000000000.csv").string();
+    write_session_log_csv(prehistory, out.prehistory_path);
+    out.input_path = (root / "test_set" / "log_input_20180715_000000000000.csv").string();
+    write_file_atomically(out.input_path, input);
+    std::string label_text;
+    for (const auto& line : labels) label_text += line + "\n";
+    out.labels_path = (root / "ground_truth" / "labels_000000000000.txt").string();
+    write_file_atomically(out.labels_path, label_text);
+    return out;
 }
 
 }  // namespace skipper::data

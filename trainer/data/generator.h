@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "trainer/data/mssd.h"
 
@@ -33,5 +34,31 @@ struct GeneratedFiles {
 // Generates and writes DIR/log_0.csv and DIR/tf_0.csv in the raw MSSD format
 // (DIR is created if missing). This is the one call behind `skipper gen`.
 GeneratedFiles write_generated_mssd(const GeneratorOptions& options, const std::string& out_dir);
+
+// `skipper gen --files K [--test-set]`: the real release's layout.
+// - DIR/training_set/log_{k%10}_{YYYYMMDD}_000000000000.csv: K files of whole
+//   sessions, in contiguous blocks, so that the files read in sorted order
+//   hold the sessions in the order generate_mssd made them;
+// - DIR/track_features/tf_000000000000.csv and tf_000000000001.csv: the track
+//   table in two halves;
+// - with test_set, the last test_fraction of the sessions go to the test set
+//   instead of training_set: DIR/test_set/log_prehistory_20180715_000000000000.csv
+//   (the first floor(L/2) positions, every column) and
+//   log_input_20180715_000000000000.csv (session_id, session_position,
+//   session_length, track_id_clean of the rest), and, outside the folders a
+//   run reads, DIR/ground_truth/full_sessions_000000000000.csv (the test
+//   sessions whole, for `skipper eval`) and labels_000000000000.txt (the
+//   submission form: per session, the skip_2 of its second half as 0/1 digits).
+struct GeneratedLayout {
+    std::vector<std::string> log_paths;
+    std::vector<std::string> track_paths;
+    std::string prehistory_path, input_path, full_sessions_path, labels_path;  // empty without a test set
+    int64_t rows = 0;  // training rows
+    int64_t sessions = 0;
+    int64_t test_sessions = 0;
+    int64_t tracks = 0;
+};
+GeneratedLayout write_generated_layout(const GeneratorOptions& options, const std::string& out_dir, int64_t files,
+                                       bool test_set, double test_fraction = 0.2);
 
 }  // namespace skipper::data

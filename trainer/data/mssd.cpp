@@ -58,21 +58,15 @@ Tensor gather_rows(const Tensor& column, const std::vector<int64_t>& keep) {
     return out;
 }
 
-void keep_log_rows(SessionLog& log, const std::vector<int64_t>& keep) {
-    for (Tensor* column : {&log.session, &log.session_position, &log.session_length, &log.track, &log.skip_1,
-                           &log.skip_2, &log.skip_3, &log.not_skipped, &log.context_switch, &log.no_pause_before_play,
-                           &log.short_pause_before_play, &log.long_pause_before_play,
-                           &log.hist_user_behavior_n_seekfwd, &log.hist_user_behavior_n_seekback,
-                           &log.hist_user_behavior_is_shuffle, &log.hour_of_day, &log.date, &log.premium,
-                           &log.context_type, &log.hist_user_behavior_reason_start,
-                           &log.hist_user_behavior_reason_end})
-        *column = gather_rows(*column, keep);
-    if (!log.source_line.empty()) {
-        std::vector<int64_t> lines(keep.size());
-        for (size_t i = 0; i < keep.size(); ++i) lines[i] = log.source_line[static_cast<size_t>(keep[i])];
-        log.source_line = std::move(lines);
-    }
-    log.rows = static_cast<int64_t>(keep.size());
+// Every per-row column of a session log.
+std::vector<Tensor*> log_columns(SessionLog& log) {
+    return {&log.session, &log.session_position, &log.session_length, &log.track, &log.skip_1,
+            &log.skip_2, &log.skip_3, &log.not_skipped, &log.context_switch, &log.no_pause_before_play,
+            &log.short_pause_before_play, &log.long_pause_before_play,
+            &log.hist_user_behavior_n_seekfwd, &log.hist_user_behavior_n_seekback,
+            &log.hist_user_behavior_is_shuffle, &log.hour_of_day, &log.date, &log.premium,
+            &log.context_type, &log.hist_user_behavior_reason_start,
+            &log.hist_user_behavior_reason_end};
 }
 
 // Buffered writing of a whole CSV file: rows are formatted into a string per
@@ -394,6 +388,110 @@ MssdData load_mssd(const std::string& log_path, const std::string& tracks_path, 
             if (report->problems.size() < ReadReport::kMaxProblems) report->problems.push_back(std::move(p));
     }
     return join_tracks(std::move(log), std::move(tracks), options, report);
+}
+
+void keep_log_rows(SessionLog& log, const std::vector<int64_t>& keep) {
+    for (Tensor* column : log_columns(log)) *column = gather_rows(*column, keep);
+    if (!log.source_line.empty()) {
+        std::vector<int64_t> lines(keep.size());
+        for (size_t i = 0; i < keep.size(); ++i) lines[i] = log.source_line[static_cast<size_t>(keep[i])];
+        log.source_line = std::move(lines);
+    }
+    log.rows = static_cast<int64_t>(keep.size());
+}
+
+void keep_sessions(SessionLog& log, const std::vector<uint8_t>& keep) {
+    std::vector<int32_t> new_code(log.session_ids.size(), -1);
+    std::vector<std::string> ids;
+    for (size_t s = 0; s < keep.size(); ++s)
+        if (keep[s]) {
+            new_code[s] = static_cast<int32_t>(ids.size());
+            ids.push_back(std::move(log.session_ids[s]));
+        }
+    const auto* session = log.session.data<int32_t>();
+    std::vector<int64_t> rows;
+    for (int64_t i = 0; i < log.rows; ++i)
+        if (new_code[static_cast<size_t>(session[i])] >= 0) rows.push_back(i);
+    keep_log_rows(log, rows);
+    int32_t* code = log.session.data<int32_t>();
+    for (int64_t i = 0; i < log.rows; ++i) code[i] = new_code[static_cast<size_t>(code[i])];
+    log.session_ids = std::move(ids);
+}
+
+namespace {
+
+// Codes of `part`'s dictionary in `into`'s, adding the names `into` lacks.
+std::vector<int32_t> merge_dictionary(std::vector<std::string>& into, const std::vector<std::string>& part) {
+    TextCodes codes;
+    codes.reserve(into.size() + part.size());
+    for (const auto& name : into) codes.insert(name);
+    std::vector<int32_t> out(part.size());
+    for (size_t c = 0; c < part.size(); ++c) {
+        out[c] = codes.find(part[c]);
+        if (out[c] < 0) {
+            out[c] = static_cast<int32_t>(into.size());
+            into.push_back(part[c]);
+            codes.insert(into.back());
+        }
+    }
+    return out;
+}
+
+Tensor concat_rows(const Tensor& a, const Tensor& b) {
+    Tensor out = Tensor::empty({a.numel() + b.numel()}, a.dtype());
+    std::memcpy(out.raw(), a.raw(), a.nbytes());
+    std::memcpy(static_cast<char*>(out.raw()) + a.nbytes(), b.raw(), b.nbytes());
+    return out;
+}
+
+}  // namespace
+
+void append_session_log(SessionLog& into, SessionLog part) {
+    if (into.rows == 0 && into.session_ids.empty()) {
+        into = std::move(part);
+        return;
+    }
+    // Sessions lie whole within one file, so part's sessions are new ones.
+    const auto session_offset = static_cast<int32_t>(into.session_ids.size());
+    int32_t* session = part.session.data<int32_t>();
+    for (int64_t i = 0; i < part.rows; ++i) session[i] += session_offset;
+    into.session_ids.insert(into.session_ids.end(), std::make_move_iterator(part.session_ids.begin()),
+                            std::make_move_iterator(part.session_ids.end()));
+    const auto recode = [&](Tensor& column, std::vector<std::string>& names, const std::vector<std::string>& part_names) {
+        const auto code = merge_dictionary(names, part_names);
+        int32_t* values = column.data<int32_t>();
+        for (int64_t i = 0; i < part.rows; ++i) values[i] = code[static_cast<size_t>(values[i])];
+    };
+    recode(part.track, into.track_ids, part.track_ids);
+    recode(part.context_type, into.context_type_names, part.context_type_names);
+    recode(part.hist_user_behavior_reason_start, into.reason_start_names, part.reason_start_names);
+    recode(part.hist_user_behavior_reason_end, into.reason_end_names, part.reason_end_names);
+    const auto into_columns = log_columns(into), part_columns = log_columns(part);
+    for (size_t c = 0; c < into_columns.size(); ++c) *into_columns[c] = concat_rows(*into_columns[c], *part_columns[c]);
+    into.source_line.insert(into.source_line.end(), part.source_line.begin(), part.source_line.end());
+    into.source += ", " + part.source;
+    into.rows += part.rows;
+}
+
+void append_track_table(TrackTable& into, TrackTable part) {
+    if (into.track_ids.empty()) {
+        into = std::move(part);
+        return;
+    }
+    TextCodes codes;
+    codes.reserve(into.track_ids.size());
+    for (const auto& id : into.track_ids) codes.insert(id);
+    for (const auto& id : part.track_ids)
+        if (codes.find(id) >= 0)
+            throw DataError(part.source, 0, "track_id", "track '" + id + "' is also listed in " + into.source +
+                                                            ", expected each track id in one file");
+    into.track_ids.insert(into.track_ids.end(), std::make_move_iterator(part.track_ids.begin()),
+                          std::make_move_iterator(part.track_ids.end()));
+    Tensor values = Tensor::empty({into.values.size(0) + part.values.size(0), into.values.size(1)}, DType::f32);
+    std::memcpy(values.raw(), into.values.raw(), into.values.nbytes());
+    std::memcpy(static_cast<char*>(values.raw()) + into.values.nbytes(), part.values.raw(), part.values.nbytes());
+    into.values = std::move(values);
+    into.source += ", " + part.source;
 }
 
 void write_session_log_csv(const SessionLog& log, const std::string& path) {

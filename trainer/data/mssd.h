@@ -123,6 +123,21 @@ MssdData join_tracks(SessionLog log, TrackTable tracks, const ReadOptions& optio
 MssdData load_mssd(const std::string& log_path, const std::string& tracks_path, const ReadOptions& options = {},
                    ReadReport* report = nullptr);
 
+// Keeps the rows listed in `keep` (ascending); session codes and names stay.
+void keep_log_rows(SessionLog& log, const std::vector<int64_t>& keep);
+
+// Keeps the sessions whose keep[code] is non-zero (keep has one entry per
+// session code) and renumbers the kept ones 0.. in code order.
+void keep_sessions(SessionLog& log, const std::vector<uint8_t>& keep);
+
+// Concatenation of tables read from several files. Sessions lie whole within
+// one file, so `part`'s sessions are taken as new ones (the caller checks
+// that; see SessionFiles in mssd_files.h); track ids and categories are
+// merged by name. A track id listed in two track files is a DataError naming
+// both.
+void append_session_log(SessionLog& into, SessionLog part);
+void append_track_table(TrackTable& into, TrackTable part);
+
 // Writes the two tables in the raw MSSD format: header names and order as in
 // the raw files, lowercase true/false, pauses and context_switch as 0/1, dates
 // as YYYY-MM-DD, mode as major/minor.

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "engine/error.h"
+#include "trainer/gbdt/binned_dataset.h"
 
 namespace skipper::gbdt {
 
@@ -102,18 +103,32 @@ uint8_t FeatureBins::bin_of(float value) const {
 
 std::vector<FeatureBins> fit_feature_bins(const data::TabularDataset& data, int64_t max_bin, int64_t sample_count,
                                           uint64_t seed) {
-    const int64_t rows = data.rows(), features = data.num_features();
+    const int64_t features = data.num_features();
     const float* x = data.features.data<float>();
-    const std::vector<int64_t> sample = sample_rows(rows, sample_count, seed);
+    const std::vector<int64_t> sample = sample_rows(data.rows(), sample_count, seed);
+    Tensor rows = Tensor::empty({static_cast<int64_t>(sample.size()), features}, DType::f32);
+    float* out = rows.data<float>();
+    for (size_t i = 0; i < sample.size(); ++i)
+        std::copy_n(x + sample[i] * features, features, out + static_cast<int64_t>(i) * features);
+    return fit_bins_on_sample(rows, data.feature_names, data.categorical, max_bin);
+}
+
+std::vector<FeatureBins> fit_bins_on_sample(const Tensor& sample, const std::vector<std::string>& feature_names,
+                                            const std::vector<bool>& categorical, int64_t max_bin) {
+    const int64_t n = sample.size(0), features = sample.size(1);
+    const float* x = sample.data<float>();
     std::vector<FeatureBins> out(static_cast<size_t>(features));
+    // Every feature's edges depend on the multiset of its sample values only:
+    // numeric values are sorted (or tallied) before cutting, and categories
+    // are ordered by count with ties broken by code.
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t f = 0; f < features; ++f) {
         FeatureBins& bins = out[static_cast<size_t>(f)];
-        bins.categorical = data.categorical[static_cast<size_t>(f)];
+        bins.categorical = categorical[static_cast<size_t>(f)];
         if (!bins.categorical) {
             std::vector<float> values;
-            values.reserve(sample.size());
-            for (int64_t r : sample) {
+            values.reserve(static_cast<size_t>(n));
+            for (int64_t r = 0; r < n; ++r) {
                 const float v = x[r * features + f];
                 if (!std::isnan(v)) values.push_back(v);
             }
@@ -121,7 +136,7 @@ std::vector<FeatureBins> fit_feature_bins(const data::TabularDataset& data, int6
             continue;
         }
         std::vector<int64_t> counts;
-        for (int64_t r : sample) {
+        for (int64_t r = 0; r < n; ++r) {
             const float v = x[r * features + f];
             if (std::isnan(v) || v < 0.0f) continue;
             if (v >= static_cast<float>(kMaxCategoryCode)) continue;  // reported below, outside the parallel loop
@@ -141,10 +156,10 @@ std::vector<FeatureBins> fit_feature_bins(const data::TabularDataset& data, int6
         for (size_t b = 0; b < order.size(); ++b) bins.category_bin[static_cast<size_t>(order[b])] = static_cast<int32_t>(b);
     }
     for (int64_t f = 0; f < features; ++f) {
-        if (!data.categorical[static_cast<size_t>(f)]) continue;
-        for (int64_t r : sample)
+        if (!categorical[static_cast<size_t>(f)]) continue;
+        for (int64_t r = 0; r < n; ++r)
             if (x[r * features + f] >= static_cast<float>(kMaxCategoryCode))
-                throw Error("feature '" + data.feature_names[static_cast<size_t>(f)] + "' is categorical but holds code " +
+                throw Error("feature '" + feature_names[static_cast<size_t>(f)] + "' is categorical but holds code " +
                             std::to_string(x[r * features + f]) + " (codes must be below " +
                             std::to_string(kMaxCategoryCode) + ")");
     }

@@ -29,6 +29,8 @@ struct FeatureBins {
     int32_t missing_bin() const { return value_bins(); }
     int32_t num_bins() const { return value_bins() + 1; }
     uint8_t bin_of(float value) const;
+
+    bool operator==(const FeatureBins&) const = default;
 };
 
 // Fits the bins of every feature of `data` on up to `sample_count` rows drawn

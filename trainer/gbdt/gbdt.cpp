@@ -5,11 +5,12 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "engine/context.h"
 #include "engine/error.h"
-#include "trainer/gbdt/binning.h"
+#include "trainer/gbdt/binned_dataset.h"
 #include "trainer/gbdt/tree_learner.h"
 #include "trainer/metrics/metrics.h"
 
@@ -136,19 +137,64 @@ std::vector<uint8_t> draw_features(int64_t features, double fraction, std::mt199
     return used;
 }
 
+// Per internal node of `tree`, which of the 256 possible bins of its feature
+// go left: the split rule in bin space, exact for rows binned with the bins
+// the tree was grown on (a numeric threshold is one of the upper bounds).
+std::vector<uint8_t> binned_goes_left(const GbdtTree& tree, const std::vector<gbdt::FeatureBins>& feature_bins) {
+    const size_t nodes = tree.split_feature.size();
+    std::vector<uint8_t> goes_left(nodes * 256, 0);
+    for (size_t n = 0; n < nodes; ++n) {
+        const gbdt::FeatureBins& bins = feature_bins[static_cast<size_t>(tree.split_feature[n])];
+        uint8_t* table = goes_left.data() + n * 256;
+        for (int32_t b = 0; b < bins.value_bins(); ++b) {
+            if (tree.categorical[n]) {
+                const int32_t code = bins.bin_category[static_cast<size_t>(b)];
+                const bool in_set = code / 32 < tree.cat_words[n] &&
+                                    (tree.cat_bitsets[static_cast<size_t>(tree.cat_begin[n] + code / 32)] >> (code % 32)) & 1u;
+                table[b] = in_set ? 1 : 0;
+            } else {
+                table[b] = bins.upper_bounds[static_cast<size_t>(b)] <= tree.threshold[n] ? 1 : 0;
+            }
+        }
+        table[bins.missing_bin()] = !tree.categorical[n] && tree.default_left[n] ? 1 : 0;
+    }
+    return goes_left;
+}
+
+int32_t binned_leaf_index(const GbdtTree& tree, const std::vector<uint8_t>& goes_left, const uint8_t* row) {
+    if (tree.split_feature.empty()) return 0;
+    int32_t node = 0;
+    while (node >= 0) {
+        const auto n = static_cast<size_t>(node);
+        node = goes_left[n * 256 + row[tree.split_feature[n]]] ? tree.left_child[n] : tree.right_child[n];
+    }
+    return ~node;
+}
+
+// The schema of a binned set, to check against a model's.
+data::TabularDataset schema_of(const gbdt::BinnedDataset& data) {
+    data::TabularDataset schema;
+    schema.feature_names = data.feature_names;
+    schema.categorical = data.categorical;
+    return schema;
+}
+
 }  // namespace
 
 class GbdtBuilder {
 public:
+    static GbdtModel train(const gbdt::BinnedDataset& train, const gbdt::BinnedDataset* valid, const GbdtParams& params,
+                           TrainingLog* log, const ProgressCallback& progress);
+    // Fits the bins on a sample of `train`, bins both sets and trains on them.
     static GbdtModel train(const data::TabularDataset& train, const data::TabularDataset* valid, const GbdtParams& params,
                            TrainingLog* log, const ProgressCallback& progress);
 };
 
-GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::TabularDataset* valid,
+GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::BinnedDataset* valid,
                              const GbdtParams& params, TrainingLog* log, const ProgressCallback& progress) {
     const auto start = std::chrono::steady_clock::now();
     validate_gbdt_params(params);
-    check_dataset(train, "training");
+    gbdt::check_binned_dataset(train, "training");
     if (params.early_stopping_round > 0 && valid == nullptr)
         throw ParamError("early_stopping_round", "early stopping needs a validation set");
 
@@ -159,15 +205,16 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
     model.category_names_ = train.category_names;
     model.category_names_.resize(train.feature_names.size());
     if (valid != nullptr) {
-        check_dataset(*valid, "validation");
-        model.check_compatible(*valid);
+        gbdt::check_binned_dataset(*valid, "validation");
+        model.check_compatible(schema_of(*valid));
+        if (valid->feature_bins != train.feature_bins)
+            throw Error("train_gbdt: the validation set was binned with other bins than the training set");
     }
 
     Context ctx(Device::cpu, static_cast<int>(params.num_threads));
     const auto seed = static_cast<uint64_t>(params.seed);
-    const std::vector<gbdt::FeatureBins> feature_bins =
-        gbdt::fit_feature_bins(train, params.max_bin, params.bin_construct_sample_cnt, seed);
-    const Tensor bins = gbdt::bin_rows(train.features, feature_bins);
+    const std::vector<gbdt::FeatureBins>& feature_bins = train.feature_bins;
+    const Tensor& bins = train.bins;
     gbdt::TreeLearner learner(ctx, bins, feature_bins, params);
 
     const int64_t rows = train.rows(), features = train.num_features();
@@ -188,7 +235,6 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
     const bool bagging = params.bagging_freq > 0 && params.bagging_fraction < 1.0;
     std::vector<int32_t> bag;
     std::vector<uint8_t> in_bag(static_cast<size_t>(bagging ? rows : 0), 0);
-    std::mt19937_64 bag_rng(seed ^ 0x9e3779b97f4a7c15ull);
     std::mt19937_64 feature_rng(seed ^ 0xc2b2ae3d27d4eb4full);
 
     const bool higher_better = metric_higher_is_better(params.metric);
@@ -211,11 +257,14 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
             h[r] = e * q * q;
         }
         if (bagging && (it - 1) % params.bagging_freq == 0) {
+            // Each row's draw hashes its key: the bag does not depend on row order.
+            const uint64_t round_seed =
+                gbdt::row_draw_seed(seed, gbdt::RowDraw::bagging, static_cast<uint64_t>((it - 1) / params.bagging_freq));
             bag.clear();
-            std::bernoulli_distribution keep(params.bagging_fraction);
             for (int64_t r = 0; r < rows; ++r) {
-                in_bag[static_cast<size_t>(r)] = keep(bag_rng) ? 1 : 0;
-                if (in_bag[static_cast<size_t>(r)]) bag.push_back(static_cast<int32_t>(r));
+                const bool keep = counter_uniform(round_seed, train.row_key(r)) < params.bagging_fraction;
+                in_bag[static_cast<size_t>(r)] = keep ? 1 : 0;
+                if (keep) bag.push_back(static_cast<int32_t>(r));
             }
             if (bag.empty()) {  // a tiny set can draw nothing; keep one row
                 bag.push_back(0);
@@ -226,7 +275,7 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
         GbdtTree tree = learner.grow(gradients, hessians, bag, feature_used);
 
         // Rows in the bag take their leaf's value straight from the partition;
-        // rows outside it walk the tree.
+        // rows outside it walk the tree in bin space.
         for (int32_t leaf = 0; leaf < tree.num_leaves(); ++leaf) {
             const int32_t* leaf_rows = learner.leaf_rows(leaf);
             const int64_t count = learner.leaf_count(leaf);
@@ -234,19 +283,22 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
 #pragma omp parallel for schedule(static) if (count > 65536)
             for (int64_t i = 0; i < count; ++i) scores[static_cast<size_t>(leaf_rows[i])] += value;
         }
-        const float* x = train.features.data<float>();
+        const std::vector<uint8_t> goes_left = binned_goes_left(tree, feature_bins);
         if (bagging) {
+            const uint8_t* x = bins.data<uint8_t>();
 #pragma omp parallel for schedule(static)
             for (int64_t r = 0; r < rows; ++r)
                 if (!in_bag[static_cast<size_t>(r)])
-                    scores[static_cast<size_t>(r)] += tree.leaf_value[static_cast<size_t>(tree.leaf_index(x + r * features))];
+                    scores[static_cast<size_t>(r)] +=
+                        tree.leaf_value[static_cast<size_t>(binned_leaf_index(tree, goes_left, x + r * features))];
         }
         if (valid != nullptr) {
-            const float* vx = valid->features.data<float>();
+            const uint8_t* vx = valid->bins.data<uint8_t>();
             const int64_t vrows = valid->rows();
 #pragma omp parallel for schedule(static)
             for (int64_t r = 0; r < vrows; ++r)
-                valid_scores[static_cast<size_t>(r)] += tree.leaf_value[static_cast<size_t>(tree.leaf_index(vx + r * features))];
+                valid_scores[static_cast<size_t>(r)] +=
+                    tree.leaf_value[static_cast<size_t>(binned_leaf_index(tree, goes_left, vx + r * features))];
         }
         model.trees_.push_back(std::move(tree));
 
@@ -280,6 +332,30 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
         log->stopped_reason = stopped;
     }
     return model;
+}
+
+GbdtModel train_gbdt(const gbdt::BinnedDataset& train, const gbdt::BinnedDataset* valid, const GbdtParams& params,
+                     TrainingLog* log, const ProgressCallback& progress) {
+    return GbdtBuilder::train(train, valid, params, log, progress);
+}
+
+GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::TabularDataset* valid,
+                             const GbdtParams& params, TrainingLog* log, const ProgressCallback& progress) {
+    validate_gbdt_params(params);
+    check_dataset(train, "training");
+    if (valid != nullptr) check_dataset(*valid, "validation");
+    std::vector<gbdt::FeatureBins> feature_bins = gbdt::fit_feature_bins(
+        train, params.max_bin, params.bin_construct_sample_cnt, static_cast<uint64_t>(params.seed));
+    std::optional<gbdt::BinnedDataset> binned_valid;
+    if (valid != nullptr) {
+        GbdtModel schema;
+        schema.feature_names_ = train.feature_names;
+        schema.categorical_ = train.categorical;
+        schema.check_compatible(*valid);
+        binned_valid = gbdt::bin_dataset(*valid, feature_bins);
+    }
+    const gbdt::BinnedDataset binned_train = gbdt::bin_dataset(train, std::move(feature_bins));
+    return GbdtBuilder::train(binned_train, binned_valid ? &*binned_valid : nullptr, params, log, progress);
 }
 
 GbdtModel train_gbdt(const data::TabularDataset& train, const data::TabularDataset* valid, const GbdtParams& params,

@@ -14,6 +14,7 @@
 #include "engine/params.h"
 #include "engine/tensor.h"
 #include "trainer/data/dataset.h"
+#include "trainer/gbdt/binned_dataset.h"
 #include "trainer/training_log.h"
 
 namespace skipper {
@@ -135,6 +136,12 @@ private:
 // is_provide_training_metric, "train_<metric>" too. Bad data (shapes, labels
 // other than 0/1, a valid set whose columns differ) is an Error naming it.
 GbdtModel train_gbdt(const data::TabularDataset& train, const data::TabularDataset* valid, const GbdtParams& params,
+                     TrainingLog* log = nullptr, const ProgressCallback& progress = {});
+// The same on sets already binned (train.feature_bins; `valid` must carry the
+// same bins). The TabularDataset overload is fit_feature_bins on a sample of
+// `train`, bin_dataset of both sets, then this. bin_construct_sample_cnt and
+// max_bin are not used here: the bins are given.
+GbdtModel train_gbdt(const gbdt::BinnedDataset& train, const gbdt::BinnedDataset* valid, const GbdtParams& params,
                      TrainingLog* log = nullptr, const ProgressCallback& progress = {});
 
 }  // namespace skipper

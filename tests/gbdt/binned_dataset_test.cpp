@@ -1,0 +1,124 @@
+// The binned training input: bin edges depend only on the sample's values,
+// the TabularDataset path equals binning first, and broken binned sets are
+// refused before they can index outside a histogram.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "engine/error.h"
+#include "trainer/gbdt/binned_dataset.h"
+#include "trainer/gbdt/gbdt.h"
+
+namespace skipper {
+namespace {
+
+// Three numeric features (many values, few values with NaN, small integers)
+// and one categorical; labels from a noisy rule.
+data::TabularDataset mixed_set(int64_t rows, uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    data::TabularDataset d;
+    d.feature_names = {"wide", "sparse", "hour", "kind"};
+    d.categorical = {false, false, false, true};
+    d.category_names = {{}, {}, {}, {"a", "b", "c", "d", "e"}};
+    std::vector<float> x(static_cast<size_t>(rows * 4)), y(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+        float* row = x.data() + r * 4;
+        row[0] = normal(rng);
+        row[1] = rng() % 7 == 0 ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(rng() % 5) * 0.5f;
+        row[2] = static_cast<float>(rng() % 24);
+        row[3] = static_cast<float>(rng() % 5);
+        const float logit = row[0] + (row[2] > 12 ? 1.0f : -1.0f) + (row[3] == 2.0f ? 1.5f : 0.0f);
+        y[static_cast<size_t>(r)] = normal(rng) < logit ? 1.0f : 0.0f;
+    }
+    d.features = Tensor::from_vector<float>(x, {rows, 4});
+    d.labels = Tensor::from_vector<float>(y, {rows});
+    return d;
+}
+
+TEST(BinnedDataset, BinEdgesDependOnlyOnTheSampleValues) {
+    const auto data = mixed_set(3000, 1);
+    const int64_t rows = data.rows();
+    std::vector<int64_t> order(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) order[static_cast<size_t>(r)] = r;
+    std::shuffle(order.begin(), order.end(), std::mt19937_64(7));
+    std::vector<float> shuffled(static_cast<size_t>(rows * 4));
+    const float* x = data.features.data<float>();
+    for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(x + order[static_cast<size_t>(r)] * 4, 4, shuffled.data() + r * 4);
+    const auto a = gbdt::fit_bins_on_sample(data.features, data.feature_names, data.categorical, 32);
+    const auto b = gbdt::fit_bins_on_sample(Tensor::from_vector<float>(shuffled, {rows, 4}), data.feature_names,
+                                            data.categorical, 32);
+    ASSERT_EQ(a.size(), 4u);
+    EXPECT_EQ(a[0].upper_bounds.size(), 32u);  // many distinct values: max_bin bins
+    EXPECT_EQ(a[3].value_bins(), 5);
+    EXPECT_TRUE(a == b);
+}
+
+TEST(BinnedDataset, TabularTrainingEqualsBinningFirst) {
+    const auto train = mixed_set(5000, 2), valid = mixed_set(1000, 3);
+    GbdtParams p;
+    p.num_iterations = 8;
+    p.num_leaves = 8;
+    p.bagging_fraction = 0.6;
+    p.bagging_freq = 1;
+    p.num_threads = 2;
+    TrainingLog from_raw, from_bins;
+    const auto direct = train_gbdt(train, &valid, p, &from_raw).to_bytes();
+    auto bins = gbdt::fit_feature_bins(train, p.max_bin, p.bin_construct_sample_cnt, static_cast<uint64_t>(p.seed));
+    const auto binned_valid = gbdt::bin_dataset(valid, bins);
+    const auto binned_train = gbdt::bin_dataset(train, bins);
+    const auto staged = train_gbdt(binned_train, &binned_valid, p, &from_bins).to_bytes();
+    EXPECT_TRUE(direct == staged);
+    ASSERT_EQ(from_raw.records.size(), from_bins.records.size());
+    EXPECT_EQ(from_raw.records.back().metrics, from_bins.records.back().metrics);
+}
+
+TEST(BinnedDataset, ExplicitRowKeysEqualToTheRowIndexChangeNothing) {
+    const auto train = mixed_set(4000, 4);
+    GbdtParams p;
+    p.num_iterations = 5;
+    p.bagging_fraction = 0.5;
+    p.bagging_freq = 1;
+    p.num_threads = 1;
+    auto bins = gbdt::fit_feature_bins(train, p.max_bin, p.bin_construct_sample_cnt, 0);
+    auto binned = gbdt::bin_dataset(train, bins);
+    const auto implicit = train_gbdt(binned, nullptr, p).to_bytes();
+    for (int64_t r = 0; r < binned.rows(); ++r) binned.row_keys.push_back(static_cast<uint64_t>(r));
+    EXPECT_TRUE(train_gbdt(binned, nullptr, p).to_bytes() == implicit);
+    // Other keys draw another bag, hence another model.
+    for (auto& key : binned.row_keys) key += 1000003;
+    EXPECT_FALSE(train_gbdt(binned, nullptr, p).to_bytes() == implicit);
+}
+
+TEST(BinnedDataset, BrokenSetsAreRefused) {
+    const auto train = mixed_set(500, 5);
+    GbdtParams p;
+    p.num_iterations = 2;
+    auto bins = gbdt::fit_feature_bins(train, p.max_bin, p.bin_construct_sample_cnt, 0);
+    auto out_of_range = gbdt::bin_dataset(train, bins);
+    Tensor copy = Tensor::empty(out_of_range.bins.shape(), DType::u8);
+    std::copy_n(out_of_range.bins.data<uint8_t>(), copy.numel(), copy.data<uint8_t>());
+    copy.data<uint8_t>()[17 * 4 + 3] = 200;  // the categorical feature has 6 bins
+    out_of_range.bins = copy;
+    try {
+        train_gbdt(out_of_range, nullptr, p);
+        FAIL() << "an out-of-range bin was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("row 17"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("'kind'"), std::string::npos) << e.what();
+    }
+    auto few_keys = gbdt::bin_dataset(train, bins);
+    few_keys.row_keys = {1, 2, 3};
+    EXPECT_THROW(train_gbdt(few_keys, nullptr, p), Error);
+    const auto other_train = gbdt::bin_dataset(mixed_set(500, 6), bins);
+    auto other_bins = gbdt::fit_feature_bins(mixed_set(500, 6), 16, 1000, 0);
+    const auto other_valid = gbdt::bin_dataset(mixed_set(200, 7), other_bins);
+    EXPECT_THROW(train_gbdt(other_train, &other_valid, p), Error);
+}
+
+}  // namespace
+}  // namespace skipper

@@ -1,0 +1,35 @@
+// A data file's bytes as one read-only text: a plain file is mapped into
+// memory, a .gz file (gzip, several members allowed) is inflated into memory
+// with zlib. Both are released on destruction. The CSV reader works on this,
+// so every reader takes .csv and .csv.gz alike.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace skipper::data {
+
+class FileText {
+public:
+    explicit FileText(const std::string& path);
+    ~FileText();
+    FileText(const FileText&) = delete;
+    FileText& operator=(const FileText&) = delete;
+
+    std::string_view text() const { return {data_, size_}; }
+    // Bytes read from disk (the compressed size for .gz), for throughput figures.
+    int64_t disk_bytes() const { return disk_bytes_; }
+
+private:
+    const char* data_ = nullptr;
+    size_t size_ = 0;
+    void* mapping_ = nullptr;     // mmap'd plain file
+    std::vector<char> inflated_;  // decompressed .gz file
+    int64_t disk_bytes_ = 0;
+};
+
+bool is_gzip_path(const std::string& path);
+
+}  // namespace skipper::data
