@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 #include "engine/error.h"
 
@@ -146,38 +147,48 @@ ModelFile deserialize_model(const std::vector<uint8_t>& bytes, const std::string
 
     ByteReader r(bytes.data() + kHeaderBytes, bytes.size() - kHeaderBytes - kChecksumBytes, origin);
     ModelFile model;
+    // Counts and lengths are bounded by the bytes left (ByteReader::need) before
+    // anything is allocated for them; a name given twice would let one entry
+    // hide another, so it is refused.
     const uint32_t meta_count = r.value<uint32_t>("metadata count");
     for (uint32_t i = 0; i < meta_count; ++i) {
         std::string key = r.string("metadata key");
-        model.metadata[key] = r.string("metadata value");
+        std::string value = r.string("metadata value");
+        if (!model.metadata.emplace(key, std::move(value)).second)
+            throw FormatError(origin, "corrupt model file: metadata key '" + key + "' appears twice");
     }
     const uint32_t tensor_count = r.value<uint32_t>("tensor count");
     for (uint32_t i = 0; i < tensor_count; ++i) {
         std::string name = r.string("tensor name");
+        if (model.tensors.count(name) != 0)
+            throw FormatError(origin, "corrupt model file: tensor '" + name + "' appears twice");
         const uint8_t dtype = r.value<uint8_t>("tensor dtype");
         if (dtype > static_cast<uint8_t>(DType::u8))
             throw FormatError(origin, "tensor '" + name + "' has unknown dtype " + std::to_string(dtype));
         const uint32_t rank = r.value<uint32_t>("tensor rank");
         if (rank > kMaxRank) throw FormatError(origin, "tensor '" + name + "' has rank " + std::to_string(rank));
         Shape shape(rank);
+        // The element count is the product of the dimensions in order, checked
+        // for overflow at each step, so Tensor's own product never wraps.
+        int64_t elements = 1;
         for (auto& d : shape) {
             d = r.value<int64_t>("tensor shape");
             if (d < 0) throw FormatError(origin, "tensor '" + name + "' has a negative dimension");
+            if (elements != 0 && d > std::numeric_limits<int64_t>::max() / elements)
+                throw FormatError(origin, "tensor '" + name + "' has an impossibly large shape (dimension " +
+                                              std::to_string(d) + " after " + std::to_string(elements) + " elements)");
+            elements *= d;
         }
         const uint64_t nbytes = r.value<uint64_t>("tensor byte count");
         r.need(nbytes, "tensor data");
         const auto type = static_cast<DType>(dtype);
-        // Checked in division form so that a huge shape cannot overflow the product.
-        uint64_t expected = dtype_size(type);
-        for (int64_t d : shape) {
-            if (d != 0 && expected > nbytes / static_cast<uint64_t>(d) + 1)
-                throw FormatError(origin, "tensor '" + name + "' shape does not match its byte count");
-            expected *= static_cast<uint64_t>(d);
-        }
-        if (expected != nbytes) throw FormatError(origin, "tensor '" + name + "' shape does not match its byte count");
+        if (static_cast<uint64_t>(elements) > nbytes / dtype_size(type) ||
+            static_cast<uint64_t>(elements) * dtype_size(type) != nbytes)
+            throw FormatError(origin, "tensor '" + name + "' of shape " + shape_string(shape) + " and dtype " +
+                                          dtype_name(type) + " does not match its byte count " + std::to_string(nbytes));
         Tensor t = Tensor::empty(shape, type, Device::cpu);
         r.bytes(t.raw(), nbytes, "tensor data");
-        model.tensors[name] = t;
+        model.tensors.emplace(std::move(name), std::move(t));
     }
     if (!r.at_end()) throw FormatError(origin, "corrupt model file: trailing bytes after the last tensor");
     return model;

@@ -15,6 +15,7 @@ packages=(
   libopenmpi-dev openmpi-bin  # data-parallel training across processes (-DSKIPPER_MPI)
   chromium                 # headless browser test of the prediction page
   wrk                      # bounded load test of the server
+  clang libclang-rt-14-dev libomp-dev  # libFuzzer targets (tests/fuzz, SKIPPER_FUZZ=ON)
 )
 
 missing=()

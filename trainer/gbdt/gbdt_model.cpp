@@ -21,7 +21,9 @@ template <class T> Tensor vector_tensor(const std::vector<T>& values) {
 
 // A stored tensor as a vector, refusing a wrong dtype or rank.
 template <class T> std::vector<T> read_vector(const ModelFile& file, const std::string& name, const std::string& origin) {
-    const Tensor& t = file.tensor(name);
+    const auto it = file.tensors.find(name);
+    if (it == file.tensors.end()) throw FormatError(origin, "missing tensor '" + name + "'");
+    const Tensor& t = it->second;
     if (t.dtype() != dtype_of<T>() || t.dim() != 1)
         throw FormatError(origin, "tensor '" + name + "' has the wrong type or shape: " + t.describe());
     return t.to_vector<T>();
@@ -206,53 +208,83 @@ GbdtModel GbdtModel::from_bytes(const std::vector<uint8_t>& bytes, const std::st
     const auto cat_bitsets = read_vector<int32_t>(file, "cat_bitsets", origin);
     const auto leaf_value = read_vector<double>(file, "leaf_value", origin);
 
-    const size_t nodes = split_feature.size();
+    // Every count, offset and index below comes from the file: each is bounded
+    // against the arrays (in 64-bit arithmetic, so no sum can wrap) before any
+    // tree is built, and a tree's walk can only visit its own nodes, leaves and
+    // bitset words.
+    const auto nodes = static_cast<int64_t>(split_feature.size());
     for (const auto* v : {&left_child, &right_child, &cat_begin, &cat_words})
-        if (v->size() != nodes) throw fail("node arrays disagree in length");
-    if (threshold.size() != nodes || default_left.size() != nodes || categorical.size() != nodes ||
-        split_gain.size() != nodes)
+        if (static_cast<int64_t>(v->size()) != nodes) throw fail("node arrays disagree in length");
+    if (static_cast<int64_t>(threshold.size()) != nodes || static_cast<int64_t>(default_left.size()) != nodes ||
+        static_cast<int64_t>(categorical.size()) != nodes || static_cast<int64_t>(split_gain.size()) != nodes)
         throw fail("node arrays disagree in length");
-    const size_t trees = node_offsets.size() == 0 ? 0 : node_offsets.size() - 1;
-    if (node_offsets.empty() || leaf_offsets.size() != trees + 1 || bitset_offsets.size() != trees + 1 ||
-        node_offsets[0] != 0 || leaf_offsets[0] != 0 || bitset_offsets[0] != 0 ||
-        static_cast<size_t>(node_offsets.back()) != nodes || static_cast<size_t>(leaf_offsets.back()) != leaf_value.size() ||
-        static_cast<size_t>(bitset_offsets.back()) != cat_bitsets.size())
-        throw fail("tree offsets do not cover the node, leaf and bitset arrays");
-
+    if (node_offsets.empty()) throw fail("tree_node_offsets is empty");
+    const size_t trees = node_offsets.size() - 1;
+    if (leaf_offsets.size() != trees + 1 || bitset_offsets.size() != trees + 1)
+        throw fail("tree offset arrays disagree in length");
+    if (file.metadata.count("num_trees") != 0 && file.meta("num_trees") != std::to_string(trees))
+        throw fail("num_trees is " + file.meta("num_trees") + " but the offsets list " + std::to_string(trees) +
+                   " trees");
+    // Offsets start at 0, never decrease, and end exactly at their array's end.
+    auto check_offsets = [&](const std::vector<int32_t>& offsets, int64_t size, const char* name) {
+        if (offsets[0] != 0) throw fail(std::string(name) + "[0] is " + std::to_string(offsets[0]) + ", expected 0");
+        for (size_t t = 1; t <= trees; ++t)
+            if (offsets[t] < offsets[t - 1] || offsets[t] > size)
+                throw fail(std::string(name) + "[" + std::to_string(t) + "] = " + std::to_string(offsets[t]) +
+                           " is outside [" + std::to_string(offsets[t - 1]) + ", " + std::to_string(size) + "]");
+        if (offsets[trees] != size)
+            throw fail(std::string(name) + " ends at " + std::to_string(offsets[trees]) + ", expected " +
+                       std::to_string(size));
+    };
+    check_offsets(node_offsets, nodes, "tree_node_offsets");
+    check_offsets(leaf_offsets, static_cast<int64_t>(leaf_value.size()), "tree_leaf_offsets");
+    check_offsets(bitset_offsets, static_cast<int64_t>(cat_bitsets.size()), "tree_bitset_offsets");
     for (size_t t = 0; t < trees; ++t) {
-        const int32_t n0 = node_offsets[t], n1 = node_offsets[t + 1];
-        const int32_t l0 = leaf_offsets[t], l1 = leaf_offsets[t + 1];
-        const int32_t b0 = bitset_offsets[t], b1 = bitset_offsets[t + 1];
-        if (n1 < n0 || l1 != l0 + (n1 - n0) + 1 || b1 < b0)
-            throw fail("tree " + std::to_string(t) + " has inconsistent node and leaf counts");
-        GbdtTree tree;
-        const int32_t count = n1 - n0, leaves = l1 - l0;
-        for (int32_t i = 0; i < count; ++i) {
-            const auto n = static_cast<size_t>(n0 + i);
+        const int64_t count = node_offsets[t + 1] - int64_t{node_offsets[t]};
+        const int64_t leaves = leaf_offsets[t + 1] - int64_t{leaf_offsets[t]};
+        const int64_t words = bitset_offsets[t + 1] - int64_t{bitset_offsets[t]};
+        const std::string tree_name = "tree " + std::to_string(t);
+        if (leaves != count + 1)
+            throw fail(tree_name + " has " + std::to_string(count) + " nodes and " + std::to_string(leaves) +
+                       " leaves, expected one leaf more than nodes");
+        for (int64_t i = 0; i < count; ++i) {
+            const auto n = static_cast<size_t>(node_offsets[t] + i);
+            const std::string node_name = tree_name + " node " + std::to_string(i);
             const int32_t feature = split_feature[n];
             if (feature < 0 || static_cast<size_t>(feature) >= features)
-                throw fail("tree " + std::to_string(t) + " splits on feature " + std::to_string(feature) + " of " +
+                throw fail(node_name + " splits on feature " + std::to_string(feature) + " of " +
                            std::to_string(features));
             // Children come after their parent, so every walk ends at a leaf.
-            for (int32_t child : {left_child[n], right_child[n]})
-                if (child >= 0 ? (child <= i || child >= count) : (~child >= leaves))
-                    throw fail("tree " + std::to_string(t) + " node " + std::to_string(i) + " has a bad child " +
-                               std::to_string(child));
-            if (cat_words[n] < 0 || cat_begin[n] < 0 || cat_begin[n] + cat_words[n] > b1 - b0 ||
+            for (const int32_t child : {left_child[n], right_child[n]})
+                if (child >= 0 ? (child <= i || child >= count) : (~int64_t{child} >= leaves))
+                    throw fail(node_name + " has a bad child " + std::to_string(child));
+            if (cat_words[n] < 0 || cat_begin[n] < 0 || int64_t{cat_begin[n]} + cat_words[n] > words ||
                 (categorical[n] != 0) != (cat_words[n] > 0))
-                throw fail("tree " + std::to_string(t) + " node " + std::to_string(i) + " has a bad category set");
-            tree.split_feature.push_back(feature);
-            tree.threshold.push_back(threshold[n]);
-            tree.default_left.push_back(default_left[n]);
-            tree.categorical.push_back(categorical[n]);
-            tree.left_child.push_back(left_child[n]);
-            tree.right_child.push_back(right_child[n]);
-            tree.split_gain.push_back(split_gain[n]);
-            tree.cat_begin.push_back(cat_begin[n]);
-            tree.cat_words.push_back(cat_words[n]);
+                throw fail(node_name + " has a bad category set (begin " + std::to_string(cat_begin[n]) + ", " +
+                           std::to_string(cat_words[n]) + " words of the tree's " + std::to_string(words) + ")");
         }
-        for (int32_t w = b0; w < b1; ++w) tree.cat_bitsets.push_back(static_cast<uint32_t>(cat_bitsets[static_cast<size_t>(w)]));
-        tree.leaf_value.assign(leaf_value.begin() + l0, leaf_value.begin() + l1);
+    }
+
+    // Validated: build the trees.
+    model.trees_.reserve(trees);
+    for (size_t t = 0; t < trees; ++t) {
+        const auto n0 = static_cast<size_t>(node_offsets[t]), n1 = static_cast<size_t>(node_offsets[t + 1]);
+        const auto l0 = static_cast<size_t>(leaf_offsets[t]), l1 = static_cast<size_t>(leaf_offsets[t + 1]);
+        const auto b0 = static_cast<size_t>(bitset_offsets[t]), b1 = static_cast<size_t>(bitset_offsets[t + 1]);
+        GbdtTree tree;
+        auto part = [&](const auto& all) { return std::vector(all.begin() + n0, all.begin() + n1); };
+        tree.split_feature = part(split_feature);
+        tree.threshold = part(threshold);
+        tree.default_left = part(default_left);
+        tree.categorical = part(categorical);
+        tree.left_child = part(left_child);
+        tree.right_child = part(right_child);
+        tree.split_gain = part(split_gain);
+        tree.cat_begin = part(cat_begin);
+        tree.cat_words = part(cat_words);
+        for (size_t w = b0; w < b1; ++w) tree.cat_bitsets.push_back(static_cast<uint32_t>(cat_bitsets[w]));
+        tree.leaf_value.assign(leaf_value.begin() + static_cast<std::ptrdiff_t>(l0),
+                               leaf_value.begin() + static_cast<std::ptrdiff_t>(l1));
         model.trees_.push_back(std::move(tree));
     }
     return model;

@@ -1,6 +1,7 @@
 #include "trainer/lstm/lstm.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -450,35 +451,41 @@ LstmModel LstmModelIo::from_file(const ModelFile& file, const std::string& origi
     model.category_names_ = std::move(schema.category_names);
     const size_t features = model.feature_names_.size();
     int64_t input_size = 0;
-    try {
-        input_size = std::stoll(file.meta("input_size"));
-    } catch (const std::logic_error&) {
-        throw fail("bad input_size '" + file.meta("input_size") + "'");
-    }
+    if (file.metadata.count("input_size") == 0) throw fail("missing metadata 'input_size'");
+    const std::string& input_text = file.meta("input_size");
+    const auto [end, error] = std::from_chars(input_text.data(), input_text.data() + input_text.size(), input_size);
+    if (error != std::errc() || end != input_text.data() + input_text.size())
+        throw fail("bad input_size '" + input_text + "'");
     const int64_t want_input = is_session_arch(model.params_.arch) ? static_cast<int64_t>(features) : 1;
     if (input_size != want_input)
         throw fail("input_size " + std::to_string(input_size) + " does not fit arch=" + model.params_.arch + " with " +
                    std::to_string(features) + " features");
     model.architecture_ = architecture_for(model.params_, input_size);
     auto read_doubles = [&](const std::string& name) {
-        const Tensor& t = file.tensor(name);
+        const auto it = file.tensors.find(name);
+        if (it == file.tensors.end()) throw fail("missing tensor '" + name + "'");
+        const Tensor& t = it->second;
         if (t.dtype() != DType::f64 || t.dim() != 1 || t.size(0) != static_cast<int64_t>(features))
             throw fail("tensor '" + name + "' must be f64[" + std::to_string(features) + "], got " + t.describe());
         return t.to_vector<double>();
     };
     model.feature_mean_ = read_doubles("feature_mean");
     model.feature_scale_ = read_doubles("feature_scale");
-    // Every weight's name and shape is checked against the architecture.
-    const lstm::LstmNetwork shapes(model.architecture_, DType::f32, Device::cpu,
-                                   static_cast<int>(model.params_.num_threads));
-    for (const auto& name : shapes.parameter_names()) {
-        const auto it = file.tensors.find("weight." + name);
-        if (it == file.tensors.end()) throw fail("missing weight '" + name + "'");
-        if (it->second.dtype() != DType::f32 || it->second.shape() != shapes.parameter_shape(name))
-            throw fail("weight '" + name + "' must be f32" + shape_string(shapes.parameter_shape(name)) + ", got " +
+    // Every weight's presence, dtype and shape is checked against the
+    // architecture the file declares before anything is built from its sizes,
+    // so a network built from this model is never larger than the file.
+    const std::vector<lstm::ParameterSpec> specs = lstm::parameter_specs(model.architecture_);
+    for (const auto& spec : specs) {
+        const auto it = file.tensors.find("weight." + spec.name);
+        if (it == file.tensors.end()) throw fail("missing weight '" + spec.name + "'");
+        if (it->second.dtype() != DType::f32 || it->second.shape() != spec.shape)
+            throw fail("weight '" + spec.name + "' must be f32" + shape_string(spec.shape) + ", got " +
                        it->second.describe());
-        model.weights_[name] = it->second;
+        model.weights_[spec.name] = it->second;
     }
+    for (const auto& [name, tensor] : file.tensors)
+        if (name.rfind("weight.", 0) == 0 && model.weights_.count(name.substr(7)) == 0)
+            throw fail("unknown weight '" + name.substr(7) + "' for this architecture");
     return model;
 }
 

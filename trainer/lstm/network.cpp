@@ -188,18 +188,26 @@ void LstmNetwork::allocate_parameters() {
     take({1}, fc_bias_, fc_bias_grad_);
 }
 
+std::vector<ParameterSpec> parameter_specs(const LstmArchitecture& architecture) {
+    const int64_t h = architecture.hidden_size, dirs = architecture.directions();
+    std::vector<ParameterSpec> specs;
+    for (int64_t k = 0; k < architecture.parts(); ++k)
+        for (int64_t l = 0; l < architecture.num_layers; ++l)
+            for (int64_t d = 0; d < dirs; ++d) {
+                const std::string suffix = "_l" + std::to_string(l) + direction_suffix(d);
+                const int64_t in = l == 0 ? architecture.input_size : dirs * h;
+                specs.push_back({part_prefix(k) + "weight_ih" + suffix, {4 * h, in}});
+                specs.push_back({part_prefix(k) + "weight_hh" + suffix, {4 * h, h}});
+                specs.push_back({part_prefix(k) + "bias" + suffix, {4 * h}});
+            }
+    specs.push_back({"fc.weight", {1, dirs * h}});
+    specs.push_back({"fc.bias", {1}});
+    return specs;
+}
+
 std::vector<std::string> LstmNetwork::parameter_names() const {
     std::vector<std::string> names;
-    for (int64_t k = 0; k < architecture_.parts(); ++k)
-        for (int64_t l = 0; l < architecture_.num_layers; ++l)
-            for (int64_t d = 0; d < architecture_.directions(); ++d) {
-                const std::string suffix = "_l" + std::to_string(l) + direction_suffix(d);
-                names.push_back(part_prefix(k) + "weight_ih" + suffix);
-                names.push_back(part_prefix(k) + "weight_hh" + suffix);
-                names.push_back(part_prefix(k) + "bias" + suffix);
-            }
-    names.push_back("fc.weight");
-    names.push_back("fc.bias");
+    for (const auto& spec : parameter_specs(architecture_)) names.push_back(spec.name);
     return names;
 }
 

@@ -53,6 +53,16 @@ struct LstmArchitecture {
     int64_t parts() const { return encoder_decoder ? 2 : 1; }  // weight sets per layer direction
 };
 
+// Every parameter's PyTorch name and shape for an architecture, in
+// LstmNetwork::parameter_names() order, computed without allocating anything:
+// a model loader checks a file's weights against these before it builds a
+// network from the file's sizes.
+struct ParameterSpec {
+    std::string name;
+    Shape shape;
+};
+std::vector<ParameterSpec> parameter_specs(const LstmArchitecture& architecture);
+
 // One batch, time-major, in the network's dtype and on its device.
 struct LstmBatch {
     Tensor inputs;   // [T, B, F]
