@@ -46,9 +46,14 @@ std::string shape_string(const Shape& shape) {
 }
 
 Storage::Storage(Device device, size_t bytes)
-    : device_(device), bytes_(bytes), data_(allocator_for(device).allocate(bytes)) {}
+    : device_(device), bytes_(bytes), data_(allocator_for(device).allocate(bytes)), owned_(true) {}
 
-Storage::~Storage() { allocator_for(device_).deallocate(data_, bytes_); }
+Storage::Storage(void* borrowed_host_data, size_t bytes)
+    : device_(Device::cpu), bytes_(bytes), data_(borrowed_host_data), owned_(false) {}
+
+Storage::~Storage() {
+    if (owned_) allocator_for(device_).deallocate(data_, bytes_);
+}
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     for (int64_t d : shape)
@@ -58,6 +63,17 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
     t.dtype_ = dtype;
     t.device_ = device;
     t.storage_ = std::make_shared<Storage>(device, static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype));
+    return t;
+}
+
+Tensor Tensor::borrow_host(void* data, const Shape& shape, DType dtype) {
+    for (int64_t d : shape)
+        if (d < 0) throw Error("negative dimension in shape " + shape_string(shape));
+    Tensor t;
+    t.shape_ = shape;
+    t.dtype_ = dtype;
+    t.device_ = Device::cpu;
+    t.storage_ = std::make_shared<Storage>(data, static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype));
     return t;
 }
 

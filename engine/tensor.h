@@ -27,10 +27,13 @@ using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& shape);
 std::string shape_string(const Shape& shape);
 
-// A block of bytes from a device's caching allocator; returned to it on destruction.
+// A block of bytes from a device's caching allocator, returned to it on
+// destruction; or host memory owned by someone else (a numpy array), viewed
+// without a copy and never freed here.
 class Storage {
 public:
     Storage(Device device, size_t bytes);
+    Storage(void* borrowed_host_data, size_t bytes);
     ~Storage();
     Storage(const Storage&) = delete;
     Storage& operator=(const Storage&) = delete;
@@ -43,6 +46,7 @@ private:
     Device device_;
     size_t bytes_;
     void* data_;
+    bool owned_;
 };
 
 class Tensor {
@@ -54,6 +58,9 @@ public:
     static Tensor zeros(const Shape& shape, DType dtype, Device device = Device::cpu);
     // Host tensor holding a copy of `values`.
     template <class T> static Tensor from_vector(const std::vector<T>& values, const Shape& shape);
+    // A view of C-contiguous host memory owned elsewhere (no copy): the memory
+    // must outlive this tensor and every tensor that shares its storage.
+    static Tensor borrow_host(void* data, const Shape& shape, DType dtype);
 
     bool defined() const { return storage_ != nullptr; }
     DType dtype() const { return dtype_; }
