@@ -47,13 +47,13 @@ std::string shape_string(const Shape& shape) {
 }
 
 Storage::Storage(Device device, size_t bytes, CUstream_st* stream)
-    : device_(device), bytes_(bytes), stream_(stream), data_(allocator_for(device).allocate(bytes, stream)) {}
+    : device_(device), bytes_(bytes), stream_(stream), data_(allocator_for(device).allocate(bytes, stream)), owned_(true) {}
 
 Storage::Storage(void* data, size_t bytes, std::shared_ptr<const void> owner)
-    : device_(Device::cpu), bytes_(bytes), stream_(nullptr), data_(data), owner_(std::move(owner)) {}
+    : device_(Device::cpu), bytes_(bytes), stream_(nullptr), data_(data), owned_(false), owner_(std::move(owner)) {}
 
 Storage::~Storage() {
-    if (owner_ == nullptr) allocator_for(device_).deallocate(data_, bytes_, stream_);
+    if (owned_) allocator_for(device_).deallocate(data_, bytes_, stream_);
 }
 
 Tensor Tensor::view_host(void* data, const Shape& shape, DType dtype, std::shared_ptr<const void> owner) {

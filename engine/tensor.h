@@ -31,14 +31,16 @@ using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& shape);
 std::string shape_string(const Shape& shape);
 
-// A block of bytes from a device's caching allocator; returned to it on
-// destruction. `stream`: the CUDA stream its work is queued on, which orders
-// the block's reuse (engine/allocator.h); nullptr for host memory and for
-// device memory used from the host's order (copies that wait for the device).
+// A block of bytes from a device's caching allocator, returned to it on
+// destruction; or host memory owned elsewhere (a mapped cache file, a numpy
+// array), viewed without a copy and never freed here. `stream`: the CUDA
+// stream its work is queued on, which orders the block's reuse
+// (engine/allocator.h); nullptr for host memory and for device memory used
+// from the host's order (copies that wait for the device).
 class Storage {
 public:
     Storage(Device device, size_t bytes, CUstream_st* stream = nullptr);
-    // Host memory owned elsewhere (a mapped cache file), kept alive by `owner`.
+    // Host memory owned elsewhere; `owner` (may be null) keeps it alive.
     Storage(void* data, size_t bytes, std::shared_ptr<const void> owner);
     ~Storage();
     Storage(const Storage&) = delete;
@@ -53,6 +55,7 @@ private:
     size_t bytes_;
     CUstream_st* stream_;
     void* data_;
+    bool owned_;
     std::shared_ptr<const void> owner_;
 };
 
@@ -72,9 +75,10 @@ public:
     static Tensor zeros(const Shape& shape, DType dtype, const Context& ctx);
     // Host tensor holding a copy of `values`.
     template <class T> static Tensor from_vector(const std::vector<T>& values, const Shape& shape);
-    // A host tensor over memory it does not own (no copy); `owner` keeps that
-    // memory alive as long as any tensor sharing this storage.
-    static Tensor view_host(void* data, const Shape& shape, DType dtype, std::shared_ptr<const void> owner);
+    // A host tensor over C-contiguous memory it does not own (no copy). With
+    // an `owner`, that memory lives as long as any tensor sharing this
+    // storage; without one, the caller keeps it alive longer than them.
+    static Tensor view_host(void* data, const Shape& shape, DType dtype, std::shared_ptr<const void> owner = nullptr);
 
     bool defined() const { return storage_ != nullptr; }
     DType dtype() const { return dtype_; }

@@ -2,7 +2,8 @@
 # Installs the Debian packages Skipper builds and tests with, where missing.
 # Used by the README's commands and by .ci/run. The CUDA toolkit is optional
 # (nvcc on PATH enables the CUDA path); nothing from PyPI is needed to build or
-# run Skipper (the peers for benchmarks are in bench/peers/requirements.txt).
+# run Skipper (the peers for benchmarks are in bench/peers/requirements.txt;
+# the Python package builds its own with pip install .).
 set -euo pipefail
 
 packages=(
@@ -16,6 +17,7 @@ packages=(
   chromium                 # headless browser test of the prediction page
   wrk                      # bounded load test of the server
   clang libclang-rt-14-dev libomp-dev  # libFuzzer targets (tests/fuzz, SKIPPER_FUZZ=ON)
+  python3-dev python3-venv python3-pip  # pip install . (the Python package) and its tests
 )
 
 missing=()

@@ -31,6 +31,22 @@ TEST(Tensor, EmptyShapesAreValid) {
     EXPECT_THROW(Tensor::empty({-1}, DType::f32), Error);
 }
 
+TEST(Tensor, BorrowedHostMemoryIsViewedNotCopiedNorFreed) {
+    std::vector<float> owner = {1, 2, 3, 4, 5, 6};
+    {
+        Tensor t = Tensor::view_host(owner.data(), {3, 2}, DType::f32);
+        EXPECT_EQ(t.data<float>(), owner.data());
+        EXPECT_EQ(t.slice_rows(1, 2).to_vector<float>(), (std::vector<float>{3, 4}));
+        t.data<float>()[5] = 60;
+        Tensor copy = t.clone();
+        EXPECT_NE(copy.data<float>(), owner.data());
+        EXPECT_EQ(copy.to_vector<float>(), (std::vector<float>{1, 2, 3, 4, 5, 60}));
+    }
+    // The tensors are gone and the vector still owns (and frees) its memory.
+    EXPECT_EQ(owner[5], 60.0f);
+    EXPECT_THROW(Tensor::view_host(owner.data(), {-1}, DType::f32), Error);
+}
+
 TEST(Tensor, ReshapeAndSliceShareStorage) {
     Tensor t = Tensor::from_vector<int32_t>({0, 1, 2, 3, 4, 5}, {3, 2});
     Tensor rows = t.slice_rows(1, 3);
