@@ -16,6 +16,7 @@
 #include "engine/collective.h"
 #include "tests/tools/tools_test_util.h"
 #include "tools/data_source.h"
+#include "trainer/data/layout.h"
 #include "trainer/lstm/lstm.h"
 
 namespace skipper::test {
@@ -160,7 +161,11 @@ void expect_bad_file_ends_job(int ranks, int bad, const std::string& good_log, c
 }
 
 TEST_F(MpiTrain, BadFileOnOneRankEndsTheJobWithItsMessage) {
-    const auto [log, tracks] = tools::find_mssd_files(file("data"));
+    const data::MssdFiles files = data::find_mssd_layout(file("data"));
+    ASSERT_EQ(files.logs.size(), 1u);
+    ASSERT_EQ(files.tracks.size(), 1u);
+    const std::string& log = files.logs.front();
+    const std::string& tracks = files.tracks.front();
     std::string text = read_text(log);
     // Break the 10th row's session_position.
     size_t line = 0;

@@ -88,7 +88,7 @@ struct HistoryCentres {
     int64_t skipped_count = 0, kept_count = 0;
 
     HistoryCentres(const int64_t* rows, int32_t history, const float* track_values, const int32_t* track_row,
-                   const uint8_t* skip_2, const Standardiser& z, int64_t columns)
+                   const uint8_t* skip_2, const TrackStandardiser& z, int64_t columns)
         : skipped(static_cast<size_t>(columns), 0.0), kept(static_cast<size_t>(columns), 0.0) {
         for (int32_t k = 0; k < history; ++k) {
             const int64_t i = rows[k];
@@ -106,7 +106,7 @@ struct HistoryCentres {
     // Distance to the skipped centre, to the kept one and their difference,
     // over all columns and over the acoustic vector; NaN where a centre is empty.
     static constexpr int kDistances = 6;
-    void distances(const float* track, const Standardiser& z, int64_t columns, int64_t acoustic_first,
+    void distances(const float* track, const TrackStandardiser& z, int64_t columns, int64_t acoustic_first,
                    double out[kDistances]) const {
         const double to_skipped = skipped_count > 0 ? rms_distance(track, skipped, z, 0, columns) : kNoDistance;
         const double to_kept = kept_count > 0 ? rms_distance(track, kept, z, 0, columns) : kNoDistance;
