@@ -421,14 +421,18 @@ TEST(GbdtQuantized, IdenticalModelBytesForAnyRowBlockSize) {
     p.num_iterations = 8;
     p.num_leaves = 31;
     p.use_quantized_grad = true;
-    p.quant_train_renew_leaf = false;
-    p.histogram_block_rows = 8192;
-    const auto reference = train_gbdt(train, nullptr, p).to_bytes();
-    for (const int64_t block_rows : {1000, 3, 1 << 20}) {
-        p.histogram_block_rows = block_rows;
-        for (const int64_t threads : {1, 3}) {
-            p.num_threads = threads;
-            EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == reference) << "block rows " << block_rows;
+    for (const bool renew : {false, true}) {
+        p.quant_train_renew_leaf = renew;
+        p.histogram_block_rows = 8192;
+        p.num_threads = 2;
+        const auto reference = train_gbdt(train, nullptr, p).to_bytes();
+        for (const int64_t block_rows : {1000, 3, 1 << 20}) {
+            p.histogram_block_rows = block_rows;
+            for (const int64_t threads : {1, 3}) {
+                p.num_threads = threads;
+                EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == reference)
+                    << "block rows " << block_rows << " renew " << renew;
+            }
         }
     }
 }
