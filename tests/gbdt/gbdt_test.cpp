@@ -381,21 +381,6 @@ TEST(GbdtBoosting, BaggingAndFeatureFractionStillLearn) {
     EXPECT_GT(log.records.back().metrics.at("valid_auc"), 0.75);
 }
 
-TEST(GbdtBoosting, IdenticalModelBytesForOneAndTwoThreads) {
-    const auto train = learnable_set(70000, 8);
-    GbdtParams p = small_params();
-    p.num_iterations = 10;
-    p.num_leaves = 31;
-    p.bagging_fraction = 0.7;
-    p.bagging_freq = 2;
-    p.feature_fraction = 0.75;
-    p.num_threads = 1;
-    const auto one = train_gbdt(train, nullptr, p).to_bytes();
-    p.num_threads = 2;
-    const auto two = train_gbdt(train, nullptr, p).to_bytes();
-    EXPECT_TRUE(one == two);
-}
-
 TEST(GbdtBoosting, IdenticalModelBytesForOneTwoAndThreeThreads) {
     const auto train = learnable_set(60000, 21);
     for (const bool quantized : {false, true}) {
@@ -421,14 +406,18 @@ TEST(GbdtQuantized, IdenticalModelBytesForAnyRowBlockSize) {
     p.num_iterations = 8;
     p.num_leaves = 31;
     p.use_quantized_grad = true;
-    p.quant_train_renew_leaf = false;
-    p.histogram_block_rows = 8192;
-    const auto reference = train_gbdt(train, nullptr, p).to_bytes();
-    for (const int64_t block_rows : {1000, 3, 1 << 20}) {
-        p.histogram_block_rows = block_rows;
-        for (const int64_t threads : {1, 3}) {
-            p.num_threads = threads;
-            EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == reference) << "block rows " << block_rows;
+    for (const bool renew : {false, true}) {
+        p.quant_train_renew_leaf = renew;
+        p.histogram_block_rows = 8192;
+        p.num_threads = 2;
+        const auto reference = train_gbdt(train, nullptr, p).to_bytes();
+        for (const int64_t block_rows : {1000, 3, 1 << 20}) {
+            p.histogram_block_rows = block_rows;
+            for (const int64_t threads : {1, 3}) {
+                p.num_threads = threads;
+                EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == reference)
+                    << "block rows " << block_rows << " renew " << renew;
+            }
         }
     }
 }

@@ -267,9 +267,10 @@ GbdtTree TreeLearner::grow(const GradientStats& stats, const std::vector<int32_t
     for (int32_t l = 0; l < leaves; ++l) {
         LeafSums s = sums[static_cast<size_t>(l)];
         if (quantized_ && params_.quant_train_renew_leaf) {
-            // The output from the exact float sums of the leaf's rows.
+            // The output from the exact float sums of the leaf's rows, in
+            // fixed blocks: the model stays independent of histogram_block_rows.
             const ops::LeafStatSums exact =
-                ops::leaf_sums(ctx_, stats.gradients, stats.hessians, leaf_rows(l), params_.histogram_block_rows);
+                ops::leaf_sums(ctx_, stats.gradients, stats.hessians, leaf_rows(l), ops::kDefaultHistogramBlockRows);
             // Over the ranks: equal to one process's up to the order of the sum.
             std::array<double, 2> both = {exact.gradients, exact.hessians};
             if (collective::size() > 1) collective::allreduce_sum(std::span(both));
