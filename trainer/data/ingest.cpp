@@ -38,13 +38,7 @@ std::vector<int32_t> session_lengths(const SessionLog& log) {
 TabularDataset file_session_rows(SessionLog log, TrackTable& tracks, const IngestOptions& options) {
     ReadReport report;
     MssdData data = join_tracks(std::move(log), std::move(tracks), options.read, &report);
-    TabularDataset rows;
-    try {
-        rows = build_session_rows(data);
-    } catch (...) {
-        tracks = std::move(data.tracks);
-        throw;
-    }
+    TabularDataset rows = build_session_rows(data);
     tracks = std::move(data.tracks);
     return rows;
 }
