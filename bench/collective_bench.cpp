@@ -44,6 +44,13 @@ void BM_histogram_reduce_scatter_allgather_cpu(benchmark::State& state) {
 BENCHMARK(BM_histogram_allreduce_cpu)->Arg(13 * 255)->Arg(49 * 255)->Iterations(500)->UseRealTime();
 BENCHMARK(BM_histogram_reduce_scatter_allgather_cpu)->Arg(13 * 255)->Arg(49 * 255)->Iterations(500)->UseRealTime();
 
+// The other ranks run the same iterations and print nothing.
+class QuietReporter : public benchmark::BenchmarkReporter {
+public:
+    bool ReportContext(const Context&) override { return true; }
+    void ReportRuns(const std::vector<Run>&) override {}
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -52,8 +59,7 @@ int main(int argc, char** argv) {
     if (collective::is_root()) {
         benchmark::RunSpecifiedBenchmarks();
     } else {
-        // The other ranks run the same iterations and print nothing.
-        benchmark::NullReporter quiet;
+        QuietReporter quiet;
         benchmark::RunSpecifiedBenchmarks(&quiet);
     }
     benchmark::Shutdown();
