@@ -120,7 +120,8 @@ TEST_F(MpiTrain, GbdtModelBytesAndHeldOutMetricsMatchOneProcess) {
     const std::string gbdt =
         "train gbdt task=session num_iterations=10 min_data_in_leaf=5 use_quantized_grad=true bagging_fraction=0.7 "
         "bagging_freq=2 feature_fraction=0.8";
-    const ShellRun single = skipper(0, gbdt + " output_model=" + file("gbdt_1.bin") + " metrics_out=" + file("gbdt_1.json"));
+    const ShellRun single =
+        skipper(0, gbdt + " output_model=" + file("gbdt_1.bin") + " metrics_out=" + file("gbdt_1.json"));
     ASSERT_EQ(single.code, 0) << single.output;
     const auto reference = read_json(file("gbdt_1.json"))["test"];
     for (const int ranks : {2, 3}) {
@@ -151,7 +152,8 @@ void expect_bad_file_ends_job(int ranks, int bad, const std::string& good_log, c
                              tracks + " log=";
     std::string command = kMpirun;
     for (int r = 0; r < ranks; ++r)
-        command += std::string(r == 0 ? "" : " :") + " -np 1 " + skipper_binary() + args + (r == bad ? bad_log : good_log);
+        command += std::string(r == 0 ? "" : " :") + " -np 1 " + skipper_binary() + args +
+                   (r == bad ? bad_log : good_log);
     const ShellRun run = run_shell("timeout 60 " + command);
     EXPECT_EQ(run.code, 1) << run.output;
     EXPECT_LT(run.seconds, 10.0) << run.output;
