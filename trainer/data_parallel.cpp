@@ -57,7 +57,8 @@ void sum_histogram(Tensor& histogram) {
     // integers adds both fields (H stays below 2^32 by quantized_sum_bits).
     if (histogram.dtype() != DType::i32 || histogram.numel() % 2 != 0)
         throw Error("sum_histogram: not a GBDT histogram: " + histogram.describe());
-    collective::allreduce_sum(std::span(static_cast<int64_t*>(histogram.raw()), static_cast<size_t>(histogram.numel() / 2)));
+    const auto bins = static_cast<size_t>(histogram.numel() / 2);
+    collective::allreduce_sum(std::span(static_cast<int64_t*>(histogram.raw()), bins));
 }
 
 int64_t sum_count(int64_t count) {

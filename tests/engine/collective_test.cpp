@@ -50,7 +50,8 @@ TEST(Collective, ThreeRanksUnderMpirun) {
     if (!collective::built_with_mpi()) GTEST_SKIP() << "built without MPI";
     // A rank that fails before a collective would leave the others waiting: timeout ends them.
     const std::string command = std::string(kChildVariable) + "=1 timeout 60 " + SKIPPER_MPIEXEC +
-                                " --allow-run-as-root --oversubscribe --mca btl self,vader -np 3 /proc/" +
+                                " --allow-run-as-root --oversubscribe --mca btl self,vader --mca mpi_yield_when_idle 1" +
+                                " -np 3 /proc/" +
                                 std::to_string(getpid()) + "/exe --gtest_filter='Collective3Ranks.*' 2>&1";
     const int status = std::system(command.c_str());
     ASSERT_TRUE(WIFEXITED(status));
