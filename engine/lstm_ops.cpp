@@ -2,11 +2,13 @@
 
 #include "engine/error.h"
 #include "kernels/cpu/adam.h"
+#include "kernels/cpu/dropout.h"
 #include "kernels/cpu/loss.h"
 #include "kernels/cpu/lstm_cell.h"
 
 #if SKIPPER_HAS_CUDA
 #include "kernels/cuda/adam.h"
+#include "kernels/cuda/dropout.h"
 #include "kernels/cuda/loss.h"
 #include "kernels/cuda/lstm_cell.h"
 #define SKIPPER_ON_CUDA(...) __VA_ARGS__
@@ -147,6 +149,36 @@ void bce_with_logits_backward(Context& ctx, const Tensor& logits, const Tensor& 
             SKIPPER_ON_CUDA(cuda::bce_with_logits_backward<T>(logits.data<T>(), targets.data<T>(), weights.data<T>(),
                                                               logits.numel(), dlogits.data<T>(), ctx.cuda_stream()));
     });
+}
+
+namespace {
+
+template <bool Backward> void dropout(const char* op, Context& ctx, const Tensor& in, double p, uint64_t seed, Tensor& out) {
+    require_float(op, in);
+    require_tensor(op, "output", out, in.shape(), in);
+    if (!(p >= 0.0 && p < 1.0)) throw Error(std::string(op) + ": p must be in [0, 1), got " + std::to_string(p));
+    dispatch_float(in.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        if (in.device() == Device::cpu) {
+            if (Backward) cpu::dropout_backward<T>(in.data<T>(), in.numel(), p, seed, out.data<T>());
+            else cpu::dropout_forward<T>(in.data<T>(), in.numel(), p, seed, out.data<T>());
+        } else if (Backward) {
+            SKIPPER_ON_CUDA(cuda::dropout_backward<T>(in.data<T>(), in.numel(), p, seed, out.data<T>(), ctx.cuda_stream()));
+        } else {
+            SKIPPER_ON_CUDA(cuda::dropout_forward<T>(in.data<T>(), in.numel(), p, seed, out.data<T>(), ctx.cuda_stream()));
+        }
+    });
+    (void)ctx;
+}
+
+}  // namespace
+
+void dropout_forward(Context& ctx, const Tensor& x, double p, uint64_t seed, Tensor& y) {
+    dropout<false>("dropout_forward", ctx, x, p, seed, y);
+}
+
+void dropout_backward(Context& ctx, const Tensor& dy, double p, uint64_t seed, Tensor& dx) {
+    dropout<true>("dropout_backward", ctx, dy, p, seed, dx);
 }
 
 void adam_step(Context& ctx, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamOptions& options,

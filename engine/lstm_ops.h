@@ -50,6 +50,15 @@ double bce_with_logits_forward(Context& ctx, const Tensor& logits, const Tensor&
 void bce_with_logits_backward(Context& ctx, const Tensor& logits, const Tensor& targets, const Tensor& weights,
                               Tensor& dlogits);
 
+// Inverted dropout with drop probability p in [0, 1): element i of x is kept,
+// and scaled by 1 / (1 - p), when counter_uniform(seed, i) >= p
+// (kernels/cpu/random.h). The mask is drawn from (seed, i) alone, so it is the
+// same on every device and thread count, and the backward pass redraws it
+// instead of storing it. y (dx) may be x (dy) itself.
+void dropout_forward(Context& ctx, const Tensor& x, double p, uint64_t seed, Tensor& y);
+// dx = d loss / d x given dy = d loss / d y, for the same p and seed.
+void dropout_backward(Context& ctx, const Tensor& dy, double p, uint64_t seed, Tensor& dx);
+
 struct AdamOptions {
     double learning_rate = 1e-3;
     double beta1 = 0.9;

@@ -37,6 +37,7 @@ struct CliOptions {
     std::string data;
     std::string log;
     std::string tracks;
+    int64_t num_tracks = 0;  // gen: catalogue size (0: the generator's default)
     int64_t sessions = 2000;
     int64_t sample_seed = 42;
     std::string on_bad_row = "error";
@@ -58,11 +59,11 @@ struct CliOptions {
 
     int64_t gbdt_iterations = 100;
     int64_t seed_epochs = 2;
-    int64_t session_epochs = 4;  // the default sample overfits after about 4 (valid AA falls)
+    int64_t session_epochs = 10;  // at most: early stopping keeps the best epoch
     // Smaller than the original 1000 so that a short run still takes enough
     // optimizer steps to learn (an epoch of the default sample is ~27 batches of 1000).
     int64_t seed_batch_size = 256;
-    int64_t session_batch_size = 64;
+    int64_t session_batch_size = 128;
 
     // skipper bench
     std::string bench_learner = "all";
@@ -260,6 +261,7 @@ int cmd_gen(Invocation& inv) {
     data::GeneratorOptions options;
     options.sessions = inv.options.sessions;
     options.seed = static_cast<uint64_t>(inv.options.seed);
+    options.tracks = inv.options.num_tracks;
     const auto files = data::write_generated_mssd(options, inv.options.out_dir);
     inv.out << "wrote " << files.rows << " rows from " << files.sessions << " sessions to " << files.log_path
             << "\nwrote " << files.tracks << " tracks to " << files.tracks_path << '\n';
@@ -513,6 +515,7 @@ const std::vector<Command>& commands() {
          "write a synthetic MSSD sample: DIR/log_0.csv and DIR/tf_0.csv",
          "skipper gen --sessions N --seed S --out DIR",
          {{"sessions", &CliOptions::sessions, 1, 50000000, {}, "sessions to generate"},
+          {"num_tracks", &CliOptions::num_tracks, 0, 1e9, {}, "track catalogue size (0: about 5 per session, at least 1000)"},
           {"seed", &CliOptions::seed, 0, kMaxInt, {}, "generator seed"},
           {"out", &CliOptions::out_dir, 0, 0, {}, "output folder (created if missing)"}},
          false,
@@ -589,7 +592,7 @@ std::string command_help(const Command& command) {
     if (!command.options.empty()) text += "\noptions:\n" + params_help(command.options);
     if (command.takes_learner_params) {
         if (std::string(command.name) == "train")
-            text += "\nlstm parameters (learner=lstm; arch follows task):\n" + params_help(lstm_param_table());
+            text += "\nlstm parameters (learner=lstm; task=seed sets arch=seed, task=session defaults to session_seq2seq):\n" + params_help(lstm_param_table());
         text += "\ngbdt parameters (LightGBM's names and defaults):\n" + params_help(gbdt_param_table());
     }
     return text;
@@ -654,7 +657,7 @@ ParsedLine parse_line(const std::vector<std::string>& args) {
 }
 
 bool learner_accepts(const std::string& learner, const std::string& key) {
-    if (learner == "lstm") return find_param(lstm_param_table(), key) != nullptr && key != "arch";
+    if (learner == "lstm") return find_param(lstm_param_table(), key) != nullptr;
     return find_param(gbdt_param_table(), key) != nullptr;
 }
 

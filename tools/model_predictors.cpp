@@ -76,7 +76,7 @@ public:
 
     std::string learner() const override { return "lstm"; }
     std::string task() const override { return task_; }
-    bool takes_sessions() const override { return model_.arch() == "session"; }
+    bool takes_sessions() const override { return is_session_arch(model_.arch()); }
     const std::vector<FeatureField>& fields() const override { return fields_; }
     std::map<std::string, std::string> metadata() const override { return metadata_; }
 

@@ -153,6 +153,28 @@ TEST(SessionSequences, MasksAndInputsFollowTheProtocol) {
     const auto b = metrics::session_scores(rows, metrics::repeat_last_skip_predictions(rows));
     EXPECT_DOUBLE_EQ(a.mean_average_accuracy, b.mean_average_accuracy);
     EXPECT_DOUBLE_EQ(a.first_prediction_accuracy, b.first_prediction_accuracy);
+    // The history-distance features of a step to predict are the per-row
+    // form's, so they depend on the history alone (NaN where it has no
+    // skipped or no kept track).
+    const auto row_x = rows.features.to_vector<float>();
+    const int64_t row_width = rows.num_features();
+    size_t compared = 0;
+    for (const char* name : {"distance_to_skipped_mean", "distance_to_kept_mean", "distance_difference",
+                             "acoustic_distance_to_skipped_mean", "acoustic_distance_to_kept_mean",
+                             "acoustic_distance_difference"}) {
+        const int64_t in_seq = feature_index(seq.feature_names, name), in_rows = feature_index(rows.feature_names, name);
+        ASSERT_GE(in_seq, 0) << name;
+        ASSERT_GE(in_rows, 0) << name;
+        for (int64_t r = 0; r < rows.rows(); ++r) {
+            const float want = row_x[static_cast<size_t>(r * row_width + in_rows)];
+            const int64_t m = int64_t{rows.session_index[static_cast<size_t>(r)]} * 20 + rows.position[static_cast<size_t>(r)] - 1;
+            const float got = x[static_cast<size_t>(m * width + in_seq)];
+            if (std::isnan(want)) ASSERT_TRUE(std::isnan(got)) << name;
+            else ASSERT_EQ(got, want) << name;
+            ++compared;
+        }
+    }
+    EXPECT_GT(compared, 100u);
 }
 
 TEST(SessionFeatures, IncompleteSessionIsAnErrorNamingIt) {

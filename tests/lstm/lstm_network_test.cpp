@@ -108,6 +108,7 @@ TEST(LstmNetwork, BidirectionalLastStateIsForwardEndAndReverseStart) {
 struct GradCase {
     const char* name;
     LstmArchitecture arch;
+    double dropout = 0.0;  // with a fixed seed: the same masks in every pass
 };
 
 class LstmGradientCheck : public ::testing::TestWithParam<GradCase> {};
@@ -121,6 +122,7 @@ TEST_P(LstmGradientCheck, EveryParameterAndInputMatchesFiniteDifferences) {
     const auto batch = static_cast<int64_t>(lengths.size());
     LstmNetwork net(arch, DType::f64, Device::cpu, 1);
     set_random_parameters(net, 7);
+    net.set_dropout(GetParam().dropout, 12);
     const auto mask = length_mask(lengths, steps);
     const auto x = test::random_values(static_cast<size_t>(steps * batch * arch.input_size), 8, -1.5, 1.5);
     const Shape out_shape = arch.output_every_step ? Shape{steps, batch} : Shape{batch};
@@ -185,11 +187,68 @@ TEST_P(LstmGradientCheck, EveryParameterAndInputMatchesFiniteDifferences) {
     EXPECT_GT(checked, 100u);
 }
 
+// An encoder-decoder whose decoder has the encoder's weights is the plain
+// one-directional network; with other decoder weights, only the steps from
+// floor(T/2) on change, and the names follow nn.LSTM's with a decoder. prefix.
+TEST(LstmNetwork, EncoderDecoderSwitchesWeightsAtHalfTheSteps) {
+    const int64_t steps = 5, batch = 3, features = 2, hidden = 3;
+    LstmNetwork plain(LstmArchitecture{features, hidden, 2, false, true}, DType::f64, Device::cpu, 1);
+    LstmNetwork split(LstmArchitecture{features, hidden, 2, false, true, true}, DType::f64, Device::cpu, 1);
+    set_random_parameters(plain, 30);
+    for (const auto& name : plain.parameter_names()) {
+        split.set_parameter(name, plain.parameter(name));
+        if (name.rfind("fc.", 0) != 0) split.set_parameter("decoder." + name, plain.parameter(name));
+    }
+    EXPECT_EQ(split.parameter_names().size(), plain.parameter_names().size() + 6);
+    const Tensor x = test::random_tensor<double>({steps, batch, features}, 31);
+    const Tensor mask = Tensor::from_vector<double>(std::vector<double>(steps * batch, 1.0), {steps, batch});
+    for (LstmNetwork* net : {&plain, &split}) {
+        auto& in = net->batch(steps, batch);
+        in.inputs.copy_from(x);
+        in.mask.copy_from(mask);
+    }
+    const auto want = plain.forward().to_vector<double>();
+    EXPECT_TRUE(all_close(split.forward().to_vector<double>(), want, 1e-14, 1e-14));
+    split.set_parameter("decoder.bias_l1", test::random_tensor<double>({4 * hidden}, 32));
+    const auto changed = split.forward().to_vector<double>();
+    for (int64_t t = 0; t < steps; ++t)
+        for (int64_t b = 0; b < batch; ++b) {
+            const auto i = static_cast<size_t>(t * batch + b);
+            if (t < steps / 2) EXPECT_EQ(changed[i], want[i]) << t;
+            else EXPECT_NE(changed[i], want[i]) << t;
+        }
+    EXPECT_THROW(LstmNetwork(LstmArchitecture{2, 3, 1, true, true, true}, DType::f64, Device::cpu, 1), Error);
+}
+
+// Dropout is active only while set, draws its masks from the seed, and
+// changes the output (so the checks above exercise it).
+TEST(LstmNetwork, DropoutFollowsItsSeedAndSwitchesOff) {
+    LstmNetwork net(LstmArchitecture{2, 4, 2, true, true}, DType::f64, Device::cpu, 1);
+    set_random_parameters(net, 21);
+    auto& in = net.batch(3, 2);
+    in.inputs.copy_from(test::random_tensor<double>({3, 2, 2}, 22));
+    in.mask.copy_from(Tensor::from_vector<double>(std::vector<double>(6, 1.0), {3, 2}));
+    const auto plain = net.forward().to_vector<double>();
+    net.set_dropout(0.5, 1);
+    const auto dropped = net.forward().to_vector<double>();
+    EXPECT_NE(dropped, plain);
+    EXPECT_EQ(net.forward().to_vector<double>(), dropped);
+    net.set_dropout(0.5, 2);
+    EXPECT_NE(net.forward().to_vector<double>(), dropped);
+    net.set_dropout(0.0, 2);
+    EXPECT_EQ(net.forward().to_vector<double>(), plain);
+    EXPECT_THROW(net.set_dropout(1.0, 0), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Architectures, LstmGradientCheck,
     ::testing::Values(GradCase{"seed_like_last_state", LstmArchitecture{1, 2, 2, true, false}},
                       GradCase{"session_like_every_step", LstmArchitecture{3, 2, 2, true, true}},
-                      GradCase{"one_direction_three_layers", LstmArchitecture{2, 2, 3, false, true}}),
+                      GradCase{"one_direction_three_layers", LstmArchitecture{2, 2, 3, false, true}},
+                      GradCase{"session_like_with_dropout", LstmArchitecture{3, 3, 2, true, true}, 0.4},
+                      GradCase{"seed_like_with_dropout", LstmArchitecture{1, 3, 2, true, false}, 0.5},
+                      GradCase{"encoder_decoder", LstmArchitecture{3, 2, 2, false, true, true}},
+                      GradCase{"encoder_decoder_with_dropout", LstmArchitecture{2, 3, 2, false, true, true}, 0.3}),
     [](const ::testing::TestParamInfo<GradCase>& param_info) { return std::string(param_info.param.name); });
 
 TEST(LstmNetwork, ParametersUsePyTorchNamesAndShapes) {

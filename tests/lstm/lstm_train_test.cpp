@@ -9,6 +9,7 @@
 
 #include "engine/error.h"
 #include "tests/test_util.h"
+#include "trainer/data/split.h"
 #include "trainer/lstm/lstm.h"
 #include "trainer/metrics/metrics.h"
 
@@ -123,6 +124,42 @@ TEST(LstmTrain, SessionArchLearnsASequentialSignal) {
     }
 }
 
+TEST(LstmTrain, Seq2SeqArchLearnsTheSignalAcrossTheHandOver) {
+    // The first position to predict needs the history's last step: the
+    // encoder must hand it over in its state. Outputs come back at each
+    // session's own steps (the batches shift sessions so that every history
+    // ends at step 3), and a saved model predicts the same.
+    const auto train = toy_sessions(400, 5), valid = toy_sessions(100, 6);
+    TrainingLog log;
+    auto params = small_params("session_seq2seq");
+    params.epochs = 15;
+    params.early_stopping_round = 0;
+    const LstmModel model = train_lstm(train, &valid, params, &log);
+    EXPECT_FALSE(model.architecture().bidirectional);
+    EXPECT_TRUE(model.architecture().encoder_decoder);
+    const auto& last = log.records.back().metrics;
+    EXPECT_GT(last.at("valid_accuracy"), 0.9);
+    EXPECT_GT(last.at("valid_first_accuracy"), 0.85);
+    const auto proba = model.predict_proba(valid);
+    ASSERT_EQ(proba.size(), static_cast<size_t>(valid.sessions() * valid.max_steps()));
+    const auto mask = valid.step_mask.to_vector<float>();
+    const auto predict = valid.predict_mask.to_vector<float>();
+    const auto labels = valid.labels.to_vector<float>();
+    double right = 0, scored = 0;
+    for (size_t i = 0; i < proba.size(); ++i) {
+        if (mask[i] == 0.0f) {
+            EXPECT_EQ(proba[i], 0.0);
+        }
+        if (predict[i] == 0.0f) continue;
+        right += (proba[i] > 0.5) == (labels[i] > 0.5f);
+        ++scored;
+    }
+    EXPECT_GT(right / scored, 0.9);
+    const LstmModel loaded = LstmModel::from_bytes(model.to_bytes(), "memory");
+    EXPECT_EQ(loaded.arch(), "session_seq2seq");
+    EXPECT_EQ(loaded.predict_proba(valid), proba);
+}
+
 TEST(LstmTrain, SameSeedGivesTheSameWeights) {
     const auto train = toy_rows(200, 1);
     auto params = small_params("seed");
@@ -207,6 +244,70 @@ TEST(LstmTrain, EarlyStoppingKeepsTheBestEpoch) {
     EXPECT_NEAR(metrics::log_loss(valid.labels.to_vector<float>(), scores), best, 1e-5);
 }
 
+TEST(LstmTrain, EarlyStoppingHoldsOutPartOfTheTrainingSessions) {
+    // No validation set given: validation_fraction of the training sessions is
+    // held out, scored each epoch, and the best epoch's weights are kept.
+    const auto train = toy_sessions(300, 4);
+    auto params = small_params("session");
+    params.epochs = 40;
+    params.learning_rate = 0.05;
+    params.validation_fraction = 0.2;
+    params.early_stopping_round = 2;
+    params.bidirectional = false;  // one direction: a few times faster on a busy CI machine
+    TrainingLog log;
+    const LstmModel model = train_lstm(train, nullptr, params, &log);
+    ASSERT_FALSE(log.records.empty());
+    for (const auto& record : log.records) {
+        EXPECT_EQ(record.metrics.count("valid_aa"), 1u);
+        EXPECT_EQ(record.metrics.count("valid_logloss"), 1u);
+    }
+    ASSERT_GE(log.best_iteration, 1);
+    ASSERT_LE(log.best_iteration, static_cast<int64_t>(log.records.size()));
+    const double best = log.records[static_cast<size_t>(log.best_iteration - 1)].metrics.at("valid_logloss");
+    for (const auto& record : log.records) EXPECT_GE(record.metrics.at("valid_logloss"), best);
+    if (log.records.size() < 40u) {
+        EXPECT_EQ(log.stopped_reason.rfind("early stopping", 0), 0u) << log.stopped_reason;
+        EXPECT_EQ(static_cast<int64_t>(log.records.size()), log.best_iteration + 2);
+    }
+    // The held-out sessions are the ones random_split(300, 0.2, seed) puts in
+    // its test part: the model's valid_logloss at the best epoch is its
+    // logloss on those sessions' positions to predict.
+    const auto held = data::random_split(300, 0.2, static_cast<uint64_t>(params.seed)).test;
+    const auto valid = data::take_sessions(train, held);
+    const auto proba = model.predict_proba(valid);
+    const auto labels = valid.labels.to_vector<float>();
+    const auto predict = valid.predict_mask.to_vector<float>();
+    std::vector<float> y, p;
+    for (size_t i = 0; i < predict.size(); ++i)
+        if (predict[i] != 0.0f) {
+            y.push_back(labels[i]);
+            p.push_back(static_cast<float>(proba[i]));
+        }
+    EXPECT_NEAR(metrics::log_loss(y, p), best, 1e-5);
+}
+
+TEST(LstmTrain, ScheduleClippingAndDropoutStillLearn) {
+    // The cosine schedule reaches min_lr_ratio * learning_rate at the last
+    // step; a tight clip and dropout still leave a learnable signal learnt.
+    const auto train = toy_sessions(400, 5), valid = toy_sessions(100, 6);
+    auto params = small_params("session");
+    params.epochs = 15;
+    params.early_stopping_round = 0;
+    params.lr_schedule = "cosine";
+    params.min_lr_ratio = 0.1;
+    params.max_grad_norm = 0.5;
+    params.dropout = 0.2;
+    params.num_layers = 2;
+    params.bidirectional = false;
+    TrainingLog log;
+    train_lstm(train, &valid, params, &log);
+    ASSERT_EQ(log.records.size(), 15u);
+    EXPECT_NEAR(log.records.back().metrics.at("learning_rate"), 0.1 * params.learning_rate, 1e-12);
+    EXPECT_GT(log.records.front().metrics.at("learning_rate"), 0.9 * params.learning_rate);
+    EXPECT_LT(log.records.back().metrics.at("valid_logloss"), 0.5);
+    EXPECT_GT(log.records.back().metrics.at("valid_accuracy"), 0.8);
+}
+
 TEST(LstmTrain, ClearErrorsForBadParametersAndData) {
     const auto rows = toy_rows(50, 1);
     const auto sessions = toy_sessions(20, 1);
@@ -214,6 +315,7 @@ TEST(LstmTrain, ClearErrorsForBadParametersAndData) {
     EXPECT_THROW(train_lstm(sessions, nullptr, small_params("seed")), ParamError);
     auto params = small_params("seed");
     params.early_stopping_round = 2;
+    params.validation_fraction = 0.0;  // and no validation set given
     EXPECT_THROW(train_lstm(rows, nullptr, params), ParamError);
     EXPECT_THROW(lstm_params_from({{"hidden_sise", "4"}}), ParamError);
     EXPECT_THROW(lstm_params_from({{"arch", "gru"}}), ParamError);

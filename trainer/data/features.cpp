@@ -110,6 +110,47 @@ double rms_distance(const float* track, const std::vector<double>& centre, const
     return std::sqrt(sum / static_cast<double>(last - first));
 }
 
+// The mean standardised track features of a session's skipped (skip_2) and of
+// its kept history tracks: the centres the distance features measure from.
+struct HistoryCentres {
+    std::vector<double> skipped, kept;
+    int64_t skipped_count = 0, kept_count = 0;
+
+    HistoryCentres(const int64_t* rows, int32_t history, const float* track_values, const int32_t* track_row,
+                   const uint8_t* skip_2, const Standardiser& z, int64_t columns)
+        : skipped(static_cast<size_t>(columns), 0.0), kept(static_cast<size_t>(columns), 0.0) {
+        for (int32_t k = 0; k < history; ++k) {
+            const int64_t i = rows[k];
+            const float* t = track_values + int64_t{track_row[i]} * columns;
+            auto& centre = skip_2[i] ? skipped : kept;
+            for (int64_t c = 0; c < columns; ++c) centre[c] += z(t[c], c);
+            (skip_2[i] ? skipped_count : kept_count) += 1;
+        }
+        for (int64_t c = 0; c < columns; ++c) {
+            if (skipped_count > 0) skipped[c] /= static_cast<double>(skipped_count);
+            if (kept_count > 0) kept[c] /= static_cast<double>(kept_count);
+        }
+    }
+
+    // Distance to the skipped centre, to the kept one and their difference,
+    // over all columns and over the acoustic vector; NaN where a centre is empty.
+    static constexpr int kDistances = 6;
+    void distances(const float* track, const Standardiser& z, int64_t columns, int64_t acoustic_first,
+                   double out[kDistances]) const {
+        const double to_skipped = skipped_count > 0 ? rms_distance(track, skipped, z, 0, columns) : kNoDistance;
+        const double to_kept = kept_count > 0 ? rms_distance(track, kept, z, 0, columns) : kNoDistance;
+        const double acoustic_skipped =
+            skipped_count > 0 ? rms_distance(track, skipped, z, acoustic_first, columns) : kNoDistance;
+        const double acoustic_kept = kept_count > 0 ? rms_distance(track, kept, z, acoustic_first, columns) : kNoDistance;
+        out[0] = to_skipped;
+        out[1] = to_kept;
+        out[2] = to_skipped - to_kept;
+        out[3] = acoustic_skipped;
+        out[4] = acoustic_kept;
+        out[5] = acoustic_skipped - acoustic_kept;
+    }
+};
+
 }  // namespace
 
 TabularDataset build_seed_features(const MssdData& data, const SeedFeatureOptions& options) {
@@ -264,22 +305,9 @@ TabularDataset build_session_rows(const MssdData& data) {
         const int32_t h = history_length(L);
         // History aggregates and the mean standardised features of its skipped and kept tracks.
         double rates[4] = {0, 0, 0, 0};
-        std::vector<double> skipped_mean(static_cast<size_t>(track_columns), 0.0);
-        std::vector<double> kept_mean(static_cast<size_t>(track_columns), 0.0);
-        int64_t skipped = 0;
-        for (int32_t k = 0; k < h; ++k) {
-            const int64_t i = rows[k];
-            for (int f = 0; f < 4; ++f) rates[f] += skip[f][i];
-            const float* t = track_values + int64_t{track_row[i]} * track_columns;
-            auto& centre = skip[1][i] ? skipped_mean : kept_mean;
-            for (int64_t c = 0; c < track_columns; ++c) centre[c] += z(t[c], c);
-            skipped += skip[1][i];
-        }
-        const int64_t kept = h - skipped;
-        for (int64_t c = 0; c < track_columns; ++c) {
-            if (skipped > 0) skipped_mean[c] /= static_cast<double>(skipped);
-            if (kept > 0) kept_mean[c] /= static_cast<double>(kept);
-        }
+        for (int32_t k = 0; k < h; ++k)
+            for (int f = 0; f < 4; ++f) rates[f] += skip[f][rows[k]];
+        const HistoryCentres centres(rows, h, track_values, track_row, skip[1], z, track_columns);
         const int64_t last = h > 0 ? rows[h - 1] : -1;
         double last3 = 0.0;
         const int32_t last3_count = std::min(h, 3);
@@ -304,17 +332,9 @@ TabularDataset build_session_rows(const MssdData& data) {
             row[c++] = last >= 0 ? skip[1][last] : kMissing;
             row[c++] = h > 0 ? static_cast<float>(last3 / last3_count) : kMissing;
             row[c++] = last >= 0 ? static_cast<float>(end_code[static_cast<size_t>(reason_end[last])]) : kMissing;
-            const double to_skipped = skipped > 0 ? rms_distance(t, skipped_mean, z, 0, track_columns) : kNoDistance;
-            const double to_kept = kept > 0 ? rms_distance(t, kept_mean, z, 0, track_columns) : kNoDistance;
-            const double acoustic_skipped =
-                skipped > 0 ? rms_distance(t, skipped_mean, z, acoustic_first, track_columns) : kNoDistance;
-            const double acoustic_kept = kept > 0 ? rms_distance(t, kept_mean, z, acoustic_first, track_columns) : kNoDistance;
-            row[c++] = static_cast<float>(to_skipped);
-            row[c++] = static_cast<float>(to_kept);
-            row[c++] = static_cast<float>(to_skipped - to_kept);
-            row[c++] = static_cast<float>(acoustic_skipped);
-            row[c++] = static_cast<float>(acoustic_kept);
-            row[c++] = static_cast<float>(acoustic_skipped - acoustic_kept);
+            double distances[HistoryCentres::kDistances];
+            centres.distances(t, z, track_columns, acoustic_first, distances);
+            for (double d : distances) row[c++] = static_cast<float>(d);
             y[o] = skip[1][i];
             out.session_index[static_cast<size_t>(o)] = static_cast<int32_t>(s);
             out.position[static_cast<size_t>(o)] = k + 1;
@@ -352,6 +372,13 @@ SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps)
     for (const auto& name : log.context_type_names) out.feature_names.push_back("context_type=" + name);
     const int64_t flags_first = static_cast<int64_t>(out.feature_names.size());
     for (const char* name : {"is_history", "to_predict", "position_scaled"}) out.feature_names.emplace_back(name);
+    // The GBDT's history-distance features, at every step: what the track
+    // shares with the history's skipped and kept tracks (section 1 of DESIGN).
+    const int64_t distance_first = static_cast<int64_t>(out.feature_names.size());
+    for (const char* name : {"distance_to_skipped_mean", "distance_to_kept_mean", "distance_difference",
+                             "acoustic_distance_to_skipped_mean", "acoustic_distance_to_kept_mean",
+                             "acoustic_distance_difference"})
+        out.feature_names.emplace_back(name);
     const auto width = static_cast<int64_t>(out.feature_names.size());
 
     out.inputs = Tensor::zeros({num_sessions, max_steps, width}, DType::f32);
@@ -387,6 +414,7 @@ SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps)
     const auto* reason_end = log.hist_user_behavior_reason_end.data<int32_t>();
     const auto* context = log.context_type.data<int32_t>();
     const auto* skip_2 = log.skip_2.data<uint8_t>();
+    const auto acoustic_first = static_cast<int64_t>(track_column("acoustic_vector_0"));
 
 #pragma omp parallel for schedule(static)
     for (int64_t s = 0; s < num_sessions; ++s) {
@@ -394,6 +422,7 @@ SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps)
         const int32_t L = length[rows[0]];
         const int32_t h = history_length(L);
         out.lengths[static_cast<size_t>(s)] = L;
+        const HistoryCentres centres(rows, h, track_values, track_row, skip_2, z, track_columns);
         for (int32_t k = 0; k < L; ++k) {
             const int64_t i = rows[k];
             const int64_t m = s * max_steps + k;
@@ -416,6 +445,9 @@ SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps)
             v[flags_first] = is_history ? 1.0f : 0.0f;
             v[flags_first + 1] = is_history ? 0.0f : 1.0f;
             v[flags_first + 2] = static_cast<float>(k + 1) / static_cast<float>(max_steps);
+            double distances[HistoryCentres::kDistances];
+            centres.distances(t, z, track_columns, acoustic_first, distances);
+            for (int d = 0; d < HistoryCentres::kDistances; ++d) v[distance_first + d] = static_cast<float>(distances[d]);
             y[m] = skip_2[i];
             step[m] = 1.0f;
             history[m] = is_history ? 1.0f : 0.0f;

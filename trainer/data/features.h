@@ -60,6 +60,9 @@ TabularDataset build_session_rows(const MssdData& data);
 // standardised features; history steps add their known log columns (skip
 // flags, pauses, seeks, reason_start/reason_end one-hot, session context) and
 // an is_history flag; steps to predict hold zeros there and a to_predict flag.
+// Every step also holds the track's distances to the mean features of the
+// history's skipped and kept tracks (as build_session_rows; NaN when the
+// history has none).
 // Labels are skip_2 on every real step; predict_mask selects the scored ones.
 SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps = 20);
 

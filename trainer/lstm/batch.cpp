@@ -121,7 +121,7 @@ double TabularSource::fill(const std::vector<int64_t>& indices, int64_t batch, f
     return static_cast<double>(indices.size());
 }
 
-SequenceSource::SequenceSource(const data::SequenceDataset& data, Standardiser standardiser)
+SequenceSource::SequenceSource(const data::SequenceDataset& data, Standardiser standardiser, int64_t encoder_steps)
     : data_(data),
       standardiser_(std::move(standardiser)),
       sessions_(data.sessions()),
@@ -131,6 +131,24 @@ SequenceSource::SequenceSource(const data::SequenceDataset& data, Standardiser s
     if (standardiser_.mean.size() != static_cast<size_t>(features_))
         throw Error("LSTM input: the standardiser has " + std::to_string(standardiser_.mean.size()) +
                     " features, the data " + std::to_string(features_));
+    if (encoder_steps == 0 || sessions_ == 0) return;
+    // The history is the run of history_mask steps at the session's start.
+    const float* history = data.history_mask.data<float>();
+    const float* step = data.step_mask.data<float>();
+    for (int64_t s = 0; s < sessions_; ++s) {
+        int64_t history_steps = 0, length = 0;
+        for (int64_t t = 0; t < steps_; ++t) {
+            history_steps += history[s * steps_ + t] != 0.0f;
+            length += step[s * steps_ + t] != 0.0f;
+        }
+        const int64_t offset = encoder_steps - history_steps;
+        if (offset < 0 || length + offset > steps_)
+            throw Error("LSTM input: session " + std::to_string(s) + " (" + std::to_string(history_steps) +
+                        " history steps of " + std::to_string(length) + ") does not fit an encoder of " +
+                        std::to_string(encoder_steps) + " steps and a decoder of " +
+                        std::to_string(steps_ - encoder_steps));
+        offsets_.push_back(offset);
+    }
 }
 
 double SequenceSource::fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask,
@@ -142,9 +160,10 @@ double SequenceSource::fill(const std::vector<int64_t>& indices, int64_t batch, 
     double weight_sum = 0.0;
     for (size_t b = 0; b < indices.size(); ++b) {
         const int64_t session = indices[b];
-        for (int64_t t = 0; t < steps_; ++t) {
+        const int64_t offset = step_offset(session);
+        for (int64_t t = 0; t + offset < steps_; ++t) {
             const int64_t item = session * steps_ + t;
-            const auto cell = static_cast<size_t>(t * batch) + b;
+            const auto cell = static_cast<size_t>((t + offset) * batch) + b;
             if (step_mask[item] == 0.0f) continue;  // padding stays zero
             mask[cell] = 1.0f;
             const float* step = x + item * features_;

@@ -34,6 +34,9 @@ public:
     // weights [T, B] or [B]. Returns the sum of the loss weights written.
     virtual double fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask,
                         float* targets, float* weights) const = 0;
+    // The batch step that holds the item's step 0 (its outputs are shifted
+    // by as much); 0 unless the source aligns items otherwise.
+    virtual int64_t step_offset(int64_t /*item*/) const { return 0; }
 };
 
 // seed arch: each row's features are the steps of a 1-dim sequence; the label
@@ -53,10 +56,14 @@ private:
 };
 
 // session arch: one step per track; targets are the labels of every step and
-// the loss weights the predict mask.
+// the loss weights the predict mask. Sessions are left-aligned, or, with
+// encoder_steps > 0 (the encoder-decoder), shifted so that each history ends
+// at step encoder_steps - 1 and the positions to predict start at
+// encoder_steps (an Error if a session does not fit).
 class SequenceSource final : public BatchSource {
 public:
-    SequenceSource(const data::SequenceDataset& data, Standardiser standardiser);
+    SequenceSource(const data::SequenceDataset& data, Standardiser standardiser, int64_t encoder_steps = 0);
+    int64_t step_offset(int64_t item) const override { return offsets_.empty() ? 0 : offsets_[static_cast<size_t>(item)]; }
     int64_t items() const override { return sessions_; }
     int64_t steps() const override { return steps_; }
     double fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask, float* targets,
@@ -66,6 +73,7 @@ private:
     const data::SequenceDataset& data_;
     Standardiser standardiser_;
     int64_t sessions_, steps_, features_;
+    std::vector<int64_t> offsets_;  // per session, when shifted
 };
 
 // Fills an f32 network's batch buffers from a source: on the CPU in place, on

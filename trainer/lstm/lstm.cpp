@@ -3,13 +3,17 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
+#include <numbers>
 #include <numeric>
 #include <random>
 
-
 #include "engine/error.h"
 #include "engine/lstm_ops.h"
+#include "engine/ops.h"
 #include "engine/serialize.h"
+#include "kernels/cpu/random.h"
+#include "trainer/data/split.h"
 #include "trainer/lstm/batch.h"
 #include "trainer/model_metadata.h"
 #include "trainer/metrics/metrics.h"
@@ -27,7 +31,10 @@ lstm::LstmArchitecture architecture_for(const LstmParams& params, int64_t input_
     arch.hidden_size = params.hidden_size;
     arch.num_layers = params.num_layers;
     arch.bidirectional = params.bidirectional;
-    arch.output_every_step = params.arch == "session";
+    arch.output_every_step = is_session_arch(params.arch);
+    arch.encoder_decoder = params.arch == "session_seq2seq";
+    // The encoder hands its state forward: one direction.
+    if (arch.encoder_decoder) arch.bidirectional = false;
     return arch;
 }
 
@@ -41,9 +48,14 @@ void check_feature_names(const std::vector<std::string>& model, const std::vecto
                         data[i] + "'");
 }
 
-void require_arch(const LstmParams& params, const char* want) {
-    if (params.arch != want)
-        throw ParamError("arch", std::string("this dataset trains arch=") + want + ", got arch=" + params.arch);
+void require_session_arch(const LstmParams& params) {
+    if (!is_session_arch(params.arch))
+        throw ParamError("arch", "sessions train arch=session_seq2seq or arch=session, got arch=" + params.arch);
+}
+
+// The step at which the encoder-decoder's decoder starts: half the steps.
+int64_t encoder_steps_for(const LstmModel& model, const data::SequenceDataset& data) {
+    return model.architecture().encoder_decoder ? data.max_steps() / 2 : 0;
 }
 
 double sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
@@ -67,12 +79,73 @@ std::vector<double> predict_with(lstm::LstmNetwork& net, const lstm::BatchSource
         const std::vector<double> z = net.dtype() == DType::f32
                                           ? [&] { const auto v = logits.to_vector<float>(); return std::vector<double>(v.begin(), v.end()); }()
                                           : logits.to_vector<double>();
-        // Logits are [T, B] (time-major) or [B]; the output is item-major.
-        for (int64_t b = 0; b < end - begin; ++b)
-            for (int64_t t = 0; t < per_item; ++t)
-                out[static_cast<size_t>((begin + b) * per_item + t)] = sigmoid(z[static_cast<size_t>(t * batch + b)]);
+        // Logits are [T, B] (time-major) or [B]; the output is item-major,
+        // from each item's step 0 (batch step step_offset(item)).
+        for (int64_t b = 0; b < end - begin; ++b) {
+            const int64_t offset = source.step_offset(begin + b);
+            for (int64_t t = 0; t < per_item; ++t) {
+                const int64_t at = t + offset;
+                out[static_cast<size_t>((begin + b) * per_item + t)] =
+                    at < steps ? sigmoid(z[static_cast<size_t>(at * batch + b)]) : 0.5;
+            }
+        }
     }
     return out;
+}
+
+// What the trainer scores each epoch: a source to predict and a scorer of
+// its predictions (the metrics, valid_logloss among them).
+struct Validation {
+    const lstm::BatchSource* source = nullptr;
+    std::function<std::map<std::string, double>(const std::vector<double>&)> score;
+};
+
+std::map<std::string, double> score_valid_rows(const data::TabularDataset& valid, const std::vector<double>& proba) {
+    const std::vector<float> scores(proba.begin(), proba.end());
+    const auto labels = valid.labels.to_vector<float>();
+    return {{"valid_logloss", metrics::log_loss(labels, scores)},
+            {"valid_auc", metrics::roc_auc(labels, scores)},
+            {"valid_accuracy", metrics::accuracy(labels, scores)}};
+}
+
+// Scored on the positions to predict only.
+std::map<std::string, double> score_valid_sessions(const data::SequenceDataset& valid,
+                                                   const std::vector<double>& proba) {
+    const std::vector<float> scores(proba.begin(), proba.end());
+    const auto labels = valid.labels.to_vector<float>();
+    const auto mask = valid.predict_mask.to_vector<float>();
+    std::vector<float> y, p;
+    for (size_t i = 0; i < mask.size(); ++i)
+        if (mask[i] != 0.0f) {
+            y.push_back(labels[i]);
+            p.push_back(scores[i]);
+        }
+    const auto session = metrics::session_scores(
+        valid, Tensor::from_vector<float>(scores, {valid.sessions(), valid.max_steps()}));
+    return {{"valid_logloss", metrics::log_loss(y, p)},
+            {"valid_accuracy", metrics::accuracy(y, p)},
+            {"valid_aa", session.mean_average_accuracy},
+            {"valid_first_accuracy", session.first_prediction_accuracy}};
+}
+
+// The step size of optimizer step `step` (from 1) of `total`.
+double scheduled_learning_rate(const LstmParams& params, int64_t step, int64_t total) {
+    if (params.lr_schedule == "constant" || total <= 1) return params.learning_rate;
+    const double progress = static_cast<double>(step - 1) / static_cast<double>(total - 1);
+    const double cosine = 0.5 * (1.0 + std::cos(std::numbers::pi * progress));
+    return params.learning_rate * (params.min_lr_ratio + (1.0 - params.min_lr_ratio) * cosine);
+}
+
+// Scales the gradient so that its global L2 norm is at most max_norm, as
+// torch.nn.utils.clip_grad_norm_. The squared norm is one [1, P] x [P, 1]
+// product on the gradient's device.
+void clip_gradient_norm(Context& ctx, Tensor& gradient, Tensor& squared_norm, double max_norm) {
+    const Tensor row = gradient.reshape({1, gradient.numel()});
+    ops::matmul(ctx, row, false, row, true, squared_norm);
+    const Tensor host = squared_norm.to(Device::cpu);
+    const double norm = std::sqrt(host.dtype() == DType::f32 ? double{host.to_vector<float>()[0]}
+                                                             : host.to_vector<double>()[0]);
+    if (norm > max_norm) ops::scale(ctx, gradient, max_norm / (norm + 1e-6), gradient);
 }
 
 }  // namespace
@@ -98,21 +171,19 @@ public:
         return model;
     }
 
-    void run(const lstm::BatchSource& train, const lstm::BatchSource* valid, TrainingLog* log,
-             const ProgressCallback& progress, bool session_metrics, const data::SequenceDataset* valid_sequences,
-             const data::TabularDataset* valid_rows);
+    // Trains on the items `train_items` of `train`; `valid.source` may be null.
+    void run(const lstm::BatchSource& train, std::vector<int64_t> train_items, const Validation& valid,
+             TrainingLog* log, const ProgressCallback& progress);
 
 private:
     const LstmParams& params_;
     LstmModel& model_;
 };
 
-void LstmTrainer::run(const lstm::BatchSource& train, const lstm::BatchSource* valid, TrainingLog* log,
-                      const ProgressCallback& progress, bool session_metrics,
-                      const data::SequenceDataset* valid_sequences, const data::TabularDataset* valid_rows) {
-    if (train.items() == 0) throw Error("train_lstm: the training set is empty");
-    if (params_.early_stopping_round > 0 && valid == nullptr)
-        throw ParamError("early_stopping_round", "early stopping needs a validation set");
+void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train_items, const Validation& valid,
+                      TrainingLog* log, const ProgressCallback& progress) {
+    if (train_items.empty()) throw Error("train_lstm: the training set is empty");
+    const bool early_stopping = params_.early_stopping_round > 0 && valid.source != nullptr;
     const auto start = std::chrono::steady_clock::now();
     const Device device = resolve_device(parse_device_choice(params_.device));
     lstm::LstmNetwork net(model_.architecture_, DType::f32, device, static_cast<int>(params_.num_threads));
@@ -120,22 +191,23 @@ void LstmTrainer::run(const lstm::BatchSource& train, const lstm::BatchSource* v
     net.initialize(static_cast<uint64_t>(params_.seed));
 
     ops::AdamOptions adam;
-    adam.learning_rate = params_.learning_rate;
     adam.beta1 = params_.beta1;
     adam.beta2 = params_.beta2;
     adam.epsilon = params_.epsilon;
     adam.weight_decay = params_.weight_decay;
     Tensor& weights = net.flat_parameters();
+    Tensor& gradients = net.flat_gradients();
     Tensor adam_m = Tensor::zeros(weights.shape(), weights.dtype(), device);
     Tensor adam_v = Tensor::zeros(weights.shape(), weights.dtype(), device);
+    Tensor squared_norm = Tensor::zeros({1, 1}, weights.dtype(), device);
     Tensor best_weights;
 
-    const int64_t items = train.items();
+    const auto items = static_cast<int64_t>(train_items.size());
     const int64_t batch = std::min(params_.batch_size, items);
+    const int64_t steps_per_epoch = (items + batch - 1) / batch;
+    const int64_t total_steps = steps_per_epoch * params_.epochs;
     lstm::BatchStaging staging(net, train.steps(), batch);
     std::mt19937_64 rng(static_cast<uint64_t>(params_.seed));
-    std::vector<int64_t> order(static_cast<size_t>(items));
-    std::iota(order.begin(), order.end(), 0);
     std::vector<int64_t> indices;
     int64_t step = 0;
     double best_loss = INFINITY;
@@ -143,48 +215,34 @@ void LstmTrainer::run(const lstm::BatchSource& train, const lstm::BatchSource* v
     std::string stopped = "completed";
 
     for (int64_t epoch = 1; epoch <= params_.epochs; ++epoch) {
-        std::shuffle(order.begin(), order.end(), rng);
+        std::shuffle(train_items.begin(), train_items.end(), rng);
         double loss_sum = 0.0, weight_sum = 0.0;
         for (int64_t begin = 0; begin < items; begin += batch) {
             const int64_t end = std::min(items, begin + batch);
-            indices.assign(order.begin() + begin, order.begin() + end);
+            indices.assign(train_items.begin() + begin, train_items.begin() + end);
             const double batch_weight = staging.fill(train, indices);
+            ++step;
+            // A fresh dropout mask per step, reproducible from the seed.
+            net.set_dropout(params_.dropout,
+                            counter_hash(static_cast<uint64_t>(params_.seed), static_cast<uint64_t>(step)));
             const double loss = net.forward_backward();
-            ops::adam_step(net.context(), weights, net.flat_gradients(), adam_m, adam_v, adam, ++step);
+            if (params_.max_grad_norm > 0)
+                clip_gradient_norm(net.context(), gradients, squared_norm, params_.max_grad_norm);
+            adam.learning_rate = scheduled_learning_rate(params_, step, total_steps);
+            ops::adam_step(net.context(), weights, gradients, adam_m, adam_v, adam, step);
             loss_sum += loss * batch_weight;
             weight_sum += batch_weight;
         }
+        net.set_dropout(0.0, 0);
         IterationRecord record;
         record.iteration = epoch;
         record.total = params_.epochs;
         record.metrics["train_logloss"] = weight_sum > 0 ? loss_sum / weight_sum : 0.0;
+        record.metrics["learning_rate"] = adam.learning_rate;
         bool improved = false;
-        if (valid != nullptr && valid->items() > 0) {
-            const auto proba = predict_with(net, *valid, batch);
-            const std::vector<float> scores(proba.begin(), proba.end());
-            if (session_metrics) {
-                // Scored on the positions to predict only.
-                const auto labels = valid_sequences->labels.to_vector<float>();
-                const auto mask = valid_sequences->predict_mask.to_vector<float>();
-                std::vector<float> y, p;
-                for (size_t i = 0; i < mask.size(); ++i)
-                    if (mask[i] != 0.0f) {
-                        y.push_back(labels[i]);
-                        p.push_back(scores[i]);
-                    }
-                record.metrics["valid_logloss"] = metrics::log_loss(y, p);
-                record.metrics["valid_accuracy"] = metrics::accuracy(y, p);
-                const Tensor score_tensor =
-                    Tensor::from_vector<float>(scores, {valid_sequences->sessions(), valid_sequences->max_steps()});
-                const auto session = metrics::session_scores(*valid_sequences, score_tensor);
-                record.metrics["valid_aa"] = session.mean_average_accuracy;
-                record.metrics["valid_first_accuracy"] = session.first_prediction_accuracy;
-            } else {
-                const auto labels = valid_rows->labels.to_vector<float>();
-                record.metrics["valid_logloss"] = metrics::log_loss(labels, scores);
-                record.metrics["valid_auc"] = metrics::roc_auc(labels, scores);
-                record.metrics["valid_accuracy"] = metrics::accuracy(labels, scores);
-            }
+        if (valid.source != nullptr && valid.source->items() > 0) {
+            for (const auto& [name, value] : valid.score(predict_with(net, *valid.source, batch)))
+                record.metrics[name] = value;
             const double valid_loss = record.metrics["valid_logloss"];
             if (valid_loss < best_loss) {
                 best_loss = valid_loss;
@@ -192,14 +250,14 @@ void LstmTrainer::run(const lstm::BatchSource& train, const lstm::BatchSource* v
                 improved = true;
             }
         }
-        if (improved && params_.early_stopping_round > 0) {
+        if (improved && early_stopping) {
             if (!best_weights.defined()) best_weights = Tensor::empty(weights.shape(), weights.dtype(), device);
             best_weights.copy_from(weights);
         }
         record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (log != nullptr) log->records.push_back(record);
         if (progress) progress(record);
-        if (params_.early_stopping_round > 0 && epoch - best_epoch >= params_.early_stopping_round) {
+        if (early_stopping && epoch - best_epoch >= params_.early_stopping_round) {
             stopped = "early stopping at epoch " + std::to_string(epoch) + " (best epoch " +
                       std::to_string(best_epoch) + ")";
             break;
@@ -208,7 +266,7 @@ void LstmTrainer::run(const lstm::BatchSource& train, const lstm::BatchSource* v
     // Keep the best epoch's weights, as LightGBM keeps the best iteration's trees.
     if (best_weights.defined()) weights.copy_from(best_weights);
     if (log != nullptr) {
-        log->best_iteration = best_epoch;
+        log->best_iteration = early_stopping ? best_epoch : params_.epochs;
         log->stopped_reason = stopped;
     }
     for (const auto& name : net.parameter_names()) {
@@ -217,33 +275,85 @@ void LstmTrainer::run(const lstm::BatchSource& train, const lstm::BatchSource* v
     }
 }
 
+namespace {
+
+// Early stopping without a validation set given: hold out
+// validation_fraction of the training items (never the test split). Returns
+// the items left to train on; `held_out` receives the others.
+std::vector<int64_t> carve_validation(int64_t items, const LstmParams& params, bool given_valid,
+                                      std::vector<int64_t>& held_out) {
+    if (given_valid || params.early_stopping_round == 0 || params.validation_fraction == 0.0 || items < 2) {
+        std::vector<int64_t> all(static_cast<size_t>(items));
+        std::iota(all.begin(), all.end(), 0);
+        return all;
+    }
+    auto split = data::random_split(items, params.validation_fraction, static_cast<uint64_t>(params.seed));
+    held_out = std::move(split.test);
+    return std::move(split.train);
+}
+
+void check_early_stopping(const LstmParams& params, bool given_valid) {
+    if (params.early_stopping_round > 0 && !given_valid && params.validation_fraction == 0.0)
+        throw ParamError("early_stopping_round",
+                         "early stopping needs a validation set: pass one, or set validation_fraction > 0");
+}
+
+}  // namespace
+
 LstmModel train_lstm(const data::TabularDataset& train, const data::TabularDataset* valid, const LstmParams& params,
                      TrainingLog* log, const ProgressCallback& progress) {
-    require_arch(params, "seed");
+    if (params.arch != "seed") throw ParamError("arch", "rows train arch=seed, got arch=" + params.arch);
+    check_early_stopping(params, valid != nullptr);
     const auto standardiser = lstm::fit_standardiser(train);
     LstmModel model = LstmTrainer::describe_inputs(params, train.feature_names, train.categorical,
                                                    train.category_names, 1, standardiser);
     if (valid != nullptr) check_feature_names(train.feature_names, valid->feature_names);
+    std::vector<int64_t> held_out;
+    auto train_items = carve_validation(train.rows(), params, valid != nullptr, held_out);
+    data::TabularDataset carved;
+    if (!held_out.empty()) {
+        carved = data::take_rows(train, held_out);
+        valid = &carved;
+    }
     const lstm::TabularSource train_source(train, standardiser);
     std::unique_ptr<lstm::TabularSource> valid_source;
-    if (valid != nullptr) valid_source = std::make_unique<lstm::TabularSource>(*valid, standardiser);
-    LstmTrainer(params, model).run(train_source, valid_source.get(), log, progress, false, nullptr, valid);
+    Validation validation;
+    if (valid != nullptr) {
+        valid_source = std::make_unique<lstm::TabularSource>(*valid, standardiser);
+        validation = {valid_source.get(),
+                      [valid](const std::vector<double>& p) { return score_valid_rows(*valid, p); }};
+    }
+    LstmTrainer(params, model).run(train_source, std::move(train_items), validation, log, progress);
     return model;
 }
 
 LstmModel train_lstm(const data::SequenceDataset& train, const data::SequenceDataset* valid,
                      const LstmParams& params, TrainingLog* log, const ProgressCallback& progress) {
-    require_arch(params, "session");
+    require_session_arch(params);
+    check_early_stopping(params, valid != nullptr);
     const auto standardiser = lstm::fit_standardiser(train);
     const size_t features = train.feature_names.size();
     LstmModel model = LstmTrainer::describe_inputs(params, train.feature_names, std::vector<bool>(features, false),
                                                    std::vector<std::vector<std::string>>(features),
                                                    train.num_features(), standardiser);
     if (valid != nullptr) check_feature_names(train.feature_names, valid->feature_names);
-    const lstm::SequenceSource train_source(train, standardiser);
+    std::vector<int64_t> held_out;
+    auto train_items = carve_validation(train.sessions(), params, valid != nullptr, held_out);
+    data::SequenceDataset carved;
+    if (!held_out.empty()) {
+        carved = data::take_sessions(train, held_out);
+        valid = &carved;
+    }
+    const int64_t encoder_steps = encoder_steps_for(model, train);
+    const lstm::SequenceSource train_source(train, standardiser, encoder_steps);
     std::unique_ptr<lstm::SequenceSource> valid_source;
-    if (valid != nullptr) valid_source = std::make_unique<lstm::SequenceSource>(*valid, standardiser);
-    LstmTrainer(params, model).run(train_source, valid_source.get(), log, progress, true, valid, nullptr);
+    Validation validation;
+    if (valid != nullptr) {
+        valid_source = std::make_unique<lstm::SequenceSource>(*valid, standardiser, encoder_steps);
+        validation = {valid_source.get(),
+                      [valid](const std::vector<double>& p) { return score_valid_sessions(*valid, p); }};
+    }
+    LstmTrainer(params, model).run(train_source, std::move(train_items), validation, log, progress);
     return model;
 }
 
@@ -269,11 +379,12 @@ std::vector<double> LstmModel::predict_proba(const data::TabularDataset& data) c
 }
 
 std::vector<double> LstmModel::predict_proba(const data::SequenceDataset& data) const {
-    if (params_.arch != "session") throw Error("this LSTM model has arch=" + params_.arch + ": it predicts rows");
+    if (!is_session_arch(params_.arch)) throw Error("this LSTM model has arch=" + params_.arch + ": it predicts rows");
     check_feature_names(feature_names_, data.feature_names);
     if (data.sessions() == 0) return {};
     auto net = network_for(*this);
-    const lstm::SequenceSource source(data, lstm::Standardiser{feature_mean_, feature_scale_});
+    const lstm::SequenceSource source(data, lstm::Standardiser{feature_mean_, feature_scale_},
+                                      encoder_steps_for(*this, data));
     auto proba = predict_with(*net, source, params_.batch_size);
     // 0 on padded steps, as documented.
     const auto mask = data.step_mask.to_vector<float>();
@@ -323,7 +434,7 @@ LstmModel LstmModelIo::from_file(const ModelFile& file, const std::string& origi
     } catch (const std::logic_error&) {
         throw fail("bad input_size '" + file.meta("input_size") + "'");
     }
-    const int64_t want_input = model.params_.arch == "session" ? static_cast<int64_t>(features) : 1;
+    const int64_t want_input = is_session_arch(model.params_.arch) ? static_cast<int64_t>(features) : 1;
     if (input_size != want_input)
         throw fail("input_size " + std::to_string(input_size) + " does not fit arch=" + model.params_.arch + " with " +
                    std::to_string(features) + " features");

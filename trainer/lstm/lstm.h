@@ -5,7 +5,9 @@
 //   return_sequences=True)) -> Bidirectional(LSTM(116)) -> Dense(1, sigmoid),
 //   reading a TabularDataset's features as a sequence of 1-dim steps;
 // - session: one step per track of a SequenceDataset, a probability at every
-//   position, the loss on the positions to predict (predict_mask).
+//   position, the loss on the positions to predict (predict_mask);
+// - session_seq2seq: the same data through an encoder over the history that
+//   hands its state to a decoder over the positions to predict.
 // Features are standardised with the training set's mean and standard
 // deviation (kept in the model); a missing value (NaN) becomes the mean.
 #pragma once
@@ -69,14 +71,17 @@ private:
     std::map<std::string, Tensor> weights_;
 };
 
-// Trains the seed architecture (params.arch must be "seed"). With `valid`,
-// records valid_logloss, valid_auc and valid_accuracy each epoch and, when
-// early_stopping_round > 0, stops after that many epochs without a better
-// valid_logloss and keeps the best epoch's weights.
+// Trains the seed architecture (params.arch must be "seed"). Each epoch scores
+// valid_logloss, valid_auc and valid_accuracy on the validation set: `valid`,
+// or, when it is null and early stopping is on, validation_fraction of the
+// training rows held out. With early_stopping_round > 0 training stops after
+// that many epochs without a better valid_logloss and keeps the best epoch's
+// weights. Never pass the test split as `valid`.
 LstmModel train_lstm(const data::TabularDataset& train, const data::TabularDataset* valid, const LstmParams& params,
                      TrainingLog* log = nullptr, const ProgressCallback& progress = {});
-// Trains the session architecture (params.arch must be "session"); the
-// validation metrics are logloss on the positions to predict, valid_aa and
+// Trains a session architecture (params.arch "session" or "session_seq2seq"),
+// with the same validation and early stopping over sessions; the validation
+// metrics are logloss on the positions to predict, valid_aa and
 // valid_first_accuracy.
 LstmModel train_lstm(const data::SequenceDataset& train, const data::SequenceDataset* valid,
                      const LstmParams& params, TrainingLog* log = nullptr, const ProgressCallback& progress = {});

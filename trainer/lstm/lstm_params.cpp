@@ -8,8 +8,9 @@ const std::vector<ParamSpec<LstmParams>>& lstm_param_table() {
     using P = LstmParams;
     constexpr double kMaxInt = static_cast<double>(std::numeric_limits<int32_t>::max());
     static const std::vector<ParamSpec<P>> table = {
-        {"arch", &P::arch, 0, 0, {"seed", "session"},
-         "seed: Keras's BiLSTM over the 13 seed features as steps; session: one step per track"},
+        {"arch", &P::arch, 0, 0, {"seed", "session", "session_seq2seq"},
+         "seed: Keras's BiLSTM over the 13 seed features as steps; session: one step per track; session_seq2seq: "
+         "an encoder over the history handing its state to a decoder over the positions to predict"},
         {"hidden_size", &P::hidden_size, 1, 4096, {}, "units per LSTM direction", {"units", "num_units"}},
         {"num_layers", &P::num_layers, 1, 16, {}, "stacked LSTM layers"},
         {"bidirectional", &P::bidirectional, 0, 0, {}, "run each layer in both directions (outputs concatenated)"},
@@ -21,8 +22,16 @@ const std::vector<ParamSpec<LstmParams>>& lstm_param_table() {
         {"epsilon", &P::epsilon, 0, 1, {}, "Adam denominator term (Keras 1e-7, PyTorch 1e-8)", {"eps"}},
         {"weight_decay", &P::weight_decay, 0, 1, {}, "L2 penalty added to the gradient, as torch.optim.Adam"},
         {"early_stopping_round", &P::early_stopping_round, 0, kMaxInt, {},
-         "stop after this many epochs without a better valid_logloss (0: off)",
+         "stop after this many epochs without a better valid_logloss and keep the best epoch (0: off)",
          {"early_stopping_rounds", "patience"}},
+        {"validation_fraction", &P::validation_fraction, 0, 0.5, {},
+         "share of the training sessions (or rows) held out for validation when none is given (0: none)"},
+        {"dropout", &P::dropout, 0, 0.9, {}, "dropout on the inputs of the upper layers and the head (training only)"},
+        {"max_grad_norm", &P::max_grad_norm, 0, 1e6, {}, "clip the global gradient norm to this (0: off)",
+         {"clip_grad_norm"}},
+        {"lr_schedule", &P::lr_schedule, 0, 0, {"constant", "cosine"},
+         "constant, or cosine decay from learning_rate to learning_rate * min_lr_ratio over the epochs"},
+        {"min_lr_ratio", &P::min_lr_ratio, 0, 1, {}, "the cosine schedule's final step size, as a share of learning_rate"},
         {"seed", &P::seed, 0, 9.2e18, {}, "seed of the weight initialisation and the batch shuffling",
          {"random_state"}},
         {"num_threads", &P::num_threads, 0, 4096, {}, "CPU threads (0: every core)", {"nthread", "n_jobs"}},

@@ -7,18 +7,25 @@
 #include "engine/error.h"
 #include "engine/lstm_ops.h"
 #include "engine/ops.h"
+#include "kernels/cpu/random.h"
 
 namespace skipper::lstm {
 
-// One direction of one layer: its weights (views into the flat parameter
-// buffer) and their gradients (views into the flat gradient buffer).
-struct LstmNetwork::Direction {
+// One weight set of one direction of one layer (views into the flat
+// parameter buffer) and their gradients (views into the flat gradient buffer).
+struct LstmWeights {
     std::vector<Tensor> w_ih;  // [4H, F_p] per input block p (one per direction of the layer below)
     Tensor w_hh;               // [4H, H]
     Tensor bias;               // [4H]
     std::vector<Tensor> w_ih_grad;
     Tensor w_hh_grad;
     Tensor bias_grad;
+};
+
+// One direction of one layer: one weight set for every step, or (encoder_decoder)
+// the encoder's for the first half of the steps and the decoder's for the rest.
+struct LstmNetwork::Direction {
+    std::vector<LstmWeights> parts;
 };
 
 struct LstmNetwork::Layer {
@@ -36,6 +43,8 @@ struct LstmNetwork::Workspace {
         Tensor dh, dc;  // [B, H]: the running gradients of the backward pass
         // Flattened over time: [T*B, 4H], [T*B, H] (the outputs), [T*B, H] (each step's h_{t-1}).
         Tensor gates_flat, dgates_flat, out_flat, prev_flat, d_out_flat;
+        Tensor dropped_flat;  // [T*B, H]: out_flat after dropout, what the layer above and the head read
+
         // Per step t (time index, not processing order).
         std::vector<Tensor> gates_t, dgates_t, h_t, h_prev_t, c_t, c_prev_t, d_out_t;
         Tensor final_h;  // [B, H]: the state after the whole sequence (h at T-1 forward, at 0 reverse)
@@ -56,6 +65,9 @@ struct LstmNetwork::Workspace {
 namespace {
 
 std::string direction_suffix(int64_t direction) { return direction == 0 ? "" : "_reverse"; }
+
+// The encoder's (or the only) weights keep PyTorch's nn.LSTM names; the decoder's are prefixed.
+std::string part_prefix(int64_t part) { return part == 0 ? "" : "decoder."; }
 
 Tensor flat_view(const Tensor& flat, int64_t& offset, const Shape& shape) {
     const int64_t n = shape_numel(shape);
@@ -121,6 +133,8 @@ LstmNetwork::LstmNetwork(const LstmArchitecture& architecture, DType dtype, Devi
         throw Error(std::string("LstmNetwork: expected dtype f32 or f64, got ") + dtype_name(dtype));
     if (architecture.input_size < 1 || architecture.hidden_size < 1 || architecture.num_layers < 1)
         throw Error("LstmNetwork: input_size, hidden_size and num_layers must be at least 1");
+    if (architecture.encoder_decoder && (architecture.bidirectional || !architecture.output_every_step))
+        throw Error("LstmNetwork: an encoder-decoder is one-directional with an output at every step");
     for (int64_t d = 0; d < architecture.directions(); ++d) {
         contexts_.push_back(std::make_unique<Context>(device, num_threads));
         direction_contexts_.push_back(contexts_.back().get());
@@ -135,7 +149,7 @@ void LstmNetwork::allocate_parameters() {
     int64_t total = 0;
     for (int64_t l = 0; l < architecture_.num_layers; ++l) {
         const int64_t in = l == 0 ? architecture_.input_size : dirs * h;
-        total += dirs * (4 * h * in + 4 * h * h + 4 * h);
+        total += architecture_.parts() * dirs * (4 * h * in + 4 * h * h + 4 * h);
     }
     total += dirs * h + 1;
     flat_parameters_ = Tensor::zeros({total}, dtype_, device_);
@@ -153,14 +167,18 @@ void LstmNetwork::allocate_parameters() {
         auto& layer = layers_[static_cast<size_t>(l)];
         layer.directions.resize(static_cast<size_t>(dirs));
         for (auto& dir : layer.directions) {
-            const int64_t blocks = l == 0 ? 1 : dirs;
-            const int64_t block_width = l == 0 ? architecture_.input_size : h;
-            dir.w_ih.resize(static_cast<size_t>(blocks));
-            dir.w_ih_grad.resize(static_cast<size_t>(blocks));
-            for (int64_t p = 0; p < blocks; ++p)
-                take({4 * h, block_width}, dir.w_ih[static_cast<size_t>(p)], dir.w_ih_grad[static_cast<size_t>(p)]);
-            take({4 * h, h}, dir.w_hh, dir.w_hh_grad);
-            take({4 * h}, dir.bias, dir.bias_grad);
+            dir.parts.resize(static_cast<size_t>(architecture_.parts()));
+            for (auto& part : dir.parts) {
+                const int64_t blocks = l == 0 ? 1 : dirs;
+                const int64_t block_width = l == 0 ? architecture_.input_size : h;
+                part.w_ih.resize(static_cast<size_t>(blocks));
+                part.w_ih_grad.resize(static_cast<size_t>(blocks));
+                for (int64_t p = 0; p < blocks; ++p)
+                    take({4 * h, block_width}, part.w_ih[static_cast<size_t>(p)],
+                         part.w_ih_grad[static_cast<size_t>(p)]);
+                take({4 * h, h}, part.w_hh, part.w_hh_grad);
+                take({4 * h}, part.bias, part.bias_grad);
+            }
         }
     }
     fc_weight_.resize(static_cast<size_t>(dirs));
@@ -172,13 +190,14 @@ void LstmNetwork::allocate_parameters() {
 
 std::vector<std::string> LstmNetwork::parameter_names() const {
     std::vector<std::string> names;
-    for (int64_t l = 0; l < architecture_.num_layers; ++l)
-        for (int64_t d = 0; d < architecture_.directions(); ++d) {
-            const std::string suffix = "_l" + std::to_string(l) + direction_suffix(d);
-            names.push_back("weight_ih" + suffix);
-            names.push_back("weight_hh" + suffix);
-            names.push_back("bias" + suffix);
-        }
+    for (int64_t k = 0; k < architecture_.parts(); ++k)
+        for (int64_t l = 0; l < architecture_.num_layers; ++l)
+            for (int64_t d = 0; d < architecture_.directions(); ++d) {
+                const std::string suffix = "_l" + std::to_string(l) + direction_suffix(d);
+                names.push_back(part_prefix(k) + "weight_ih" + suffix);
+                names.push_back(part_prefix(k) + "weight_hh" + suffix);
+                names.push_back(part_prefix(k) + "bias" + suffix);
+            }
     names.push_back("fc.weight");
     names.push_back("fc.bias");
     return names;
@@ -187,14 +206,17 @@ std::vector<std::string> LstmNetwork::parameter_names() const {
 std::vector<Tensor> LstmNetwork::parameter_blocks(const std::string& name, bool gradient) const {
     if (name == "fc.weight") return gradient ? fc_weight_grad_ : fc_weight_;
     if (name == "fc.bias") return {gradient ? fc_bias_grad_ : fc_bias_};
-    for (int64_t l = 0; l < architecture_.num_layers; ++l)
-        for (int64_t d = 0; d < architecture_.directions(); ++d) {
-            const std::string suffix = "_l" + std::to_string(l) + direction_suffix(d);
-            const Direction& dir = layers_[static_cast<size_t>(l)].directions[static_cast<size_t>(d)];
-            if (name == "weight_ih" + suffix) return gradient ? dir.w_ih_grad : dir.w_ih;
-            if (name == "weight_hh" + suffix) return {gradient ? dir.w_hh_grad : dir.w_hh};
-            if (name == "bias" + suffix) return {gradient ? dir.bias_grad : dir.bias};
-        }
+    for (int64_t k = 0; k < architecture_.parts(); ++k)
+        for (int64_t l = 0; l < architecture_.num_layers; ++l)
+            for (int64_t d = 0; d < architecture_.directions(); ++d) {
+                const std::string suffix = "_l" + std::to_string(l) + direction_suffix(d);
+                const std::string prefix = part_prefix(k);
+                const LstmWeights& w =
+                    layers_[static_cast<size_t>(l)].directions[static_cast<size_t>(d)].parts[static_cast<size_t>(k)];
+                if (name == prefix + "weight_ih" + suffix) return gradient ? w.w_ih_grad : w.w_ih;
+                if (name == prefix + "weight_hh" + suffix) return {gradient ? w.w_hh_grad : w.w_hh};
+                if (name == prefix + "bias" + suffix) return {gradient ? w.bias_grad : w.bias};
+            }
     std::string known;
     for (const auto& n : parameter_names()) known += (known.empty() ? "" : ", ") + n;
     throw Error("unknown LSTM parameter '" + name + "' (known: " + known + ")");
@@ -261,17 +283,23 @@ void LstmNetwork::set_parameter(const std::string& name, const Tensor& value) {
 void LstmNetwork::initialize(uint64_t seed) {
     std::mt19937_64 rng(seed);
     const int64_t h = architecture_.hidden_size;
-    for (int64_t l = 0; l < architecture_.num_layers; ++l)
-        for (int64_t d = 0; d < architecture_.directions(); ++d) {
-            const std::string suffix = "_l" + std::to_string(l) + direction_suffix(d);
-            // Keras's kernel is [in, 4H]: fan_in = in, fan_out = 4H.
-            const Shape ih = parameter_shape("weight_ih" + suffix);
-            set_parameter("weight_ih" + suffix, host_tensor(glorot_uniform(ih[1], ih[0], ih[0] * ih[1], rng), ih, dtype_));
-            set_parameter("weight_hh" + suffix, host_tensor(orthogonal_columns(4 * h, h, rng), {4 * h, h}, dtype_));
-            std::vector<double> bias(static_cast<size_t>(4 * h), 0.0);
-            for (int64_t j = h; j < 2 * h; ++j) bias[static_cast<size_t>(j)] = 1.0;  // unit_forget_bias
-            set_parameter("bias" + suffix, host_tensor(bias, {4 * h}, dtype_));
+    for (int64_t k = 0; k < architecture_.parts(); ++k) {
+        for (int64_t l = 0; l < architecture_.num_layers; ++l) {
+            for (int64_t d = 0; d < architecture_.directions(); ++d) {
+                const std::string suffix = "_l" + std::to_string(l) + direction_suffix(d);
+                const std::string prefix = part_prefix(k);
+                // Keras's kernel is [in, 4H]: fan_in = in, fan_out = 4H.
+                const Shape ih = parameter_shape(prefix + "weight_ih" + suffix);
+                set_parameter(prefix + "weight_ih" + suffix,
+                              host_tensor(glorot_uniform(ih[1], ih[0], ih[0] * ih[1], rng), ih, dtype_));
+                set_parameter(prefix + "weight_hh" + suffix,
+                              host_tensor(orthogonal_columns(4 * h, h, rng), {4 * h, h}, dtype_));
+                std::vector<double> bias(static_cast<size_t>(4 * h), 0.0);
+                for (int64_t j = h; j < 2 * h; ++j) bias[static_cast<size_t>(j)] = 1.0;  // unit_forget_bias
+                set_parameter(prefix + "bias" + suffix, host_tensor(bias, {4 * h}, dtype_));
+            }
         }
+    }
     const int64_t fc_in = architecture_.directions() * h;
     set_parameter("fc.weight", host_tensor(glorot_uniform(fc_in, 1, fc_in, rng), {1, fc_in}, dtype_));
     set_parameter("fc.bias", host_tensor({0.0}, {1}, dtype_));
@@ -281,6 +309,8 @@ LstmBatch& LstmNetwork::batch(int64_t steps, int64_t batch_size) {
     if (steps < 1 || batch_size < 1)
         throw Error("LstmNetwork::batch: need at least one step and one sequence, got T=" + std::to_string(steps) +
                     ", B=" + std::to_string(batch_size));
+    if (architecture_.encoder_decoder && steps < 2)
+        throw Error("LstmNetwork::batch: an encoder-decoder needs at least two steps, got T=" + std::to_string(steps));
     if (workspace_ && workspace_->steps == steps && workspace_->batch == batch_size) return workspace_->inputs;
     workspace_.reset();  // release the old shape's buffers to the allocator first
     auto ws = std::make_unique<Workspace>();
@@ -315,6 +345,7 @@ LstmBatch& LstmNetwork::batch(int64_t steps, int64_t batch_size) {
             const int64_t out_begin = d == 0 ? 1 : 0, prev_begin = d == 0 ? 0 : 1;
             buf.out_flat = buf.h.slice_rows(out_begin, out_begin + t_count).reshape({t_count * b, h});
             buf.prev_flat = buf.h.slice_rows(prev_begin, prev_begin + t_count).reshape({t_count * b, h});
+            buf.dropped_flat = Tensor::zeros({t_count * b, h}, dtype_, device_);
             for (int64_t t = 0; t < t_count; ++t) {
                 const auto slot = [&](const Tensor& x, int64_t s) { return x.slice_rows(s, s + 1).reshape({b, h}); };
                 buf.gates_t.push_back(buf.gates.slice_rows(t, t + 1).reshape({b, 4 * h}));
@@ -347,19 +378,59 @@ void LstmNetwork::run_direction_forward(int64_t layer, int64_t direction) {
     Workspace& ws = *workspace_;
     const Direction& dir = layers_[static_cast<size_t>(layer)].directions[static_cast<size_t>(direction)];
     auto& buf = ws.layers[static_cast<size_t>(layer)][static_cast<size_t>(direction)];
-    // The input projection of every step in one product per input block.
-    for (size_t p = 0; p < dir.w_ih.size(); ++p) {
-        const Tensor& x = layer == 0 ? ws.inputs_flat : ws.layers[static_cast<size_t>(layer - 1)][p].out_flat;
-        ops::matmul(ctx, x, false, dir.w_ih[p], true, buf.gates_flat, 1.0, p == 0 ? 0.0 : 1.0);
+    // The input projection of every step of a weight set in one product per input block.
+    for (size_t k = 0; k < dir.parts.size(); ++k) {
+        const auto& w = dir.parts[k];
+        Tensor gates = part_rows(buf.gates_flat, k);
+        for (size_t p = 0; p < w.w_ih.size(); ++p) {
+            const Tensor& x = layer == 0 ? ws.inputs_flat : layer_output(layer - 1, static_cast<int64_t>(p));
+            ops::matmul(ctx, part_rows(x, k), false, w.w_ih[p], true, gates, 1.0, p == 0 ? 0.0 : 1.0);
+        }
     }
     const int64_t steps = ws.steps;
     for (int64_t s = 0; s < steps; ++s) {
         const auto t = static_cast<size_t>(direction == 0 ? s : steps - 1 - s);
+        const auto& w = dir.parts[part_of_step(static_cast<int64_t>(t))];
         // The first step's h_{t-1} is the zero state: no product needed.
-        if (s > 0) ops::matmul(ctx, buf.h_prev_t[t], false, dir.w_hh, true, buf.gates_t[t], 1.0, 1.0);
-        ops::lstm_cell_forward(ctx, buf.gates_t[t], dir.bias, buf.c_prev_t[t], buf.h_prev_t[t], ws.mask_t[t],
+        if (s > 0) ops::matmul(ctx, buf.h_prev_t[t], false, w.w_hh, true, buf.gates_t[t], 1.0, 1.0);
+        ops::lstm_cell_forward(ctx, buf.gates_t[t], w.bias, buf.c_prev_t[t], buf.h_prev_t[t], ws.mask_t[t],
                                buf.c_t[t], buf.h_t[t]);
     }
+    if (drops_output(layer))
+        ops::dropout_forward(ctx, buf.out_flat, dropout_, dropout_seed(layer, direction), buf.dropped_flat);
+}
+
+int64_t LstmNetwork::encoder_steps() const {
+    return architecture_.encoder_decoder ? workspace_->steps / 2 : workspace_->steps;
+}
+
+size_t LstmNetwork::part_of_step(int64_t t) const {
+    return architecture_.encoder_decoder && t >= encoder_steps() ? 1 : 0;
+}
+
+Tensor LstmNetwork::part_rows(const Tensor& flat, size_t part) const {
+    if (!architecture_.encoder_decoder) return flat;
+    const int64_t b = workspace_->batch, split = encoder_steps() * b;
+    return part == 0 ? flat.slice_rows(0, split) : flat.slice_rows(split, workspace_->steps * b);
+}
+
+void LstmNetwork::set_dropout(double p, uint64_t seed) {
+    if (!(p >= 0.0 && p < 1.0)) throw Error("LstmNetwork::set_dropout: p must be in [0, 1), got " + std::to_string(p));
+    dropout_ = p;
+    dropout_seed_ = seed;
+}
+
+bool LstmNetwork::drops_output(int64_t layer) const {
+    return dropout_ > 0.0 && (layer < architecture_.num_layers - 1 || architecture_.output_every_step);
+}
+
+const Tensor& LstmNetwork::layer_output(int64_t layer, int64_t direction) const {
+    const auto& buf = workspace_->layers[static_cast<size_t>(layer)][static_cast<size_t>(direction)];
+    return drops_output(layer) ? buf.dropped_flat : buf.out_flat;
+}
+
+uint64_t LstmNetwork::dropout_seed(int64_t layer, int64_t direction) const {
+    return counter_hash(dropout_seed_, static_cast<uint64_t>(layer * architecture_.directions() + direction));
 }
 
 void LstmNetwork::set_tf32(bool enabled) {
@@ -382,7 +453,8 @@ const Tensor& LstmNetwork::forward() {
     const auto& last = ws.layers.back();
     for (int64_t d = 0; d < dirs; ++d) {
         const auto& buf = last[static_cast<size_t>(d)];
-        const Tensor& features = architecture_.output_every_step ? buf.out_flat : buf.final_h;
+        const Tensor& features =
+            architecture_.output_every_step ? layer_output(architecture_.num_layers - 1, d) : buf.final_h;
         ops::matmul(ctx, features, false, fc_weight_[static_cast<size_t>(d)], true, ws.logits_col, 1.0,
                     d == 0 ? 0.0 : 1.0);
     }
@@ -399,6 +471,9 @@ void LstmNetwork::run_direction_backward(int64_t layer, int64_t direction) {
     // Gradient reaching the outputs at each step, except for a last layer
     // that returns its final state: then the head seeded buf.dh already.
     const bool per_step_output_grad = !last_layer || architecture_.output_every_step;
+    // The consumers wrote the gradient of the dropped outputs: through the mask.
+    if (drops_output(layer))
+        ops::dropout_backward(ctx, buf.d_out_flat, dropout_, dropout_seed(layer, direction), buf.d_out_flat);
     if (per_step_output_grad) ops::fill(ctx, buf.dh, 0.0);
     ops::fill(ctx, buf.dc, 0.0);
     const int64_t steps = ws.steps;
@@ -409,15 +484,21 @@ void LstmNetwork::run_direction_backward(int64_t layer, int64_t direction) {
         ops::lstm_cell_backward(ctx, buf.gates_t[t], buf.c_prev_t[t], buf.c_t[t], ws.mask_t[t], buf.dh, buf.dc,
                                 buf.dgates_t[t], buf.dc, buf.dh);
         // The first processed step's h_{t-1} is the constant zero state.
-        if (s < steps - 1) ops::matmul(ctx, buf.dgates_t[t], false, dir.w_hh, false, buf.dh, 1.0, 1.0);
+        if (s < steps - 1)
+            ops::matmul(ctx, buf.dgates_t[t], false, dir.parts[part_of_step(static_cast<int64_t>(t))].w_hh, false,
+                        buf.dh, 1.0, 1.0);
     }
-    // Weight gradients as one product over all steps.
-    ops::matmul(ctx, buf.dgates_flat, true, buf.prev_flat, false, dir.w_hh_grad);
-    for (size_t p = 0; p < dir.w_ih.size(); ++p) {
-        const Tensor& x = layer == 0 ? ws.inputs_flat : ws.layers[static_cast<size_t>(layer - 1)][p].out_flat;
-        ops::matmul(ctx, buf.dgates_flat, true, x, false, dir.w_ih_grad[p]);
+    // Weight gradients as one product over all the steps of each weight set.
+    for (size_t k = 0; k < dir.parts.size(); ++k) {
+        auto& w = dir.parts[k];
+        const Tensor dgates = part_rows(buf.dgates_flat, k);
+        ops::matmul(ctx, dgates, true, part_rows(buf.prev_flat, k), false, w.w_hh_grad);
+        for (size_t p = 0; p < w.w_ih.size(); ++p) {
+            const Tensor& x = layer == 0 ? ws.inputs_flat : layer_output(layer - 1, static_cast<int64_t>(p));
+            ops::matmul(ctx, dgates, true, part_rows(x, k), false, w.w_ih_grad[p]);
+        }
+        ops::sum_rows(ctx, dgates, w.bias_grad);
     }
-    ops::sum_rows(ctx, buf.dgates_flat, dir.bias_grad);
 }
 
 double LstmNetwork::forward_backward(bool with_input_gradient) {
@@ -431,7 +512,8 @@ double LstmNetwork::forward_backward(bool with_input_gradient) {
     auto& last = ws.layers.back();
     for (int64_t d = 0; d < dirs; ++d) {
         auto& buf = last[static_cast<size_t>(d)];
-        const Tensor& features = architecture_.output_every_step ? buf.out_flat : buf.final_h;
+        const Tensor& features =
+            architecture_.output_every_step ? layer_output(architecture_.num_layers - 1, d) : buf.final_h;
         ops::matmul(ctx, ws.dlogits_col, true, features, false, fc_weight_grad_[static_cast<size_t>(d)]);
         Tensor& seed = architecture_.output_every_step ? buf.d_out_flat : buf.dh;
         ops::matmul(ctx, ws.dlogits_col, false, fc_weight_[static_cast<size_t>(d)], false, seed);
@@ -458,9 +540,13 @@ double LstmNetwork::forward_backward(bool with_input_gradient) {
         const auto blocks = static_cast<size_t>(to_inputs ? 1 : dirs);
         run_concurrently(std::span(direction_contexts_).first(blocks), [&](size_t p) {
             Tensor& out = to_inputs ? ws.input_grad_flat : ws.layers[static_cast<size_t>(l - 1)][p].d_out_flat;
-            for (int64_t d = 0; d < dirs; ++d)
-                ops::matmul(*direction_contexts_[p], bufs[static_cast<size_t>(d)].dgates_flat, false,
-                            layer.directions[static_cast<size_t>(d)].w_ih[p], false, out, 1.0, d == 0 ? 0.0 : 1.0);
+            for (size_t k = 0; k < static_cast<size_t>(architecture_.parts()); ++k) {
+                Tensor out_rows = part_rows(out, k);
+                for (int64_t d = 0; d < dirs; ++d)
+                    ops::matmul(*direction_contexts_[p], part_rows(bufs[static_cast<size_t>(d)].dgates_flat, k), false,
+                                layer.directions[static_cast<size_t>(d)].parts[k].w_ih[p], false, out_rows, 1.0,
+                                d == 0 ? 0.0 : 1.0);
+            }
         });
         join_directions();
     }

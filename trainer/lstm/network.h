@@ -41,8 +41,16 @@ struct LstmArchitecture {
     // forward direction's at t = T-1 and the reverse direction's at t = 0
     // (Keras's Bidirectional(LSTM(return_sequences=False))) (seed).
     bool output_every_step = false;
+    // true: an encoder-decoder (one-directional, output_every_step). The first
+    // floor(T/2) steps of a batch of T run the encoder's weights, the others
+    // the decoder's; the decoder starts from the encoder's final state (h, c)
+    // of each layer, so the state is all the encoder hands it. The session
+    // arch right-aligns each history to end at step floor(T/2) - 1 and starts
+    // the positions to predict at floor(T/2) (lstm::SequenceSource).
+    bool encoder_decoder = false;
 
     int64_t directions() const { return bidirectional ? 2 : 1; }
+    int64_t parts() const { return encoder_decoder ? 2 : 1; }  // weight sets per layer direction
 };
 
 // One batch, time-major, in the network's dtype and on its device.
@@ -73,7 +81,9 @@ public:
     // Parameters under PyTorch's names and shapes, in this order:
     //   nn.LSTM:   weight_ih_l{k}[_reverse] [4H, in], weight_hh_l{k}[_reverse] [4H, H],
     //              bias_l{k}[_reverse] [4H] (PyTorch's bias_ih + bias_hh; Keras's bias),
-    //   nn.Linear: fc.weight [1, D*H], fc.bias [1].
+    //   nn.Linear: fc.weight [1, D*H], fc.bias [1];
+    //   encoder_decoder: the nn.LSTM names are the encoder's, and the decoder's
+    //   follow as decoder.weight_ih_l{k}, decoder.weight_hh_l{k}, decoder.bias_l{k}.
     std::vector<std::string> parameter_names() const;
     Shape parameter_shape(const std::string& name) const;
     // Host copies (dtype of the network); set_parameter takes any f32/f64 tensor.
@@ -86,6 +96,7 @@ public:
     // the optimizer updates them with one kernel.
     Tensor& flat_parameters() { return flat_parameters_; }
     const Tensor& flat_gradients() const { return flat_gradients_; }
+    Tensor& flat_gradients() { return flat_gradients_; }  // for clipping before the optimizer step
 
     // The batch buffers for T steps of `batch_size` sequences, allocated with
     // every activation buffer when the shape changes and reused otherwise.
@@ -100,6 +111,15 @@ public:
     // Returns the loss.
     double forward_backward(bool with_input_gradient = false);
     const Tensor& input_gradient() const;  // [T, B, F]
+
+    // Dropout for the following forward and forward_backward calls (training):
+    // with probability p, on the outputs of every layer that feeds another
+    // layer or, in output_every_step mode, the head. Each layer direction
+    // draws its mask from (seed, layer, direction) (ops::dropout_forward), so
+    // a given seed gives the same masks on every call: the gradient checks
+    // rely on it, and the trainer passes a new seed per step. p = 0 (the
+    // default): no dropout, as for inference.
+    void set_dropout(double p, uint64_t seed);
 
     // The context of the forward direction; every op outside the two
     // directions (loss, head, optimizer) runs on it.
@@ -116,6 +136,15 @@ private:
     void run_direction_forward(int64_t layer, int64_t direction);
     void run_direction_backward(int64_t layer, int64_t direction);
     void join_directions();
+    // encoder_decoder: the first floor(T/2) steps are the encoder's; else all T.
+    int64_t encoder_steps() const;
+    size_t part_of_step(int64_t t) const;
+    // The rows of a [T*B, X] buffer that weight set `part` runs on.
+    Tensor part_rows(const Tensor& flat, size_t part) const;
+    // Whether layer l's outputs go through dropout, and what its consumers read.
+    bool drops_output(int64_t layer) const;
+    const Tensor& layer_output(int64_t layer, int64_t direction) const;
+    uint64_t dropout_seed(int64_t layer, int64_t direction) const;
     // The tensors holding a named parameter inside the flat buffer (one, or one
     // column block per input direction).
     std::vector<Tensor> parameter_blocks(const std::string& name, bool gradient) const;
@@ -131,6 +160,8 @@ private:
     std::vector<Tensor> fc_weight_, fc_weight_grad_;  // [1, H] per direction
     Tensor fc_bias_, fc_bias_grad_;                   // [1]
     std::unique_ptr<Workspace> workspace_;
+    double dropout_ = 0.0;
+    uint64_t dropout_seed_ = 0;
 };
 
 }  // namespace skipper::lstm
