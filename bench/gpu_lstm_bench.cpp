@@ -110,7 +110,9 @@ void fill_batch(skipper::lstm::LstmNetwork& net, const ModelShape& s) {
     batch.weights.copy_from(Tensor::from_vector<float>(weights, batch.weights.shape()));
 }
 
-void BM_lstm_train_cuda(benchmark::State& state, ModelShape shape, bool tf32) {
+// graph: the forward and backward passes replayed as one CUDA graph;
+// persist: the forward recurrence in the persistent small-H kernel.
+void BM_lstm_train_cuda(benchmark::State& state, ModelShape shape, bool tf32, bool graph, bool persist) {
     if (!require_gpu(state)) return;
     skipper::lstm::LstmArchitecture architecture;
     architecture.input_size = shape.features;
@@ -120,6 +122,15 @@ void BM_lstm_train_cuda(benchmark::State& state, ModelShape shape, bool tf32) {
     architecture.output_every_step = shape.output_every_step;
     skipper::lstm::LstmNetwork net(architecture, DType::f32, Device::cuda);
     net.set_tf32(tf32);
+    net.set_cuda_graph(graph);
+    if (persist) {
+        if (!ops::lstm_recurrent_algorithm_available(net.context(), ops::RecurrentAlgorithm::persist_small_h,
+                                                     DType::f32, shape.batch, kHidden)) {
+            state.SkipWithError("persist_small_h is not offered on this device");
+            return;
+        }
+        net.set_recurrent_algorithm(ops::RecurrentAlgorithm::persist_small_h);
+    }
     net.initialize(42);
     fill_batch(net, shape);
     Tensor& weights = net.flat_parameters();
@@ -312,13 +323,15 @@ void register_benchmarks(int64_t session_features) {
         shapes.push_back({"session", 20, batch, session_features, true});
     }
     for (const auto& shape : shapes)
-        for (bool tf32 : {false, true}) {
-            const std::string name = "BM_lstm_train_cuda/" + shape.name + "_b" + std::to_string(shape.batch) + "_" +
-                                     (tf32 ? "tf32" : "fp32");
-            benchmark::RegisterBenchmark(name.c_str(), BM_lstm_train_cuda, shape, tf32)
-                ->UseManualTime()
-                ->Unit(benchmark::kMillisecond);
-        }
+        for (bool tf32 : {false, true})
+            for (const auto& [graph, persist] : {std::pair{false, false}, std::pair{true, false}, std::pair{true, true}}) {
+                const std::string name = "BM_lstm_train_cuda/" + shape.name + "_b" + std::to_string(shape.batch) +
+                                         "_" + (tf32 ? "tf32" : "fp32") + (graph ? "_graph" : "") +
+                                         (persist ? "_persist" : "");
+                benchmark::RegisterBenchmark(name.c_str(), BM_lstm_train_cuda, shape, tf32, graph, persist)
+                    ->UseManualTime()
+                    ->Unit(benchmark::kMillisecond);
+            }
     for (int64_t batch : {int64_t{1000}, int64_t{4096}})
         for (bool backward : {false, true})
             for (bool tf32 : {false, true}) {

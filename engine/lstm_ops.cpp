@@ -154,6 +154,7 @@ void bce_with_logits_backward(Context& ctx, const Tensor& logits, const Tensor& 
 namespace {
 
 template <bool Backward> void dropout(const char* op, Context& ctx, const Tensor& in, double p, uint64_t seed, Tensor& out) {
+    require_context_device(op, ctx, in);
     require_float(op, in);
     require_tensor(op, "output", out, in.shape(), in);
     if (!(p >= 0.0 && p < 1.0)) throw Error(std::string(op) + ": p must be in [0, 1), got " + std::to_string(p));
@@ -168,7 +169,6 @@ template <bool Backward> void dropout(const char* op, Context& ctx, const Tensor
             SKIPPER_ON_CUDA(cuda::dropout_forward<T>(in.data<T>(), in.numel(), p, seed, out.data<T>(), ctx.cuda_stream()));
         }
     });
-    (void)ctx;
 }
 
 }  // namespace

@@ -141,6 +141,7 @@ void bench_lstm(const BenchOptions& o, int64_t session_features, Device device, 
         arch.input_size = s.features;
         arch.output_every_step = s.output_every_step;
         lstm::LstmNetwork net(arch, DType::f32, device, static_cast<int>(o.num_threads));
+        net.set_cuda_graph(true);
         net.initialize(42);
         lstm::LstmBatch& batch = net.batch(s.steps, kBatch);
         Context& ctx = net.context();

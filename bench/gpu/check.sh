@@ -80,7 +80,8 @@ with_deps timeout 180 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=R
   -DSKIPPER_BUILD_TESTS=ON -DSKIPPER_BUILD_BENCH=ON "${cmake_deps[@]}" 2>&1 | tee "$logs/configure.log"
 phase "build"
 targets=(ops_cuda_test lstm_ops_cuda_test lstm_training_cuda_test lstm_cell_math_test sum_rows_plan_test blas_int_test
-         context_device_test allocator_test step_graph_test lstm_persistent_test gpu_lstm_bench skipper)
+         context_device_test allocator_test step_graph_test lstm_persistent_test dropout_cuda_test gpu_lstm_bench
+         skipper)
 if ! with_deps timeout 420 ninja -C "$build" -j16 "${targets[@]}" >"$logs/build.log" 2>&1; then
   grep -E -A5 '^FAILED|error' "$logs/build.log" | head -60
   echo "build failed: see $logs/build.log"

@@ -315,6 +315,43 @@ TEST(LstmTrainingCuda, ResidentBatchMatchesCpuF32) {
               kF32.weights);
 }
 
+// The training step replayed as a CUDA graph (LstmNetwork::set_cuda_graph)
+// runs the kernels the op-by-op step queues, on the same data: the same
+// losses and weights, step after step, with a new batch uploaded each step.
+TEST(LstmTrainingCuda, GraphReplayMatchesOpByOp) {
+    SKIPPER_SKIP_WITHOUT_GPU();
+    const TrainingSetup& s = kSession;
+    Trainee eager(s, DType::f32, Device::cuda, false), graphed(s, DType::f32, Device::cuda, false);
+    graphed.net.set_cuda_graph(true);
+    for (int step = 1; step <= kTrainingSteps; ++step) {
+        const HostBatch<float> batch = make_batch<float>(s, 4000 + static_cast<uint64_t>(step));
+        const double want = eager.train_step(s, batch), got = graphed.train_step(s, batch);
+        EXPECT_LE(std::fabs(got - want), kF32.loss * std::fabs(want)) << "step " << step;
+    }
+    EXPECT_LE(relative_error(doubles_of(graphed.net.flat_parameters()), doubles_of(eager.net.flat_parameters())),
+              kF32.weights);
+}
+
+// Training with the forward recurrence in the persistent small-H kernel stays
+// within the f32 parity bounds of the CPU (where the kernel is offered).
+TEST(LstmTrainingCuda, PersistentRecurrenceMatchesCpuF32) {
+    SKIPPER_SKIP_WITHOUT_GPU();
+    const TrainingSetup& s = kSession;
+    Trainee cpu(s, DType::f32, Device::cpu, false), gpu(s, DType::f32, Device::cuda, false);
+    if (!ops::lstm_recurrent_algorithm_available(gpu.net.context(), ops::RecurrentAlgorithm::persist_small_h,
+                                                 DType::f32, s.batch, s.architecture.hidden_size))
+        GTEST_SKIP() << "persist_small_h is not offered on this device";
+    gpu.net.set_recurrent_algorithm(ops::RecurrentAlgorithm::persist_small_h);
+    gpu.net.set_cuda_graph(true);
+    for (int step = 1; step <= kTrainingSteps; ++step) {
+        const HostBatch<float> batch = make_batch<float>(s, 5000 + static_cast<uint64_t>(step));
+        const double loss_cpu = cpu.train_step(s, batch), loss_gpu = gpu.train_step(s, batch);
+        EXPECT_LE(std::fabs(loss_gpu - loss_cpu), kF32.loss * std::fabs(loss_cpu)) << "step " << step;
+    }
+    EXPECT_LE(relative_error(doubles_of(gpu.net.flat_parameters()), doubles_of(cpu.net.flat_parameters())),
+              kF32.weights);
+}
+
 // The same seed and batches give bit-identical losses and weights on the GPU
 // (fixed-order reductions; cuBLAS is deterministic on one stream per handle).
 TEST(LstmTrainingCuda, TwoRunsAreBitIdentical) {

@@ -177,7 +177,8 @@ double SequenceSource::fill(const std::vector<int64_t>& indices, int64_t batch, 
     return weight_sum;
 }
 
-BatchStaging::BatchStaging(LstmNetwork& net, int64_t steps, int64_t batch) : net_(net), steps_(steps), batch_(batch) {
+BatchStaging::BatchStaging(LstmNetwork& net, int64_t steps, int64_t batch)
+    : net_(net), steps_(steps), batch_(batch), uploader_(net.context()) {
     if (net.dtype() != DType::f32) throw Error("BatchStaging: the network must train in f32");
     LstmBatch& device = net.batch(steps, batch);
     if (net.device() == Device::cpu) {
@@ -204,10 +205,9 @@ double BatchStaging::fill(const BatchSource& source, const std::vector<int64_t>&
     const double weight_sum = source.fill(indices, batch_, host_.inputs.data<float>(), host_.mask.data<float>(),
                                           host_.targets.data<float>(), host_.weights.data<float>());
     if (net_.device() != Device::cpu) {
-        device.inputs.copy_from(host_.inputs);
-        device.mask.copy_from(host_.mask);
-        device.targets.copy_from(host_.targets);
-        device.weights.copy_from(host_.weights);
+        const Tensor sources[] = {host_.inputs, host_.mask, host_.targets, host_.weights};
+        Tensor targets[] = {device.inputs, device.mask, device.targets, device.weights};
+        uploader_.upload(sources, targets);
     }
     return weight_sum;
 }

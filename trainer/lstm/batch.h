@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/batch_upload.h"
 #include "engine/tensor.h"
 #include "trainer/data/dataset.h"
 #include "trainer/lstm/network.h"
@@ -89,6 +90,7 @@ private:
     LstmNetwork& net_;
     int64_t steps_, batch_;
     LstmBatch host_;  // the network's own buffers when it runs on the CPU
+    BatchUploader uploader_;  // pinned, double-buffered, asynchronous on CUDA
 };
 
 }  // namespace skipper::lstm

@@ -190,6 +190,7 @@ void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train
     const Device device = resolve_device(parse_device_choice(params_.device));
     lstm::LstmNetwork net(model_.architecture_, DType::f32, device, static_cast<int>(params_.num_threads));
     net.set_tf32(params_.tf32);
+    net.set_cuda_graph(true);  // used on CUDA for the steps without dropout (network.h)
     net.initialize(static_cast<uint64_t>(params_.seed));
 
     ops::AdamOptions adam;

@@ -320,6 +320,7 @@ LstmBatch& LstmNetwork::batch(int64_t steps, int64_t batch_size) {
     if (architecture_.encoder_decoder && steps < 2)
         throw Error("LstmNetwork::batch: an encoder-decoder needs at least two steps, got T=" + std::to_string(steps));
     if (workspace_ && workspace_->steps == steps && workspace_->batch == batch_size) return workspace_->inputs;
+    graph_.reset();      // it replays the old shape's buffers
     workspace_.reset();  // release the old shape's buffers to the allocator first
     auto ws = std::make_unique<Workspace>();
     const int64_t t_count = steps, b = batch_size, h = architecture_.hidden_size, f = architecture_.input_size;
@@ -395,14 +396,21 @@ void LstmNetwork::run_direction_forward(int64_t layer, int64_t direction) {
             ops::matmul(ctx, part_rows(x, k), false, w.w_ih[p], true, gates, 1.0, p == 0 ? 0.0 : 1.0);
         }
     }
-    const int64_t steps = ws.steps;
-    for (int64_t s = 0; s < steps; ++s) {
-        const auto t = static_cast<size_t>(direction == 0 ? s : steps - 1 - s);
-        const auto& w = dir.parts[part_of_step(static_cast<int64_t>(t))];
-        // The first step's h_{t-1} is the zero state: no product needed.
-        if (s > 0) ops::matmul(ctx, buf.h_prev_t[t], false, w.w_hh, true, buf.gates_t[t], 1.0, 1.0);
-        ops::lstm_cell_forward(ctx, buf.gates_t[t], w.bias, buf.c_prev_t[t], buf.h_prev_t[t], ws.mask_t[t],
-                               buf.c_t[t], buf.h_t[t]);
+    if (recurrent_algorithm_ == ops::RecurrentAlgorithm::standard) {
+        const int64_t steps = ws.steps;
+        for (int64_t s = 0; s < steps; ++s) {
+            const auto t = static_cast<size_t>(direction == 0 ? s : steps - 1 - s);
+            const auto& w = dir.parts[part_of_step(static_cast<int64_t>(t))];
+            // The first step's h_{t-1} is the zero state: no product needed.
+            if (s > 0) ops::matmul(ctx, buf.h_prev_t[t], false, w.w_hh, true, buf.gates_t[t], 1.0, 1.0);
+            ops::lstm_cell_forward(ctx, buf.gates_t[t], w.bias, buf.c_prev_t[t], buf.h_prev_t[t], ws.mask_t[t],
+                                   buf.c_t[t], buf.h_t[t]);
+        }
+    } else {
+        // One weight set for every step (set_recurrent_algorithm refuses
+        // encoder_decoder): the same recurrence in one persistent kernel.
+        ops::lstm_recurrent_forward(ctx, dir.parts[0].w_hh, dir.parts[0].bias, ws.inputs.mask, direction == 1,
+                                    buf.gates, buf.h, buf.c, recurrent_algorithm_);
     }
     if (drops_output(layer))
         ops::dropout_forward(ctx, buf.out_flat, dropout_, dropout_seed(layer, direction), buf.dropped_flat);
@@ -441,7 +449,21 @@ uint64_t LstmNetwork::dropout_seed(int64_t layer, int64_t direction) const {
     return counter_hash(dropout_seed_, static_cast<uint64_t>(layer * architecture_.directions() + direction));
 }
 
+void LstmNetwork::set_cuda_graph(bool enabled) {
+    use_graph_ = enabled;
+    graph_.reset();
+}
+
+void LstmNetwork::set_recurrent_algorithm(ops::RecurrentAlgorithm algorithm) {
+    if (algorithm != ops::RecurrentAlgorithm::standard && architecture_.encoder_decoder)
+        throw Error(std::string("LstmNetwork: ") + ops::recurrent_algorithm_name(algorithm) +
+                    " runs one weight set over every step; encoder_decoder switches weights mid-sequence");
+    recurrent_algorithm_ = algorithm;
+    graph_.reset();
+}
+
 void LstmNetwork::set_tf32(bool enabled) {
+    graph_.reset();  // cuBLAS's math mode is read when the products are queued
     for (auto& ctx : contexts_) ctx->set_tf32(enabled);
 }
 
@@ -510,6 +532,21 @@ void LstmNetwork::run_direction_backward(int64_t layer, int64_t direction) {
 }
 
 double LstmNetwork::forward_backward(bool with_input_gradient) {
+    if (!workspace_) throw Error("LstmNetwork::forward_backward: call batch(steps, batch_size) and fill it first");
+    if (use_graph_ && device_ == Device::cuda && !with_input_gradient && dropout_ == 0.0) {
+        if (!graph_)
+            graph_ = std::make_unique<StepGraph>(direction_contexts_, [this] { queue_forward_backward(false); });
+        graph_->launch();
+    } else {
+        queue_forward_backward(with_input_gradient);
+    }
+    // Read last: the value needs a host synchronisation, and taking it after
+    // the backward pass is queued lets the GPU run while the host waits.
+    Workspace& ws = *workspace_;
+    return ops::bce_with_logits_forward(context(), ws.logits, ws.inputs.targets, ws.inputs.weights);
+}
+
+void LstmNetwork::queue_forward_backward(bool with_input_gradient) {
     forward();
     Workspace& ws = *workspace_;
     Context& ctx = context();
@@ -558,9 +595,6 @@ double LstmNetwork::forward_backward(bool with_input_gradient) {
         });
         join_directions();
     }
-    // Read last: the value needs a host synchronisation, and taking it after
-    // the backward pass is queued lets the GPU run while the host waits.
-    return ops::bce_with_logits_forward(ctx, ws.logits, ws.inputs.targets, ws.inputs.weights);
 }
 
 const Tensor& LstmNetwork::input_gradient() const {

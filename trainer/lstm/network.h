@@ -27,6 +27,8 @@
 #include <vector>
 
 #include "engine/context.h"
+#include "engine/lstm_ops.h"
+#include "engine/step_graph.h"
 #include "engine/tensor.h"
 
 namespace skipper::lstm {
@@ -131,6 +133,19 @@ public:
     // default): no dropout, as for inference.
     void set_dropout(double p, uint64_t seed);
 
+    // On CUDA: forward_backward captures the forward and backward passes once
+    // per batch shape as a CUDA graph (engine/step_graph.h) and replays it: one
+    // launch instead of about 430. Steps with dropout (its per-step seed is a
+    // kernel argument a graph would freeze) or the input gradient run op by op.
+    void set_cuda_graph(bool enabled);
+    // How each direction's forward recurrence runs: standard (a product and a
+    // cell kernel per step) or persist_small_h (ops::lstm_recurrent_forward,
+    // where lstm_recurrent_algorithm_available says so; not encoder_decoder).
+    void set_recurrent_algorithm(ops::RecurrentAlgorithm algorithm);
+
+    // Every direction's context (the first is context()).
+    std::span<Context* const> contexts() const { return direction_contexts_; }
+
     // The context of the forward direction; every op outside the two
     // directions (loss, head, optimizer) runs on it.
     Context& context() { return *contexts_[0]; }
@@ -144,6 +159,8 @@ private:
 
     void allocate_parameters();
     void run_direction_forward(int64_t layer, int64_t direction);
+    // Queues forward, loss gradient and backward; reads nothing back.
+    void queue_forward_backward(bool with_input_gradient);
     void run_direction_backward(int64_t layer, int64_t direction);
     void join_directions();
     // encoder_decoder: the first floor(T/2) steps are the encoder's; else all T.
@@ -170,6 +187,9 @@ private:
     std::vector<Tensor> fc_weight_, fc_weight_grad_;  // [1, H] per direction
     Tensor fc_bias_, fc_bias_grad_;                   // [1]
     std::unique_ptr<Workspace> workspace_;
+    bool use_graph_ = false;
+    ops::RecurrentAlgorithm recurrent_algorithm_ = ops::RecurrentAlgorithm::standard;
+    std::unique_ptr<StepGraph> graph_;  // of the current workspace; destroyed before it
     double dropout_ = 0.0;
     uint64_t dropout_seed_ = 0;
 };
