@@ -124,6 +124,8 @@ ApiResponse Api::handle(const ApiRequest& request) const {
     } catch (const std::exception& e) {
         // A model error or bad_alloc is a 500 for this request alone.
         return error_response(500, "", std::string("internal error: ") + e.what());
+    } catch (...) {
+        return error_response(500, "", "internal error");
     }
 }
 
