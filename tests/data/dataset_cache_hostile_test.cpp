@@ -145,6 +145,23 @@ TEST(DatasetCacheHostile, TheRewrittenValidFileLoads) {
     EXPECT_EQ(load_error(file), "");
 }
 
+// Regression (dataset_cache_fuzz): a cache with no held-out rows copied its
+// empty sections to null pointers, undefined behaviour that the sanitizer
+// build reports.
+TEST(DatasetCacheHostile, ACacheWithAnEmptyPartLoads) {
+    DatasetCache cache;
+    cache.data.train = part({0, 0, 2, 1, 3, 2}, {1, 0, 1}, {0, 0, 1});
+    cache.data.test = part({}, {}, {});
+    cache.data.sessions = 2;
+    const std::string path = temp_file("empty_part.cache");
+    save_dataset_cache(path, cache);
+    const DatasetCache loaded = load_dataset_cache(path, false);
+    std::filesystem::remove(path);
+    EXPECT_EQ(loaded.data.train.rows(), 3);
+    EXPECT_EQ(loaded.data.test.rows(), 0);
+    EXPECT_TRUE(loaded.data.test.session_index.empty());
+}
+
 struct Crafted {
     const char* what;
     std::function<void(Sections&)> change;
