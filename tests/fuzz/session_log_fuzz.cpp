@@ -2,19 +2,18 @@
 // DataError is the only acceptable failure.
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "engine/error.h"
-#include "tests/fuzz/fuzz_input.h"
 #include "trainer/data/mssd.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace skipper;
-    static fuzz::MemoryFile file;
-    const std::string& path = file.replace(data, size);
+    const std::string_view text(reinterpret_cast<const char*>(data), size);
     for (const data::OnBadRow mode : {data::OnBadRow::error, data::OnBadRow::skip}) {
         data::ReadReport report;
         try {
-            const data::SessionLog log = data::read_session_log(path, {mode, 1}, &report);
+            const data::SessionLog log = data::parse_session_log(text, "fuzz.csv", {mode, 1}, &report);
             // Every code a row holds indexes its dictionary.
             const auto* session = log.session.data<int32_t>();
             const auto* track = log.track.data<int32_t>();

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -254,7 +255,11 @@ DatasetCache load_dataset_cache(const std::string& path, bool check_sources) {
         for (const auto& b : meta.at("bins")) {
             gbdt::FeatureBins bins;
             bins.categorical = b.at("categorical").get<bool>();
-            bins.upper_bounds.resize(b.at("bounds").get<size_t>());
+            // Bounded before it sizes anything: a feature has at most 256 bins.
+            const auto bound_count_here = b.at("bounds").get<int64_t>();
+            if (bound_count_here < 0 || bound_count_here > 255)
+                throw fail("a feature declares " + std::to_string(bound_count_here) + " bin edges (at most 255)");
+            bins.upper_bounds.resize(static_cast<size_t>(bound_count_here));
             bins.bin_category = b.at("bin_category").get<std::vector<int32_t>>();
             bins.category_bin = b.at("category_bin").get<std::vector<int32_t>>();
             bound_count += bins.upper_bounds.size();
@@ -276,6 +281,17 @@ DatasetCache load_dataset_cache(const std::string& path, bool check_sources) {
         const auto& b = feature_bins[f];
         if (b.categorical != categorical[f] || b.num_bins() > 256 || b.value_bins() < 1)
             throw fail("the bins of feature '" + names[f] + "' are out of range");
+        // Numeric edges never decrease, are infinite or within float range
+        // (they sit between f32 values) and end at +infinity, as the fitter
+        // makes them.
+        const auto& ub = b.upper_bounds;
+        for (size_t i = 0; i < ub.size(); ++i) {
+            const bool in_range = std::isinf(ub[i]) || std::abs(ub[i]) <= std::numeric_limits<float>::max();
+            const bool ordered = i == 0 || ub[i] >= ub[i - 1];
+            const bool last_ok = i + 1 < ub.size() || ub[i] == std::numeric_limits<double>::infinity();
+            if (!in_range || !ordered || !last_ok)
+                throw fail("the bin edges of feature '" + names[f] + "' are out of order or range");
+        }
         for (int32_t c : b.bin_category)
             if (c < 0 || static_cast<size_t>(c) >= b.category_bin.size()) throw fail("the bins of feature '" + names[f] + "' are out of range");
         for (int32_t bin : b.category_bin)
@@ -317,11 +333,33 @@ DatasetCache load_dataset_cache(const std::string& path, bool check_sources) {
         part.session_index.resize(n);
         part.position.resize(n);
         part.row_keys.resize(n);
-        std::memcpy(part.session_index.data(), session, s_bytes);
-        std::memcpy(part.position.data(), position, p_bytes);
-        std::memcpy(part.row_keys.data(), keys, k_bytes);
+        // An empty part's vectors have no storage: memcpy to null is undefined
+        // even for 0 bytes (found by dataset_cache_fuzz on a cache with no held-out rows).
+        if (n > 0) {
+            std::memcpy(part.session_index.data(), session, s_bytes);
+            std::memcpy(part.position.data(), position, p_bytes);
+            std::memcpy(part.row_keys.data(), keys, k_bytes);
+        }
         (void)b_bytes;
         (void)l_bytes;
+        // The rows are data from the file too: bins index histograms and
+        // labels feed the loss (check_binned_dataset, as training checks them),
+        // and sessions are numbered from 0 in row order with positions from 1.
+        if (n > 0) {
+            try {
+                gbdt::check_binned_dataset(part, kParts[p]);
+            } catch (const Error& e) {
+                throw fail(e.what());
+            }
+        }
+        for (size_t i = 0; i < n; ++i) {
+            const int32_t number = part.session_index[i], previous = i == 0 ? -1 : part.session_index[i - 1];
+            if (i == 0 ? number != 0 : (number != previous && number != previous + 1))
+                throw fail(prefix + "session_index at row " + std::to_string(i) + " is " +
+                           std::to_string(part.session_index[i]) + " after " + std::to_string(previous));
+            if (part.position[i] < 1)
+                throw fail(prefix + "position at row " + std::to_string(i) + " is " + std::to_string(part.position[i]));
+        }
     }
     return cache;
 }
