@@ -2,9 +2,9 @@
 # Run HERE (a Debian 12 machine with apt and a network), before a GPU run: the
 # lent GPU machines have CUDA, CMake, ninja and PyTorch but no network and,
 # as far as their image description says, none of Skipper's other build
-# dependencies (OpenBLAS, GoogleTest, Google Benchmark, cpp-httplib,
-# nlohmann-json, pkg-config). This downloads their Debian packages (about
-# 19 MB) into .gpu-deps/ at the repository root, which git ignores locally;
+# dependencies (OpenBLAS, GoogleTest, Google Benchmark, the Boost
+# headers for the server's Beast/Asio, zlib, nlohmann-json, pkg-config). This downloads their Debian packages (about
+# 23 MB) into .gpu-deps/ at the repository root, which git ignores locally;
 # name `.gpu-deps` in the device tool's `carry` and bench/gpu/check.sh
 # unpacks them into a private prefix (never into /).
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/../.."
 packages=(
   libopenblas0-openmp libopenblas-openmp-dev libgfortran5
   libgtest-dev libbenchmark-dev libbenchmark1debian
-  libcpp-httplib-dev libcpp-httplib0.11 libssl-dev libssl3 zlib1g-dev zlib1g libbrotli-dev libbrotli1
+  libboost1.74-dev zlib1g-dev zlib1g
   nlohmann-json3-dev pkgconf pkgconf-bin libpkgconf3
 )
 
