@@ -190,7 +190,7 @@ void broadcast(std::vector<uint8_t>& bytes, [[maybe_unused]] int root) {
 #endif
 }
 
-std::vector<std::vector<uint8_t>> gather(std::span<const uint8_t> bytes, int root) {
+std::vector<std::vector<uint8_t>> gather(std::span<const uint8_t> bytes, [[maybe_unused]] int root) {
     count(bytes.size());
     if (!distributed()) return {std::vector<uint8_t>(bytes.begin(), bytes.end())};
     std::vector<std::vector<uint8_t>> out;
