@@ -158,6 +158,17 @@ TEST(LstmTrain, Seq2SeqArchLearnsTheSignalAcrossTheHandOver) {
     const LstmModel loaded = LstmModel::from_bytes(model.to_bytes(), "memory");
     EXPECT_EQ(loaded.arch(), "session_seq2seq");
     EXPECT_EQ(loaded.predict_proba(valid), proba);
+
+    // The encoder-decoder reads each session's history steps: without the
+    // history mask it is a clear error, never a read through a null pointer.
+    data::SequenceDataset unmarked = valid;
+    unmarked.history_mask = Tensor();
+    try {
+        (void)model.predict_proba(unmarked);
+        ADD_FAILURE() << "a session set without history_mask was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("history_mask"), std::string::npos) << e.what();
+    }
 }
 
 TEST(LstmTrain, SameSeedGivesTheSameWeights) {

@@ -196,6 +196,24 @@ data::SequenceDataset sequences(const F32<3>& x, std::optional<F32<2>> y, const 
     out.step_mask = view(step_mask);
     if (y) out.labels = view(*y);
     if (predict_mask) out.predict_mask = view(*predict_mask);
+    // The session task's halves (DESIGN section 1): of a session's L real
+    // steps, the first floor(L/2) are its history. The encoder-decoder model
+    // reads them; the caller gives only which steps are real.
+    const int64_t sessions = out.sessions(), steps = out.max_steps();
+    out.history_mask = Tensor::zeros({sessions, steps}, DType::f32);
+    out.lengths.resize(static_cast<size_t>(sessions));
+    const float* real = out.step_mask.data<float>();
+    float* history = out.history_mask.data<float>();
+    for (int64_t s = 0; s < sessions; ++s) {
+        int32_t length = 0;
+        for (int64_t t = 0; t < steps; ++t) length += real[s * steps + t] != 0.0f;
+        out.lengths[static_cast<size_t>(s)] = length;
+        for (int64_t t = 0, seen = 0; t < steps && seen < data::history_length(length); ++t)
+            if (real[s * steps + t] != 0.0f) {
+                history[s * steps + t] = 1.0f;
+                ++seen;
+            }
+    }
     return out;
 }
 

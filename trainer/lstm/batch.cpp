@@ -132,6 +132,12 @@ SequenceSource::SequenceSource(const data::SequenceDataset& data, Standardiser s
         throw Error("LSTM input: the standardiser has " + std::to_string(standardiser_.mean.size()) +
                     " features, the data " + std::to_string(features_));
     if (encoder_steps == 0 || sessions_ == 0) return;
+    const Shape per_step{sessions_, steps_};
+    if (!data.history_mask.defined() || data.history_mask.shape() != per_step)
+        throw Error("LSTM input: the encoder-decoder model needs history_mask f32" + shape_string(per_step) +
+                    " (the history steps of each session), got " +
+                    (data.history_mask.defined() ? data.history_mask.describe() : std::string("none")));
+    require_host_f32(data.history_mask, "history_mask");
     // The history is the run of history_mask steps at the session's start.
     const float* history = data.history_mask.data<float>();
     const float* step = data.step_mask.data<float>();

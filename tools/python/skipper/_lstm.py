@@ -39,7 +39,7 @@ class LSTMClassifier(ClassifierMixin, _Estimator):
     _model_type = _core.LstmModel
 
     def __init__(self, hidden_size=116, num_layers=2, bidirectional=True, epochs=10, batch_size=1000,
-                 learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-7, weight_decay=0.0, early_stopping_round=0,
+                 learning_rate=1e-3, beta1=0.9, beta2=0.999, epsilon=1e-7, weight_decay=0.0, early_stopping_round=3,
                  random_state=42, n_jobs=None, device="auto", **kwargs):
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -74,7 +74,8 @@ class LSTMClassifier(ClassifierMixin, _Estimator):
         """Trains on rows (2-D X, 1-D y) or sessions (3-D X, 2-D y of 0/1 labels).
 
         eval_set: one validation set: (X, y) for rows, (X, y, mask[, step_mask])
-        for sessions, scored every epoch (and watched by early_stopping_round).
+        for sessions, scored every epoch (and watched by early_stopping_round);
+        without one, the engine holds out validation_fraction of the training data.
         """
         return self._fit_or_keep(self._fit, X, y, mask, step_mask, eval_set, feature_name, categorical_feature,
                                  callbacks)

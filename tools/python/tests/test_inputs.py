@@ -148,7 +148,7 @@ def test_metrics_input_errors():
 def test_read_mssd_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no-such-folder"):
         skipper.read_mssd(tmp_path / "no-such-folder")
-    with pytest.raises(ValueError, match="expected one session-log file"):
+    with pytest.raises(ValueError, match="found no session-log file"):
         skipper.read_mssd(tmp_path)  # an empty folder
     with pytest.raises(ValueError, match="task"):
         skipper.read_mssd(task="both", sessions=20)
