@@ -5,13 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
 
-#include "engine/error.h"
 #include "engine/serialize.h"
+#include "tests/model_file_test_util.h"
 #include "trainer/gbdt/gbdt.h"
 #include "trainer/model_metadata.h"
 
@@ -63,15 +62,9 @@ TEST(GbdtHostileFile, TheHandWrittenFileIsValidAndPredictsAsDrawn) {
     EXPECT_DOUBLE_EQ(model.predict_raw_row(b_high), -1.0 + 0.3);
 }
 
-struct Crafted {
-    const char* what;
-    std::function<void(ModelFile&)> change;
-    const char* message;  // part of the expected error
-};
-
 TEST(GbdtHostileFile, EveryFieldOutOfRangeIsRefusedWithItsName) {
     constexpr int32_t kBig = std::numeric_limits<int32_t>::max();
-    const std::vector<Crafted> cases = {
+    const std::vector<test::CraftedModelFile> cases = {
         // The attack of issue 13: one intermediate offset far past the arrays.
         {"node offset past the arrays", [](ModelFile& f) { set<int32_t>(f, "tree_node_offsets", 1, kBig); },
          "tree_node_offsets[1]"},
@@ -132,21 +125,9 @@ TEST(GbdtHostileFile, EveryFieldOutOfRangeIsRefusedWithItsName) {
         {"schema lists of different lengths", [](ModelFile& f) { f.metadata["categorical"] = "[false]"; },
          "feature metadata lists disagree"},
     };
-    for (const Crafted& c : cases) {
-        ModelFile file = valid_file();
-        c.change(file);
-        const std::vector<uint8_t> bytes = serialize_model(file);
-        // The checksum is valid and the container parses: the loader has to catch it.
-        ASSERT_NO_THROW(deserialize_model(bytes, "crafted.skm")) << c.what;
-        try {
-            GbdtModel::from_bytes(bytes, "crafted.skm");
-            ADD_FAILURE() << c.what << ": loaded";
-        } catch (const FormatError& e) {
-            const std::string message = e.what();
-            EXPECT_NE(message.find("crafted.skm"), std::string::npos) << c.what << ": " << message;
-            EXPECT_NE(message.find(c.message), std::string::npos) << c.what << ": " << message;
-        }
-    }
+    test::expect_each_crafted_file_refused(valid_file, cases, [](const std::vector<uint8_t>& bytes, const char* name) {
+        GbdtModel::from_bytes(bytes, name);
+    });
 }
 
 }  // namespace

@@ -7,12 +7,12 @@
 #include <sys/resource.h>
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "engine/error.h"
 #include "engine/serialize.h"
+#include "tests/model_file_test_util.h"
 #include "tests/test_util.h"
 #include "trainer/lstm/lstm.h"
 #include "trainer/lstm/network.h"
@@ -110,14 +110,8 @@ TEST(LstmHostileFile, HugeDeclaredSizesAreRefusedBeforeAnyAllocation) {
     EXPECT_LT(max_rss_kb() - before, 64 * 1024) << "the loader allocated from the declared sizes";
 }
 
-struct Crafted {
-    const char* what;
-    std::function<void(ModelFile&)> change;
-    const char* message;  // part of the expected error
-};
-
 TEST(LstmHostileFile, EveryFieldOutOfRangeIsRefusedWithItsName) {
-    const std::vector<Crafted> cases = {
+    const std::vector<test::CraftedModelFile> cases = {
         {"hidden size larger than the weights", [](ModelFile& f) { f.metadata["param.hidden_size"] = "4"; },
          "weight 'weight_ih_l0' must be f32[16, 2]"},
         {"more layers than the weights", [](ModelFile& f) { f.metadata["param.num_layers"] = "3"; },
@@ -156,20 +150,9 @@ TEST(LstmHostileFile, EveryFieldOutOfRangeIsRefusedWithItsName) {
         {"schema lists of different lengths", [](ModelFile& f) { f.metadata["category_names"] = "[[]]"; },
          "feature metadata lists disagree"},
     };
-    for (const Crafted& c : cases) {
-        ModelFile file = valid_file();
-        c.change(file);
-        const std::vector<uint8_t> bytes = serialize_model(file);
-        ASSERT_NO_THROW(deserialize_model(bytes, "crafted.skm")) << c.what;
-        try {
-            LstmModel::from_bytes(bytes, "crafted.skm");
-            ADD_FAILURE() << c.what << ": loaded";
-        } catch (const FormatError& e) {
-            const std::string message = e.what();
-            EXPECT_NE(message.find("crafted.skm"), std::string::npos) << c.what << ": " << message;
-            EXPECT_NE(message.find(c.message), std::string::npos) << c.what << ": " << message;
-        }
-    }
+    test::expect_each_crafted_file_refused(valid_file, cases, [](const std::vector<uint8_t>& bytes, const char* name) {
+        LstmModel::from_bytes(bytes, name);
+    });
 }
 
 }  // namespace
