@@ -526,7 +526,7 @@ TEST(GbdtBoosting, FeatureImportanceFavoursTheSignal) {
 // ---- Model files ----
 
 std::string temp_path(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / ("skipper_gbdt_test_" + name)).string();
+    return (std::filesystem::path(testing::TempDir()) / ("skipper_gbdt_test_" + name)).string();
 }
 
 TEST(GbdtModelFile, SaveLoadGivesIdenticalPredictions) {

@@ -13,7 +13,7 @@ namespace skipper {
 namespace {
 
 std::string temp_path(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / ("skipper_npy_test_" + name)).string();
+    return (std::filesystem::path(testing::TempDir()) / ("skipper_npy_test_" + name)).string();
 }
 
 template <class T> void check_round_trip(const Shape& shape) {
