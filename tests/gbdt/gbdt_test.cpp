@@ -422,6 +422,25 @@ TEST(GbdtQuantized, IdenticalModelBytesForAnyRowBlockSize) {
     }
 }
 
+// The layout is how histograms are built, not what they hold.
+TEST(GbdtBoosting, IdenticalModelBytesRowWiseAndColumnWise) {
+    const auto train = learnable_set(30000, 23);
+    for (const bool quantized : {false, true}) {
+        GbdtParams p = small_params();
+        p.num_iterations = 6;
+        p.num_leaves = 31;
+        p.use_quantized_grad = quantized;
+        p.num_threads = 2;
+        p.force_row_wise = true;
+        const auto row_wise = train_gbdt(train, nullptr, p).to_bytes();
+        p.force_row_wise = false;
+        p.force_col_wise = true;
+        EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == row_wise) << "quantized=" << quantized;
+        p.force_col_wise = false;
+        EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == row_wise) << "quantized=" << quantized << " (automatic)";
+    }
+}
+
 TEST(GbdtQuantized, SameTopSplitsAsFloat) {
     // Steps at known places (x0 at 0.3, x1 at 0.7, category 2), plus noise:
     // the top splits are clear, and rounding the gradients must not move them.
@@ -647,6 +666,9 @@ TEST(GbdtParams, BadParametersAreRefusedNamingThem) {
     GbdtParams no_valid;
     no_valid.early_stopping_round = 5;
     EXPECT_EQ(param_error_name([&] { train_gbdt(train, nullptr, no_valid); }), "early_stopping_round");
+    GbdtParams both_layouts;
+    both_layouts.force_col_wise = both_layouts.force_row_wise = true;
+    EXPECT_EQ(param_error_name([&] { train_gbdt(train, nullptr, both_layouts); }), "force_col_wise");
 }
 
 TEST(GbdtData, BadTrainingDataIsRefused) {
