@@ -186,12 +186,11 @@ void histogram_build(Context& ctx, const HistogramRows& rows, const Tensor& row_
     (void)ctx;
 }
 
-int64_t partition_histogram(Context& ctx, const HistogramRows& rows, int32_t split_feature, const Tensor& goes_left,
-                            bool build_left, Tensor& leaf_rows, Tensor& row_scratch, Tensor& histogram,
-                            Tensor& scratch) {
-    const char* op = "partition_histogram";
-    const cpu::HistogramSource s = source_of(op, rows);
-    check_histogram(op, rows, histogram);
+namespace {
+
+// The checks partition_histogram and partition_rows share; returns the row count.
+int64_t check_partition(const char* op, const cpu::HistogramSource& s, const HistogramRows& rows, int32_t split_feature,
+                        const Tensor& goes_left, const Tensor& leaf_rows, const Tensor& row_scratch) {
     require(split_feature >= 0 && split_feature < s.num_features, op,
             [&] { return "split feature " + std::to_string(split_feature) + " out of range"; });
     require(goes_left.defined() && goes_left.dtype() == DType::u8 && goes_left.numel() == 256, op,
@@ -202,6 +201,18 @@ int64_t partition_histogram(Context& ctx, const HistogramRows& rows, int32_t spl
     require(row_scratch.defined() && row_scratch.dtype() == DType::i32 && row_scratch.numel() >= n, op,
             [&] { return "expected i32 row_scratch of at least " + std::to_string(n) + ", got " + row_scratch.describe(); });
     require_cpu(op, row_scratch);
+    return n;
+}
+
+}  // namespace
+
+int64_t partition_histogram(Context& ctx, const HistogramRows& rows, int32_t split_feature, const Tensor& goes_left,
+                            bool build_left, Tensor& leaf_rows, Tensor& row_scratch, Tensor& histogram,
+                            Tensor& scratch) {
+    const char* op = "partition_histogram";
+    const cpu::HistogramSource s = source_of(op, rows);
+    check_histogram(op, rows, histogram);
+    const int64_t n = check_partition(op, s, rows, split_feature, goes_left, leaf_rows, row_scratch);
     if (quantized(rows))
         require(cpu::quantized_sums_fit_64(n, rows.quant_bins), op,
                 [&] { return std::to_string(n) + " rows with quant_bins " + std::to_string(rows.quant_bins) + " overflow 64-bit sums"; });
@@ -209,6 +220,17 @@ int64_t partition_histogram(Context& ctx, const HistogramRows& rows, int32_t spl
     const int64_t left = cpu::partition_histogram(s, split_feature, goes_left.data<uint8_t>(), build_left,
                                                   leaf_rows.data<int32_t>(), n, row_scratch.data<int32_t>(),
                                                   histogram.raw(), scratch.raw());
+    (void)ctx;
+    return left;
+}
+
+int64_t partition_rows(Context& ctx, const HistogramRows& rows, int32_t split_feature, const Tensor& goes_left,
+                       Tensor& leaf_rows, Tensor& row_scratch) {
+    const char* op = "partition_rows";
+    const cpu::HistogramSource s = source_of(op, rows);
+    const int64_t n = check_partition(op, s, rows, split_feature, goes_left, leaf_rows, row_scratch);
+    const int64_t left = cpu::partition_rows(s, split_feature, goes_left.data<uint8_t>(), leaf_rows.data<int32_t>(), n,
+                                             row_scratch.data<int32_t>());
     (void)ctx;
     return left;
 }

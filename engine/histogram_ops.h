@@ -81,6 +81,12 @@ Tensor bins_column_major(Context& ctx, const Tensor& bins);
 // How many parallel regions the histogram kernels have opened in this process.
 int64_t histogram_parallel_regions();
 
+// partition_histogram without the histogram: for a split whose children will
+// not be split (at max_depth, or the tree's last leaf), as LightGBM skips
+// their histograms.
+int64_t partition_rows(Context& ctx, const HistogramRows& rows, int32_t split_feature, const Tensor& goes_left,
+                       Tensor& leaf_rows, Tensor& row_scratch);
+
 // out = parent - child (the subtraction trick: a leaf's larger child from its
 // parent and its smaller child); exact in quantized mode. out may alias parent.
 void histogram_subtract(Context& ctx, const Tensor& parent, const Tensor& child, Tensor& out);

@@ -81,7 +81,7 @@ int export_task(const Args& args) {
     const std::string mssd_dir = flag(args, "mssd", "-");
     const data::MssdData mssd =
         mssd_dir == "-" ? data::generate_mssd(options)
-                        : data::load_mssd_files(data::find_mssd_layout(mssd_dir + "/training_set").logs,
+                        : data::load_mssd_files(data::expand_paths(mssd_dir + "/training_set/log*.csv", "mssd"),
                                                 data::find_mssd_layout(mssd_dir).tracks, 1.0, {}, nullptr);
     data::TabularDataset rows;
     data::Split split;

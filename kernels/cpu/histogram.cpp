@@ -139,11 +139,13 @@ void accumulate(const HistogramSource& s, void* hist, const int32_t* rows, int64
 // row's line, which the add then finds in L1; rows are prefetched
 // kPrefetchDistance ahead. (A branch-free split, writing each row to both
 // sides, measured slower: the time goes to fetching rows, not to mispredicts.)
-template <class Sums>
+// With kBuild false (partition_rows) it only splits: no histogram, and only
+// the split column's bytes are prefetched.
+template <class Sums, bool kBuild = true>
 int64_t partition_block(const HistogramSource& s, int32_t split_feature, const uint8_t* goes_left, bool build_left,
                         const int32_t* rows, int64_t begin, int64_t end, int32_t* out, void* hist) {
     auto* h = static_cast<typename Sums::Slot*>(hist);
-    std::memset(h, 0, static_cast<size_t>(s.total_bins) * sizeof(typename Sums::Slot));
+    if constexpr (kBuild) std::memset(h, 0, static_cast<size_t>(s.total_bins) * sizeof(typename Sums::Slot));
     const bool row_wise = s.bins != nullptr;
     const int64_t row_stride = row_wise ? s.num_features : 1;
     const uint8_t* column = row_wise ? s.bins + split_feature : s.columns + split_feature * s.rows;
@@ -152,14 +154,14 @@ int64_t partition_block(const HistogramSource& s, int32_t split_feature, const u
     for (int64_t i = begin; i < end; ++i) {
         if (i + kPrefetchDistance < end) {
             const int32_t ahead = rows[i + kPrefetchDistance];
-            if (row_wise) prefetch_row<Sums>(s, ahead);
-            else __builtin_prefetch(column + ahead);
+            if (kBuild && row_wise) prefetch_row<Sums>(s, ahead);
+            else __builtin_prefetch(column + ahead * row_stride);
         }
         const int32_t row = rows[i];
         const bool is_left = goes_left[column[static_cast<int64_t>(row) * row_stride]] != 0;
         if (is_left) *left++ = row;
         else *--right = row;
-        if (is_left != build_left) continue;
+        if (!kBuild || is_left != build_left) continue;
         if (row_wise) add_row<Sums>(s, h, s.feature_offsets, row);
         else add_row_from_columns<Sums>(s, h, row);
     }
@@ -304,6 +306,32 @@ void histogram_build(const HistogramSource& source, const int32_t* row_indices, 
     }
 }
 
+namespace {
+
+// After the blocks of a partition: left_before[b + 1] holds block b's left
+// count. Moves each block's left rows to the front in order, its right rows
+// (stored backwards) after every left row, in order; with `merge`, merges the
+// block histograms in the same parallel pass. Returns the left count.
+int64_t gather_sides(const HistogramSource& source, const BlockPlan& plan, int64_t n,
+                     std::array<int64_t, kHistogramMaxBlocks + 1>& left_before, int32_t* rows, const int32_t* row_scratch,
+                     bool merge, void* histogram, void* scratch) {
+    for (int64_t b = 0; b < plan.blocks; ++b) left_before[static_cast<size_t>(b) + 1] += left_before[static_cast<size_t>(b)];
+    const int64_t total_left = left_before[static_cast<size_t>(plan.blocks)];
+    for_each_block(plan.blocks, [&](int64_t b) {
+        const int64_t begin = plan.begin(n, b), end = plan.begin(n, b + 1);
+        const int64_t left = left_before[static_cast<size_t>(b) + 1] - left_before[static_cast<size_t>(b)];
+        std::memcpy(rows + left_before[static_cast<size_t>(b)], row_scratch + begin, static_cast<size_t>(left) * sizeof(int32_t));
+        int32_t* right_out = rows + total_left + (begin - left_before[static_cast<size_t>(b)]);
+        for (int64_t k = 0; k < end - begin - left; ++k) right_out[k] = row_scratch[end - 1 - k];
+        if (merge)
+            merge_blocks(source, plan, histogram, scratch, source.total_bins * b / plan.blocks,
+                         source.total_bins * (b + 1) / plan.blocks);
+    });
+    return total_left;
+}
+
+}  // namespace
+
 int64_t partition_histogram(const HistogramSource& source, int32_t split_feature, const uint8_t* goes_left,
                             bool build_left, int32_t* rows, int64_t n, int32_t* row_scratch, void* histogram,
                             void* scratch) {
@@ -317,22 +345,19 @@ int64_t partition_histogram(const HistogramSource& source, int32_t split_feature
         });
         left_before[static_cast<size_t>(b) + 1] = left;
     });
-    for (int64_t b = 0; b < plan.blocks; ++b) left_before[static_cast<size_t>(b) + 1] += left_before[static_cast<size_t>(b)];
-    const int64_t total_left = left_before[static_cast<size_t>(plan.blocks)];
-    // Each block's left rows to the front in order, its right rows (stored
-    // backwards) after every left row, in order; then the histogram merge.
-    const bool merge = needs_merge(plan);
+    return gather_sides(source, plan, n, left_before, rows, row_scratch, needs_merge(plan), histogram, scratch);
+}
+
+int64_t partition_rows(const HistogramSource& source, int32_t split_feature, const uint8_t* goes_left, int32_t* rows,
+                       int64_t n, int32_t* row_scratch) {
+    // Blocks as for the histogram (sums unused): the same parallelism.
+    const BlockPlan plan = plan_blocks(source, n);
+    std::array<int64_t, kHistogramMaxBlocks + 1> left_before{};
     for_each_block(plan.blocks, [&](int64_t b) {
-        const int64_t begin = plan.begin(n, b), end = plan.begin(n, b + 1);
-        const int64_t left = left_before[static_cast<size_t>(b) + 1] - left_before[static_cast<size_t>(b)];
-        std::memcpy(rows + left_before[static_cast<size_t>(b)], row_scratch + begin, static_cast<size_t>(left) * sizeof(int32_t));
-        int32_t* right_out = rows + total_left + (begin - left_before[static_cast<size_t>(b)]);
-        for (int64_t k = 0; k < end - begin - left; ++k) right_out[k] = row_scratch[end - 1 - k];
-        if (merge)
-            merge_blocks(source, plan, histogram, scratch, source.total_bins * b / plan.blocks,
-                         source.total_bins * (b + 1) / plan.blocks);
+        left_before[static_cast<size_t>(b) + 1] = partition_block<Packed32Sums, false>(
+            source, split_feature, goes_left, true, rows, plan.begin(n, b), plan.begin(n, b + 1), row_scratch, nullptr);
     });
-    return total_left;
+    return gather_sides(source, plan, n, left_before, rows, row_scratch, false, nullptr, nullptr);
 }
 
 void bins_column_major(const uint8_t* bins, int64_t rows, int64_t features, uint8_t* out) {

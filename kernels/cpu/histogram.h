@@ -113,6 +113,11 @@ void bins_column_major(const uint8_t* bins, int64_t rows, int64_t features, uint
 // (tests check that a one-block leaf opens none).
 int64_t histogram_parallel_regions();
 
+// The partition alone, for a split whose children will not be split again
+// (their histograms would go unused). Same contract as partition_histogram.
+int64_t partition_rows(const HistogramSource& source, int32_t split_feature, const uint8_t* goes_left, int32_t* rows,
+                       int64_t n, int32_t* row_scratch);
+
 // out = parent - child, slot by slot (out may alias parent).
 void histogram_subtract(const double* parent, const double* child, double* out, int64_t total_bins);
 void histogram_subtract(const uint64_t* parent, const uint64_t* child, uint64_t* out, int64_t total_bins);

@@ -363,6 +363,16 @@ TEST(PartitionHistogram, StablePartitionAndTheBuiltSidesHistogram) {
                     got_rows.push_back(leaf.to_vector<int32_t>());
                     got_hist.push_back(hist);
                 }
+                // The partition alone gives the same rows.
+                {
+                    Context ctx(Device::cpu, 2);
+                    Tensor leaf = Tensor::from_vector<int32_t>(rows, {static_cast<int64_t>(rows.size())});
+                    Tensor row_scratch = Tensor::empty({static_cast<int64_t>(rows.size())}, DType::i32);
+                    EXPECT_EQ(ops::partition_rows(ctx, build_left ? cols.rows : in.rows, feature,
+                                                  Tensor::from_vector<uint8_t>(goes_left, {256}), leaf, row_scratch),
+                              static_cast<int64_t>(left.size()));
+                    EXPECT_EQ(leaf.to_vector<int32_t>(), want_rows) << "partition_rows, rows=" << c.rows;
+                }
                 EXPECT_EQ(got_rows[0], want_rows) << "rows=" << c.rows;
                 EXPECT_EQ(got_rows[1], want_rows);
                 EXPECT_EQ(got_rows[2], want_rows);
