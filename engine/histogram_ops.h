@@ -17,7 +17,9 @@ constexpr int64_t kDefaultHistogramBlockRows = 8192;
 constexpr int64_t kMaxQuantBins = 16384;
 
 // What a histogram sums over its rows.
-// - bins: u8 [rows, features], row-major; feature_offsets: i32 [features + 1]
+// - bins: u8 [rows, features] (row-wise) or columns: u8 [features, rows]
+//   (column-wise, ops::bins_column_major), exactly one of the two (see
+//   choose_histogram_layout). feature_offsets: i32 [features + 1]
 //   (feature f owns histogram slots offsets[f] .. offsets[f + 1] - 1).
 // - Float mode (quant_bins == 0): gradients and hessians, f32 [rows].
 // - Quantized mode (quant_bins > 0): quantized, i32 [rows], each row's
@@ -25,6 +27,7 @@ constexpr int64_t kMaxQuantBins = 16384;
 // - block_rows: rows per block of the deterministic float summation.
 struct HistogramRows {
     Tensor bins;
+    Tensor columns;
     Tensor feature_offsets;
     Tensor gradients, hessians;
     Tensor quantized;
@@ -44,8 +47,8 @@ Tensor histogram_scratch(const HistogramRows& rows, int64_t max_rows);
 using cpu::quantized_gradient_sum;
 using cpu::quantized_hessian_sum;
 
-// The narrowest quantized sums safe for `rows` rows: 32 (two 16-bit fields)
-// or 64 (two 32-bit fields); 0 when even 64 bits can overflow.
+// The narrowest quantized sums safe for `rows` rows: 16 (two 8-bit fields),
+// 32 (two 16-bit fields) or 64 (two 32-bit fields); 0 when even 64 bits can overflow.
 int quantized_sum_bits(int64_t rows, int64_t quant_bins);
 
 // histogram = per-bin sums over row_indices (i32 [n], a leaf's rows) or, with
@@ -61,6 +64,28 @@ void histogram_build(Context& ctx, const HistogramRows& rows, const Tensor& row_
 int64_t partition_histogram(Context& ctx, const HistogramRows& rows, int32_t split_feature, const Tensor& goes_left,
                             bool build_left, Tensor& leaf_rows, Tensor& row_scratch, Tensor& histogram,
                             Tensor& scratch);
+
+// The rows of `rows` (either layout).
+int64_t histogram_row_count(const HistogramRows& rows);
+
+// Which layout of the bins a learner keeps (HistogramRows::bins or ::columns).
+// The model does not depend on it: every bin receives its rows in row order.
+enum class HistogramLayout { row_wise, col_wise };
+// LightGBM's force_col_wise / force_row_wise, else a choice by the cache
+// lines each layout touches (see the definition).
+HistogramLayout choose_histogram_layout(int64_t features, bool force_col_wise, bool force_row_wise);
+
+// u8 [features, rows] from u8 [rows, features]: the column-wise layout.
+Tensor bins_column_major(Context& ctx, const Tensor& bins);
+
+// How many parallel regions the histogram kernels have opened in this process.
+int64_t histogram_parallel_regions();
+
+// partition_histogram without the histogram: for a split whose children will
+// not be split (at max_depth, or the tree's last leaf), as LightGBM skips
+// their histograms.
+int64_t partition_rows(Context& ctx, const HistogramRows& rows, int32_t split_feature, const Tensor& goes_left,
+                       Tensor& leaf_rows, Tensor& row_scratch);
 
 // out = parent - child (the subtraction trick: a leaf's larger child from its
 // parent and its smaller child); exact in quantized mode. out may alias parent.

@@ -1,7 +1,9 @@
 // The Skipper side of bench/peers/gbdt_peers.py.
 //
-//   gbdt_driver export --task seed|seed_noleak|session --sessions N --seed S --out DIR
-//       generates MSSD tables in memory (trainer/data/generator.h), builds the
+//   gbdt_driver export --task seed|seed_noleak|session --sessions N --seed S --out DIR [--mssd MSSD_DIR]
+//       generates MSSD tables in memory (trainer/data/generator.h), or with
+//       --mssd reads every log of MSSD_DIR/training_set and every track file of
+//       MSSD_DIR/track_features (--sessions is then ignored), builds the
 //       task's rows, splits them (rows 80/20 for the seed task, sessions 80/20
 //       for the session task, seed 42) and writes DIR/{train,test}_{X,y}.npy,
 //       DIR/meta.json (feature names, categorical flags) and, for the session
@@ -24,6 +26,8 @@
 #include "engine/params.h"
 #include "trainer/data/features.h"
 #include "trainer/data/generator.h"
+#include "trainer/data/layout.h"
+#include "trainer/data/mssd_files.h"
 #include "trainer/data/npy.h"
 #include "trainer/data/split.h"
 #include "trainer/gbdt/gbdt.h"
@@ -74,7 +78,11 @@ int export_task(const Args& args) {
     options.sessions = std::stoll(flag(args, "sessions"));
     options.seed = std::stoull(flag(args, "seed", "42"));
     const auto start = Clock::now();
-    const data::MssdData mssd = data::generate_mssd(options);
+    const std::string mssd_dir = flag(args, "mssd", "-");
+    const data::MssdData mssd =
+        mssd_dir == "-" ? data::generate_mssd(options)
+                        : data::load_mssd_files(data::expand_paths(mssd_dir + "/training_set/log*.csv", "mssd"),
+                                                data::find_mssd_layout(mssd_dir).tracks, 1.0, {}, nullptr);
     data::TabularDataset rows;
     data::Split split;
     std::vector<int64_t> train_rows, test_rows;
@@ -99,7 +107,8 @@ int export_task(const Args& args) {
     write_matrix_pair(dir, "test", test);
     nlohmann::json meta;
     meta["task"] = task;
-    meta["sessions"] = options.sessions;
+    meta["sessions"] = static_cast<int64_t>(mssd.log.session_ids.size());
+    meta["source"] = mssd_dir == "-" ? "generator" : mssd_dir;
     meta["seed"] = options.seed;
     meta["feature_names"] = train.feature_names;
     meta["categorical"] = std::vector<bool>(train.categorical);
@@ -181,7 +190,7 @@ int main(int argc, char** argv) {
             std::cout << nlohmann::json{{"side", "skipper"}}.dump() << "\n";
             return 0;
         }
-        std::cerr << "usage: gbdt_driver export --task seed|seed_noleak|session --sessions N [--seed S] --out DIR\n"
+        std::cerr << "usage: gbdt_driver export --task seed|seed_noleak|session --sessions N [--seed S] --out DIR [--mssd MSSD_DIR]\n"
                      "       gbdt_driver train --data DIR [--predictions FILE.npy] [--model FILE] key=value...\n"
                      "       gbdt_driver baseline\n";
         return 2;

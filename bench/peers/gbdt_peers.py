@@ -25,6 +25,10 @@ lightgbm, xgboost; --sides picks some.
 Usage: gbdt_peers.py --driver BUILD/bench/gbdt_driver [--tasks seed,seed_noleak,session]
                      [--sides skipper,skipper_quantized,lightgbm,xgboost]
                      [--repeats 3] [--threads 2] [--work DIR] [--markdown FILE]
+                     [--scale X] [--mssd MSSD_DIR] [--reuse-data]
+--scale multiplies the generated sessions (10 for the 10M-row points); --mssd
+builds the tasks from a real-layout MSSD folder instead of the generator;
+--reuse-data keeps a task's exported matrices when WORK/TASK/meta.json exists.
 """
 import argparse
 import json
@@ -167,6 +171,8 @@ def main():
     ap.add_argument("--markdown")
     ap.add_argument("--scale", type=float, default=1.0, help="multiplies the session counts (smoke tests)")
     ap.add_argument("--sides", default="skipper,skipper_quantized,lightgbm,xgboost")
+    ap.add_argument("--mssd", help="build the tasks from this MSSD folder (training_set, track_features)")
+    ap.add_argument("--reuse-data", action="store_true", help="keep WORK/TASK's matrices when its meta.json exists")
     ap.add_argument("--run-peer", choices=["lightgbm", "xgboost"], help=argparse.SUPPRESS)
     ap.add_argument("--baseline", choices=["lightgbm", "xgboost"], help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
@@ -195,9 +201,13 @@ def main():
     for task in args.tasks.split(","):
         data = os.path.join(args.work, task)
         os.makedirs(data, exist_ok=True)
-        exported, _ = measured([args.driver, "export", "--task", task, "--sessions", str(int(TASK_SESSIONS[task] * args.scale)),
-                                "--seed", "42", "--out", data])
-        meta = json.load(open(os.path.join(data, "meta.json")))
+        meta_path = os.path.join(data, "meta.json")
+        if not (args.reuse_data and os.path.exists(meta_path)):
+            export = [args.driver, "export", "--task", task, "--sessions", str(int(TASK_SESSIONS[task] * args.scale)),
+                      "--seed", "42", "--out", data]
+            measured(export + (["--mssd", args.mssd] if args.mssd else []))
+        meta = json.load(open(meta_path))
+        exported = {"train_rows": meta["train_rows"], "test_rows": meta["test_rows"]}
         params = task_params(task)
         yt = np.load(os.path.join(data, "test_y.npy")).astype(np.float64)
         runs = {side: [] for side in sides}

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
 
 namespace skipper::cpu {
@@ -29,6 +30,16 @@ struct FloatSums {
     }
 };
 
+struct Packed16Sums {
+    using Slot = uint16_t;
+    // g * 2^8 + h in 16-bit two's complement, the 8-bit analogue of Packed32Sums.
+    static Slot value(const HistogramSource& s, int64_t row) {
+        const int32_t q = s.quantized[row];
+        return static_cast<uint16_t>((q >> 16) * 256 + (q & 0xffff));
+    }
+    static void prefetch(const HistogramSource& s, int64_t row) { __builtin_prefetch(s.quantized + row); }
+};
+
 struct Packed32Sums {
     using Slot = uint32_t;
     // g * 2^16 + h in two's complement: 32-bit wrapping sums keep both fields
@@ -46,6 +57,10 @@ struct Packed64Sums {
     static void prefetch(const HistogramSource& s, int64_t row) { __builtin_prefetch(s.quantized + row); }
 };
 
+// Rows a column-wise histogram handles at a time: a chunk's values (8 KB of
+// float sums at most) stay in L1 while its rows are added feature by feature.
+constexpr int64_t kChunkRows = 256;
+
 template <class Sums>
 inline void add_row(const HistogramSource& s, typename Sums::Slot* __restrict hist, const int32_t* __restrict offsets,
                     int64_t row) {
@@ -62,44 +77,93 @@ inline void add_row(const HistogramSource& s, typename Sums::Slot* __restrict hi
     for (; f < features; ++f) hist[offsets[f] + row_bins[f]] += v;
 }
 
+// One row from the column-wise bins: a line per feature for a scattered row.
+template <class Sums>
+inline void add_row_from_columns(const HistogramSource& s, typename Sums::Slot* __restrict hist, int64_t row) {
+    const typename Sums::Slot v = Sums::value(s, row);
+    for (int64_t f = 0; f < s.num_features; ++f) hist[s.feature_offsets[f] + s.columns[f * s.rows + row]] += v;
+}
+
 template <class Sums>
 void prefetch_row(const HistogramSource& s, int64_t row) {
     __builtin_prefetch(s.bins + row * s.num_features);
     Sums::prefetch(s, row);
 }
 
-template <class Sums, bool kIndexed>
+// Column-wise: hist += rows[0, n) (n <= kChunkRows), the chunk's values
+// gathered once (LightGBM's ordered gradients), then one column at a time.
+// Every bin still receives its rows in row order: float sums are the same
+// bits as row-wise.
+template <class Sums>
+void add_rows_from_columns(const HistogramSource& s, typename Sums::Slot* __restrict hist,
+                           const int32_t* __restrict rows, int64_t n) {
+    alignas(32) typename Sums::Slot values[kChunkRows];
+    for (int64_t k = 0; k < n; ++k) {
+        if (k + kPrefetchDistance < n) Sums::prefetch(s, rows[k + kPrefetchDistance]);
+        values[k] = Sums::value(s, rows[k]);
+    }
+    for (int64_t f = 0; f < s.num_features; ++f) {
+        const uint8_t* __restrict column = s.columns + f * s.rows;
+        typename Sums::Slot* __restrict h = hist + s.feature_offsets[f];
+        for (int64_t k = 0; k < n; ++k) h[column[rows[k]]] += values[k];
+    }
+}
+
+template <class Sums>
 void accumulate(const HistogramSource& s, void* hist, const int32_t* rows, int64_t begin, int64_t end) {
     auto* h = static_cast<typename Sums::Slot*>(hist);
     std::memset(h, 0, static_cast<size_t>(s.total_bins) * sizeof(typename Sums::Slot));
-    for (int64_t i = begin; i < end; ++i) {
-        if constexpr (kIndexed) {
+    if (s.bins != nullptr) {
+        for (int64_t i = begin; i < end; ++i) {
+            if (rows == nullptr) {
+                add_row<Sums>(s, h, s.feature_offsets, i);
+                continue;
+            }
             if (i + kPrefetchDistance < end) prefetch_row<Sums>(s, rows[i + kPrefetchDistance]);
             add_row<Sums>(s, h, s.feature_offsets, rows[i]);
-        } else {
-            add_row<Sums>(s, h, s.feature_offsets, i);
         }
+        return;
+    }
+    int32_t every_row[kChunkRows];
+    for (int64_t chunk = begin; chunk < end; chunk += kChunkRows) {
+        const int64_t n = std::min(kChunkRows, end - chunk);
+        if (rows == nullptr)
+            for (int64_t k = 0; k < n; ++k) every_row[k] = static_cast<int32_t>(chunk + k);
+        add_rows_from_columns<Sums>(s, h, rows != nullptr ? rows + chunk : every_row, n);
     }
 }
 
 // Splits rows[begin, end) into out: left rows forward from out + begin, right
 // rows backward from out + end; adds the rows of the side being built to hist.
-// Returns the left count.
-template <class Sums>
-int64_t partition_block(const HistogramSource& s, const uint8_t* column, const uint8_t* goes_left, bool build_left,
+// Returns the left count. Row-wise, the split feature's byte sits in the
+// row's line, which the add then finds in L1; rows are prefetched
+// kPrefetchDistance ahead. (A branch-free split, writing each row to both
+// sides, measured slower: the time goes to fetching rows, not to mispredicts.)
+// With kBuild false (partition_rows) it only splits: no histogram, and only
+// the split column's bytes are prefetched.
+template <class Sums, bool kBuild = true>
+int64_t partition_block(const HistogramSource& s, int32_t split_feature, const uint8_t* goes_left, bool build_left,
                         const int32_t* rows, int64_t begin, int64_t end, int32_t* out, void* hist) {
     auto* h = static_cast<typename Sums::Slot*>(hist);
-    std::memset(h, 0, static_cast<size_t>(s.total_bins) * sizeof(typename Sums::Slot));
-    const int64_t stride = s.num_features;
+    if constexpr (kBuild) std::memset(h, 0, static_cast<size_t>(s.total_bins) * sizeof(typename Sums::Slot));
+    const bool row_wise = s.bins != nullptr;
+    const int64_t row_stride = row_wise ? s.num_features : 1;
+    const uint8_t* column = row_wise ? s.bins + split_feature : s.columns + split_feature * s.rows;
     int32_t* left = out + begin;
     int32_t* right = out + end;
     for (int64_t i = begin; i < end; ++i) {
-        if (i + kPrefetchDistance < end) prefetch_row<Sums>(s, rows[i + kPrefetchDistance]);
+        if (i + kPrefetchDistance < end) {
+            const int32_t ahead = rows[i + kPrefetchDistance];
+            if (kBuild && row_wise) prefetch_row<Sums>(s, ahead);
+            else __builtin_prefetch(column + ahead * row_stride);
+        }
         const int32_t row = rows[i];
-        const bool is_left = goes_left[column[static_cast<int64_t>(row) * stride]] != 0;
+        const bool is_left = goes_left[column[static_cast<int64_t>(row) * row_stride]] != 0;
         if (is_left) *left++ = row;
         else *--right = row;
-        if (is_left == build_left) add_row<Sums>(s, h, s.feature_offsets, row);
+        if (!kBuild || is_left != build_left) continue;
+        if (row_wise) add_row<Sums>(s, h, s.feature_offsets, row);
+        else add_row_from_columns<Sums>(s, h, row);
     }
     return left - (out + begin);
 }
@@ -127,25 +191,35 @@ int64_t slot_bytes(const HistogramSource& s) {
 
 // Block 0 writes straight into the output unless it needs the narrow sums;
 // the others write into the scratch.
+bool narrow(HistogramSums sums) { return sums == HistogramSums::packed16 || sums == HistogramSums::packed32; }
+
 void* block_histogram(const HistogramSource& s, const BlockPlan& plan, int64_t b, void* histogram, void* scratch) {
-    if (b == 0 && plan.sums[0] != HistogramSums::packed32) return histogram;
+    if (b == 0 && !narrow(plan.sums[0])) return histogram;
     return static_cast<char*>(scratch) + b * s.total_bins * slot_bytes(s);
 }
 
 // Runs body(b) for every block: small leaves on the calling thread, with no
 // parallel region.
+std::atomic<int64_t> parallel_regions{0};
+
 template <class Body>
 void for_each_block(int64_t blocks, Body&& body) {
     if (blocks == 1) {
         body(0);
         return;
     }
+    parallel_regions.fetch_add(1, std::memory_order_relaxed);
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < blocks; ++b) body(b);
 }
 
 uint64_t widened(const void* block, HistogramSums sums, int64_t slot) {
     if (sums == HistogramSums::packed64) return static_cast<const uint64_t*>(block)[slot];
+    if (sums == HistogramSums::packed16) {
+        const uint16_t packed = static_cast<const uint16_t*>(block)[slot];
+        const int64_t hessian = packed & 0xffu;
+        return pack_quantized_sums((static_cast<int16_t>(packed) - hessian) / 256, hessian);
+    }
     const uint32_t packed = static_cast<const uint32_t*>(block)[slot];
     const int64_t hessian = packed & 0xffffu;
     return pack_quantized_sums((static_cast<int32_t>(packed) - static_cast<int32_t>(hessian)) / 65536, hessian);
@@ -166,7 +240,7 @@ void merge_blocks(const HistogramSource& s, const BlockPlan& plan, void* histogr
         return;
     }
     auto* out = static_cast<uint64_t*>(histogram);
-    const bool first_in_place = plan.sums[0] != HistogramSums::packed32;
+    const bool first_in_place = !narrow(plan.sums[0]);
     for (int64_t slot = begin; slot < end; ++slot) {
         uint64_t acc = first_in_place ? out[slot] : widened(block_histogram(s, plan, 0, histogram, scratch), plan.sums[0], slot);
         for (int64_t b = 1; b < plan.blocks; ++b)
@@ -175,16 +249,18 @@ void merge_blocks(const HistogramSource& s, const BlockPlan& plan, void* histogr
     }
 }
 
-bool needs_merge(const BlockPlan& plan) { return plan.blocks > 1 || plan.sums[0] == HistogramSums::packed32; }
+bool needs_merge(const BlockPlan& plan) { return plan.blocks > 1 || narrow(plan.sums[0]); }
 
-template <bool kIndexed>
-void accumulate_block(const HistogramSource& s, HistogramSums sums, void* hist, const int32_t* rows, int64_t begin,
-                      int64_t end) {
+// Calls body(Sums{}) with the row type of `sums`.
+template <class Body>
+auto with_sums(HistogramSums sums, Body&& body) {
     switch (sums) {
-        case HistogramSums::f64: accumulate<FloatSums, kIndexed>(s, hist, rows, begin, end); break;
-        case HistogramSums::packed32: accumulate<Packed32Sums, kIndexed>(s, hist, rows, begin, end); break;
-        case HistogramSums::packed64: accumulate<Packed64Sums, kIndexed>(s, hist, rows, begin, end); break;
+        case HistogramSums::packed16: return body(Packed16Sums{});
+        case HistogramSums::packed32: return body(Packed32Sums{});
+        case HistogramSums::packed64: return body(Packed64Sums{});
+        case HistogramSums::f64: break;
     }
+    return body(FloatSums{});
 }
 
 }  // namespace
@@ -196,9 +272,12 @@ bool quantized_sums_fit_64(int64_t rows, int64_t quant_bins) {
 
 HistogramSums quantized_block_sums(int64_t rows, int64_t quant_bins) {
     // A bin's sums are bounded by every row of the block landing in it.
-    const bool fits_16 = rows * quantized_gradient_limit(quant_bins) <= INT16_MAX &&
-                         rows * quantized_hessian_limit(quant_bins) <= int64_t{UINT16_MAX};
-    return fits_16 ? HistogramSums::packed32 : HistogramSums::packed64;
+    const auto fits = [&](int64_t signed_max, int64_t unsigned_max) {
+        return rows * quantized_gradient_limit(quant_bins) <= signed_max &&
+               rows * quantized_hessian_limit(quant_bins) <= unsigned_max;
+    };
+    if (fits(INT8_MAX, UINT8_MAX)) return HistogramSums::packed16;
+    return fits(INT16_MAX, UINT16_MAX) ? HistogramSums::packed32 : HistogramSums::packed64;
 }
 
 int64_t histogram_blocks(int64_t rows, int64_t block_rows, int64_t max_blocks) {
@@ -215,8 +294,9 @@ void histogram_build(const HistogramSource& source, const int32_t* row_indices, 
     for_each_block(plan.blocks, [&](int64_t b) {
         void* hist = block_histogram(source, plan, b, histogram, scratch);
         const int64_t begin = plan.begin(rows, b), end = plan.begin(rows, b + 1);
-        if (row_indices != nullptr) accumulate_block<true>(source, plan.sums[static_cast<size_t>(b)], hist, row_indices, begin, end);
-        else accumulate_block<false>(source, plan.sums[static_cast<size_t>(b)], hist, nullptr, begin, end);
+        with_sums(plan.sums[static_cast<size_t>(b)], [&]<class Sums>(Sums) {
+            accumulate<Sums>(source, hist, row_indices, begin, end);
+        });
     });
     if (needs_merge(plan)) {
         const int64_t parts = plan.blocks;
@@ -226,34 +306,17 @@ void histogram_build(const HistogramSource& source, const int32_t* row_indices, 
     }
 }
 
-int64_t partition_histogram(const HistogramSource& source, int32_t split_feature, const uint8_t* goes_left,
-                            bool build_left, int32_t* rows, int64_t n, int32_t* row_scratch, void* histogram,
-                            void* scratch) {
-    const BlockPlan plan = plan_blocks(source, n);
-    const uint8_t* column = source.bins + split_feature;
-    std::array<int64_t, kHistogramMaxBlocks + 1> left_before{};
-    for_each_block(plan.blocks, [&](int64_t b) {
-        void* hist = block_histogram(source, plan, b, histogram, scratch);
-        const int64_t begin = plan.begin(n, b), end = plan.begin(n, b + 1);
-        int64_t left = 0;
-        switch (plan.sums[static_cast<size_t>(b)]) {
-            case HistogramSums::f64:
-                left = partition_block<FloatSums>(source, column, goes_left, build_left, rows, begin, end, row_scratch, hist);
-                break;
-            case HistogramSums::packed32:
-                left = partition_block<Packed32Sums>(source, column, goes_left, build_left, rows, begin, end, row_scratch, hist);
-                break;
-            case HistogramSums::packed64:
-                left = partition_block<Packed64Sums>(source, column, goes_left, build_left, rows, begin, end, row_scratch, hist);
-                break;
-        }
-        left_before[static_cast<size_t>(b) + 1] = left;
-    });
+namespace {
+
+// After the blocks of a partition: left_before[b + 1] holds block b's left
+// count. Moves each block's left rows to the front in order, its right rows
+// (stored backwards) after every left row, in order; with `merge`, merges the
+// block histograms in the same parallel pass. Returns the left count.
+int64_t gather_sides(const HistogramSource& source, const BlockPlan& plan, int64_t n,
+                     std::array<int64_t, kHistogramMaxBlocks + 1>& left_before, int32_t* rows, const int32_t* row_scratch,
+                     bool merge, void* histogram, void* scratch) {
     for (int64_t b = 0; b < plan.blocks; ++b) left_before[static_cast<size_t>(b) + 1] += left_before[static_cast<size_t>(b)];
     const int64_t total_left = left_before[static_cast<size_t>(plan.blocks)];
-    // Each block's left rows to the front in order, its right rows (stored
-    // backwards) after every left row, in order; then the histogram merge.
-    const bool merge = needs_merge(plan);
     for_each_block(plan.blocks, [&](int64_t b) {
         const int64_t begin = plan.begin(n, b), end = plan.begin(n, b + 1);
         const int64_t left = left_before[static_cast<size_t>(b) + 1] - left_before[static_cast<size_t>(b)];
@@ -266,6 +329,50 @@ int64_t partition_histogram(const HistogramSource& source, int32_t split_feature
     });
     return total_left;
 }
+
+}  // namespace
+
+int64_t partition_histogram(const HistogramSource& source, int32_t split_feature, const uint8_t* goes_left,
+                            bool build_left, int32_t* rows, int64_t n, int32_t* row_scratch, void* histogram,
+                            void* scratch) {
+    const BlockPlan plan = plan_blocks(source, n);
+    std::array<int64_t, kHistogramMaxBlocks + 1> left_before{};
+    for_each_block(plan.blocks, [&](int64_t b) {
+        void* hist = block_histogram(source, plan, b, histogram, scratch);
+        const int64_t begin = plan.begin(n, b), end = plan.begin(n, b + 1);
+        const int64_t left = with_sums(plan.sums[static_cast<size_t>(b)], [&]<class Sums>(Sums) {
+            return partition_block<Sums>(source, split_feature, goes_left, build_left, rows, begin, end, row_scratch, hist);
+        });
+        left_before[static_cast<size_t>(b) + 1] = left;
+    });
+    return gather_sides(source, plan, n, left_before, rows, row_scratch, needs_merge(plan), histogram, scratch);
+}
+
+int64_t partition_rows(const HistogramSource& source, int32_t split_feature, const uint8_t* goes_left, int32_t* rows,
+                       int64_t n, int32_t* row_scratch) {
+    // Blocks as for the histogram (sums unused): the same parallelism.
+    const BlockPlan plan = plan_blocks(source, n);
+    std::array<int64_t, kHistogramMaxBlocks + 1> left_before{};
+    for_each_block(plan.blocks, [&](int64_t b) {
+        left_before[static_cast<size_t>(b) + 1] = partition_block<Packed32Sums, false>(
+            source, split_feature, goes_left, true, rows, plan.begin(n, b), plan.begin(n, b + 1), row_scratch, nullptr);
+    });
+    return gather_sides(source, plan, n, left_before, rows, row_scratch, false, nullptr, nullptr);
+}
+
+void bins_column_major(const uint8_t* bins, int64_t rows, int64_t features, uint8_t* out) {
+    // Tiles of 64 rows: each tile reads 64 row lines and writes 64 bytes per
+    // column, one line each.
+    constexpr int64_t kTile = 64;
+#pragma omp parallel for schedule(static)
+    for (int64_t tile = 0; tile < (rows + kTile - 1) / kTile; ++tile) {
+        const int64_t begin = tile * kTile, end = std::min(rows, begin + kTile);
+        for (int64_t f = 0; f < features; ++f)
+            for (int64_t r = begin; r < end; ++r) out[f * rows + r] = bins[r * features + f];
+    }
+}
+
+int64_t histogram_parallel_regions() { return parallel_regions.load(std::memory_order_relaxed); }
 
 void histogram_subtract(const double* parent, const double* child, double* out, int64_t total_bins) {
     const int64_t slots = total_bins * kHistogramStats;

@@ -14,6 +14,8 @@
 #include <set>
 
 #include "engine/error.h"
+#include "engine/context.h"
+#include "engine/gbdt_ops.h"
 #include "engine/params.h"
 #include "trainer/gbdt/gbdt.h"
 
@@ -422,6 +424,25 @@ TEST(GbdtQuantized, IdenticalModelBytesForAnyRowBlockSize) {
     }
 }
 
+// The layout is how histograms are built, not what they hold.
+TEST(GbdtBoosting, IdenticalModelBytesRowWiseAndColumnWise) {
+    const auto train = learnable_set(30000, 23);
+    for (const bool quantized : {false, true}) {
+        GbdtParams p = small_params();
+        p.num_iterations = 6;
+        p.num_leaves = 31;
+        p.use_quantized_grad = quantized;
+        p.num_threads = 2;
+        p.force_row_wise = true;
+        const auto row_wise = train_gbdt(train, nullptr, p).to_bytes();
+        p.force_row_wise = false;
+        p.force_col_wise = true;
+        EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == row_wise) << "quantized=" << quantized;
+        p.force_col_wise = false;
+        EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == row_wise) << "quantized=" << quantized << " (automatic)";
+    }
+}
+
 TEST(GbdtQuantized, SameTopSplitsAsFloat) {
     // Steps at known places (x0 at 0.3, x1 at 0.7, category 2), plus noise:
     // the top splits are clear, and rounding the gradients must not move them.
@@ -463,6 +484,16 @@ TEST(GbdtQuantized, SameTopSplitsAsFloat) {
     }
 }
 
+// The gradient op's (gradient, hessian) of a row with label 0 and this score.
+std::pair<float, float> label_zero_gradient(double score) {
+    Context ctx(Device::cpu, 1);
+    Tensor g = Tensor::empty({1}, DType::f32), h = Tensor::empty({1}, DType::f32);
+    Tensor scores = Tensor::empty({1}, DType::f64);
+    scores.data<double>()[0] = score;
+    ops::logloss_gradients(ctx, Tensor::zeros({1}, DType::f32), scores, g, h);
+    return {g.data<float>()[0], h.data<float>()[0]};
+}
+
 TEST(GbdtQuantized, RenewedLeavesAreTheExactFloatOutputs) {
     const auto train = learnable_set(5000, 24);
     GbdtParams p = small_params();
@@ -472,11 +503,13 @@ TEST(GbdtQuantized, RenewedLeavesAreTheExactFloatOutputs) {
     const GbdtModel model = train_gbdt(train, nullptr, p);
     // First iteration: every row's score is the initial one; recompute each
     // leaf's -sum(g) / sum(h) from the rows that fall into it.
+    // The rows' gradients are the gradient op's at the initial score.
     const GbdtTree& tree = model.trees()[0];
-    const float score = static_cast<float>(model.init_score());
-    const float e = std::exp(-std::fabs(score)), q = 1.0f / (1.0f + e);
-    const float prob = score >= 0.0f ? q : e * q, hessian = e * q * q;
-    std::vector<double> g(static_cast<size_t>(tree.num_leaves()), 0.0), h(g.size(), 0.0);
+    const std::pair<float, float> row = label_zero_gradient(model.init_score());
+    const float prob = row.first, hessian = row.second;
+    const auto leaves = static_cast<size_t>(tree.num_leaves());
+    std::vector<double> g(leaves, 0.0);
+    std::vector<double> h(leaves, 0.0);
     const float* x = train.features.data<float>();
     const float* y = train.labels.data<float>();
     for (int64_t r = 0; r < train.rows(); ++r) {
@@ -647,6 +680,9 @@ TEST(GbdtParams, BadParametersAreRefusedNamingThem) {
     GbdtParams no_valid;
     no_valid.early_stopping_round = 5;
     EXPECT_EQ(param_error_name([&] { train_gbdt(train, nullptr, no_valid); }), "early_stopping_round");
+    GbdtParams both_layouts;
+    both_layouts.force_col_wise = both_layouts.force_row_wise = true;
+    EXPECT_EQ(param_error_name([&] { train_gbdt(train, nullptr, both_layouts); }), "force_col_wise");
 }
 
 TEST(GbdtData, BadTrainingDataIsRefused) {

@@ -1,7 +1,9 @@
 // The histogram ops against plain loops written here, on odd sizes, with and
 // without a row subset: float sums bit-identical for 1, 2 and 3 threads;
 // quantized sums exact for any thread count and block size; the fused
-// partition; subtraction; and the choice between 32- and 64-bit sums.
+// partition; subtraction; the choice between 16-, 32- and 64-bit sums; the
+// column-wise layout (the same bits as row-wise); one-block leaves on the
+// calling thread.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -124,7 +126,7 @@ std::vector<int64_t> decoded(const Tensor& histogram) {
 Tensor build(const Inputs& in, int threads) {
     Context ctx(Device::cpu, threads);
     Tensor hist = ops::histogram_empty(in.rows);
-    Tensor scratch = ops::histogram_scratch(in.rows, in.rows.bins.size(0));
+    Tensor scratch = ops::histogram_scratch(in.rows, ops::histogram_row_count(in.rows));
     ops::histogram_build(ctx, in.rows, in.leaf, hist, scratch);
     return hist;
 }
@@ -169,8 +171,11 @@ TEST(HistogramBuild, QuantizedIsExactForAnyThreadsAndBlockSize) {
 }
 
 TEST(QuantizedSums, WidthFollowsTheRowBound) {
-    // 4 levels: |g| <= 2 and h <= 4 per row, so 16-bit fields hold 16383 rows.
-    EXPECT_EQ(ops::quantized_sum_bits(1, 4), 32);
+    // 4 levels: |g| <= 2 and h <= 4 per row, so 8-bit fields hold 63 rows
+    // (4 * 63 = 252 <= 255, 2 * 63 = 126 <= 127) and 16-bit fields 16383.
+    EXPECT_EQ(ops::quantized_sum_bits(1, 4), 16);
+    EXPECT_EQ(ops::quantized_sum_bits(63, 4), 16);
+    EXPECT_EQ(ops::quantized_sum_bits(64, 4), 32);
     EXPECT_EQ(ops::quantized_sum_bits(16383, 4), 32);
     EXPECT_EQ(ops::quantized_sum_bits(16384, 4), 64);
     EXPECT_EQ(ops::quantized_sum_bits(1073741823, 4), 64);  // 4 * rows <= 2^32 - 1
@@ -178,7 +183,12 @@ TEST(QuantizedSums, WidthFollowsTheRowBound) {
     // Odd levels round |g| up: 5 levels allow |g| <= 3 (32767 / 3 = 10922 rows), h <= 5.
     EXPECT_EQ(ops::quantized_sum_bits(10922, 5), 32);
     EXPECT_EQ(ops::quantized_sum_bits(10923, 5), 64);
-    // The most levels: |g| <= 8192, so 3 rows fit 16 bits and 4 do not.
+    // 2 levels: |g| <= 1, h <= 2: 127 rows fit 8-bit fields, 128 do not.
+    EXPECT_EQ(ops::quantized_sum_bits(127, 2), 16);
+    EXPECT_EQ(ops::quantized_sum_bits(128, 2), 32);
+    // The most levels: |g| <= 8192, so 3 rows fit 16 bits and 4 do not, and
+    // not even one row fits 8 bits.
+    EXPECT_EQ(ops::quantized_sum_bits(1, ops::kMaxQuantBins), 32);
     EXPECT_EQ(ops::quantized_sum_bits(3, ops::kMaxQuantBins), 32);
     EXPECT_EQ(ops::quantized_sum_bits(4, ops::kMaxQuantBins), 64);
 }
@@ -209,6 +219,112 @@ TEST(QuantizedSums, ABlockPastSixteenBitsGetsSixtyFourBitSums) {
         }
 }
 
+// Every row at the largest pair of 4 levels (g = +-2, h = 4), in one bin: 63
+// rows sit at the top of the 8-bit fields, 64 rows must take 16-bit ones.
+TEST(QuantizedSums, SixteenBitBlocksHoldTheirBoundExactly) {
+    const int64_t quant_bins = 4;
+    for (const int64_t rows : {1, 62, 63, 64, 65, 200})
+        for (const int64_t sign : {1, -1}) {
+            Inputs in;
+            in.rows.bins = Tensor::zeros({rows, 2}, DType::u8);
+            in.rows.feature_offsets = Tensor::from_vector<int32_t>({0, 1, 3}, {3});
+            in.total_bins = 3;
+            in.rows.quant_bins = quant_bins;
+            std::vector<int32_t> q(static_cast<size_t>(rows), static_cast<int32_t>(sign * 2 * 65536 + quant_bins));
+            in.rows.quantized = Tensor::from_vector<int32_t>(q, {rows});
+            // One block of every row, blocks of 63 (8-bit) and of 1.
+            for (const int64_t block_rows : {rows, int64_t{63}, int64_t{1}}) {
+                in.rows.block_rows = block_rows;
+                const auto got = decoded(build(in, 2));
+                EXPECT_EQ(got[0], sign * rows * 2) << rows << " block " << block_rows;
+                EXPECT_EQ(got[1], rows * quant_bins) << rows << " block " << block_rows;
+                EXPECT_EQ(got[2], sign * rows * 2) << rows;
+                EXPECT_EQ(got[4], 0) << rows;
+            }
+        }
+}
+
+Inputs column_wise(const Inputs& in) {
+    Context ctx(Device::cpu, 2);
+    Inputs out = in;
+    out.rows.columns = ops::bins_column_major(ctx, in.rows.bins);
+    out.rows.bins = Tensor();
+    return out;
+}
+
+TEST(BinsColumnMajor, IsThePlainTranspose) {
+    for (const auto& c : kCases) {
+        const Inputs in = make_inputs(c, 7);
+        const Inputs cols = column_wise(in);
+        const auto features = static_cast<int64_t>(c.bins_per_feature.size());
+        const auto rows = in.rows.bins.to_vector<uint8_t>(), columns = cols.rows.columns.to_vector<uint8_t>();
+        ASSERT_EQ(cols.rows.columns.shape(), (std::vector<int64_t>{features, c.rows}));
+        for (int64_t r = 0; r < c.rows; ++r)
+            for (int64_t f = 0; f < features; ++f)
+                ASSERT_EQ(columns[static_cast<size_t>(f * c.rows + r)], rows[static_cast<size_t>(r * features + f)]);
+    }
+}
+
+// Both layouts give every bin its rows in row order: float sums are the same
+// bits, quantized ones the same integers.
+TEST(HistogramBuild, ColumnWiseIsBitIdenticalToRowWise) {
+    uint64_t seed = 500;
+    for (const auto& c : kCases)
+        for (const int64_t quant_bins : {0, 4}) {
+            const Inputs in = make_inputs(c, seed++, quant_bins);
+            const Inputs cols = column_wise(in);
+            for (const int threads : {1, 3}) {
+                const Tensor want = build(in, threads), got = build(cols, threads);
+                if (quant_bins > 0) {
+                    EXPECT_EQ(decoded(got), decoded(want)) << "rows=" << c.rows;
+                    EXPECT_EQ(decoded(got), reference_quantized(in, rows_of(in))) << "rows=" << c.rows;
+                } else {
+                    EXPECT_EQ(got.to_vector<double>(), want.to_vector<double>()) << "rows=" << c.rows;
+                }
+            }
+        }
+}
+
+TEST(HistogramRows, BinsAndColumnsAreExclusive) {
+    const Inputs in = make_inputs(kCases[2], 9);
+    Inputs both = column_wise(in);
+    both.rows.bins = in.rows.bins;
+    Context ctx(Device::cpu, 1);
+    Tensor hist = ops::histogram_empty(in.rows);
+    Tensor scratch = ops::histogram_scratch(in.rows, in.rows.bins.size(0));
+    EXPECT_THROW(ops::histogram_build(ctx, both.rows, Tensor(), hist, scratch), Error);
+    Inputs neither = in;
+    neither.rows.bins = Tensor();
+    EXPECT_THROW(ops::histogram_build(ctx, neither.rows, Tensor(), hist, scratch), Error);
+}
+
+// A leaf of one block runs on the calling thread: no parallel region opens.
+TEST(HistogramBuild, OneBlockLeavesOpenNoParallelRegion) {
+    for (const int64_t quant_bins : {0, 4}) {
+        Inputs in = make_inputs({20000, {255, 7, 33}, false}, 11, quant_bins);
+        in.rows.block_rows = 8192;
+        Context ctx(Device::cpu, 2);
+        Tensor hist = ops::histogram_empty(in.rows);
+        Tensor scratch = ops::histogram_scratch(in.rows, in.rows.bins.size(0));
+        std::vector<int32_t> small(8192), large(8193);
+        for (size_t i = 0; i < large.size(); ++i) large[i] = static_cast<int32_t>(2 * i);
+        std::copy_n(large.begin(), small.size(), small.begin());
+        std::vector<uint8_t> goes_left(256, 0);
+        for (int b = 0; b < 128; ++b) goes_left[static_cast<size_t>(b)] = 1;
+        const Tensor mask = Tensor::from_vector<uint8_t>(goes_left, {256});
+        Tensor row_scratch = Tensor::empty({8193}, DType::i32);
+
+        const int64_t before = ops::histogram_parallel_regions();
+        ops::histogram_build(ctx, in.rows, Tensor::from_vector<int32_t>(small, {8192}), hist, scratch);
+        Tensor leaf = Tensor::from_vector<int32_t>(small, {8192});
+        ops::partition_histogram(ctx, in.rows, 0, mask, true, leaf, row_scratch, hist, scratch);
+        EXPECT_EQ(ops::histogram_parallel_regions(), before) << "quant_bins=" << quant_bins;
+
+        ops::histogram_build(ctx, in.rows, Tensor::from_vector<int32_t>(large, {8193}), hist, scratch);
+        EXPECT_GT(ops::histogram_parallel_regions(), before) << "a two-block leaf runs in parallel";
+    }
+}
+
 TEST(PartitionHistogram, StablePartitionAndTheBuiltSidesHistogram) {
     uint64_t seed = 300;
     for (const auto& c : kCases) {
@@ -231,28 +347,43 @@ TEST(PartitionHistogram, StablePartitionAndTheBuiltSidesHistogram) {
 
                 std::vector<std::vector<int32_t>> got_rows;
                 std::vector<Tensor> got_hist;
-                for (const int threads : {1, 2, 3}) {
-                    Context ctx(Device::cpu, threads);
+                const Inputs cols = column_wise(in);
+                for (const int threads : {1, 2, 3, -3}) {
+                    // -3: three threads on the column-wise layout.
+                    Context ctx(Device::cpu, std::abs(threads));
+                    const ops::HistogramRows& source = threads > 0 ? in.rows : cols.rows;
                     Tensor leaf = Tensor::from_vector<int32_t>(rows, {static_cast<int64_t>(rows.size())});
                     Tensor row_scratch = Tensor::empty({static_cast<int64_t>(rows.size())}, DType::i32);
                     Tensor hist = ops::histogram_empty(in.rows);
                     Tensor scratch = ops::histogram_scratch(in.rows, static_cast<int64_t>(rows.size()));
-                    const int64_t n_left = ops::partition_histogram(ctx, in.rows, feature,
+                    const int64_t n_left = ops::partition_histogram(ctx, source, feature,
                                                                     Tensor::from_vector<uint8_t>(goes_left, {256}),
                                                                     build_left, leaf, row_scratch, hist, scratch);
                     EXPECT_EQ(n_left, static_cast<int64_t>(left.size()));
                     got_rows.push_back(leaf.to_vector<int32_t>());
                     got_hist.push_back(hist);
                 }
+                // The partition alone gives the same rows.
+                {
+                    Context ctx(Device::cpu, 2);
+                    Tensor leaf = Tensor::from_vector<int32_t>(rows, {static_cast<int64_t>(rows.size())});
+                    Tensor row_scratch = Tensor::empty({static_cast<int64_t>(rows.size())}, DType::i32);
+                    EXPECT_EQ(ops::partition_rows(ctx, build_left ? cols.rows : in.rows, feature,
+                                                  Tensor::from_vector<uint8_t>(goes_left, {256}), leaf, row_scratch),
+                              static_cast<int64_t>(left.size()));
+                    EXPECT_EQ(leaf.to_vector<int32_t>(), want_rows) << "partition_rows, rows=" << c.rows;
+                }
                 EXPECT_EQ(got_rows[0], want_rows) << "rows=" << c.rows;
                 EXPECT_EQ(got_rows[1], want_rows);
                 EXPECT_EQ(got_rows[2], want_rows);
+                EXPECT_EQ(got_rows[3], want_rows);
                 if (quant_bins > 0) {
                     for (const Tensor& h : got_hist) EXPECT_EQ(decoded(h), reference_quantized(in, built));
                 } else {
                     EXPECT_TRUE(test::all_close(got_hist[0].to_vector<double>(), reference_float(in, built), 1e-9, 1e-9));
                     EXPECT_EQ(got_hist[0].to_vector<double>(), got_hist[1].to_vector<double>());
                     EXPECT_EQ(got_hist[0].to_vector<double>(), got_hist[2].to_vector<double>());
+                    EXPECT_EQ(got_hist[0].to_vector<double>(), got_hist[3].to_vector<double>());
                 }
             }
     }

@@ -80,6 +80,8 @@ const std::vector<ParamSpec<GbdtParams>>& gbdt_param_table() {
          "round quantized gradients stochastically (else to nearest)", {}},
         {"histogram_block_rows", &P::histogram_block_rows, 1, 2147483647.0, {},
          "rows per histogram block; float models depend on it, quantized ones do not", {}},
+        {"force_col_wise", &P::force_col_wise, 0, 0, {}, "build histograms from column-wise bins", {}},
+        {"force_row_wise", &P::force_row_wise, 0, 0, {}, "build histograms from row-wise bins", {}},
     };
     return table;
 }
@@ -177,6 +179,8 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
     gbdt::check_binned_dataset(train, "training");
     if (params.early_stopping_round > 0 && valid == nullptr)
         throw ParamError("early_stopping_round", "early stopping needs a validation set");
+    if (params.force_col_wise && params.force_row_wise)
+        throw ParamError("force_col_wise", "force_col_wise and force_row_wise cannot both be set");
 
     GbdtModel model;
     model.params_ = params;
@@ -327,6 +331,7 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
         log->stopped_reason = stopped;
         log->phase_seconds["gradients"] += gradient_seconds;
         log->phase_seconds["histograms"] += learner.seconds().histograms;
+        log->phase_seconds["layout"] = learner.seconds().layout;
         log->phase_seconds["partition"] += learner.seconds().partition;
         log->phase_seconds["splits"] += learner.seconds().splits;
         log->phase_seconds["scores"] += score_seconds;

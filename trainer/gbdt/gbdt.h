@@ -57,6 +57,10 @@ struct GbdtParams {
     // Float sums are added in blocks, so the float model depends on it; the
     // quantized model does not.
     int64_t histogram_block_rows = 8192;
+    // The histogram layout (LightGBM's names; neither: chosen by
+    // choose_histogram_layout). Both give the same model.
+    bool force_col_wise = false;
+    bool force_row_wise = false;
 };
 
 // name, default, range and help of every parameter, with LightGBM's aliases

@@ -133,7 +133,7 @@ std::vector<uint8_t> GbdtModel::to_bytes() const {
     file.metadata["model"] = kModelKind;
     // num_threads is how a run was executed, not what it learned: leaving it out
     // keeps the bytes identical for any thread count.
-    write_stored_params(file, params_, gbdt_param_table(), {"num_threads", "histogram_block_rows"});
+    write_stored_params(file, params_, gbdt_param_table(), {"num_threads", "histogram_block_rows", "force_col_wise", "force_row_wise"});
     write_feature_schema(file, {feature_names_, std::vector<bool>(categorical_.begin(), categorical_.end()),
                                 category_names_});
     file.metadata["num_trees"] = std::to_string(trees_.size());

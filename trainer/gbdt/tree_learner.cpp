@@ -63,6 +63,14 @@ TreeLearner::TreeLearner(Context& ctx, const Tensor& bins, const std::vector<Fea
     num_features_ = bins.size(1);
     quantized_ = params.use_quantized_grad;
     histogram_rows_.bins = bins;
+    {
+        const ScopeSeconds timer(seconds_.layout);
+        layout_ = ops::choose_histogram_layout(bins.size(1), params.force_col_wise, params.force_row_wise);
+        if (layout_ == ops::HistogramLayout::col_wise) {
+            histogram_rows_.columns = ops::bins_column_major(ctx, bins);
+            histogram_rows_.bins = Tensor();
+        }
+    }
     histogram_rows_.feature_offsets = histogram_offsets(feature_bins);
     histogram_rows_.quant_bins = quantized_ ? params.num_grad_quant_bins : 0;
     histogram_rows_.block_rows = params.histogram_block_rows;
@@ -218,15 +226,43 @@ GbdtTree TreeLearner::grow(const GradientStats& stats, const std::vector<int32_t
         parent_node[static_cast<size_t>(right)] = node;
         parent_left[static_cast<size_t>(right)] = 0;
 
+        const Range range = leaf_ranges_[static_cast<size_t>(chosen)];
+        std::memcpy(goes_left_.data<uint8_t>(), mask.data(), mask.size());
+        Tensor range_rows = leaf_rows(chosen);
+        const int32_t child_depth = depth[static_cast<size_t>(chosen)] + 1;
+        depth[static_cast<size_t>(left)] = depth[static_cast<size_t>(right)] = child_depth;
+        // Children at max_depth, or the tree's last two leaves, are never
+        // split: partition only, with no histogram (LightGBM skips them too).
+        // Every rank takes the same decision (depth and leaf count are global).
+        const bool children_split = (params_.max_depth <= 0 || child_depth < params_.max_depth) && leaves < max_leaves;
+        if (!children_split) {
+            int64_t left_count = 0;
+            {
+                const ScopeSeconds timer(seconds_.partition);
+                left_count = ops::partition_rows(ctx_, histogram_rows_, split.feature, goes_left_, range_rows, row_scratch_);
+            }
+            leaf_ranges_[static_cast<size_t>(left)] = {range.begin, left_count};
+            leaf_ranges_[static_cast<size_t>(right)] = {range.begin + left_count, range.count - left_count};
+            // The split's own sums (exact integer sums times the scale in
+            // quantized mode), with exact row counts.
+            // (slot `left` is the parent's: read its count first).
+            const int64_t parent_count = sums[static_cast<size_t>(chosen)].count;
+            const int64_t global_left = sum_count(left_count);
+            sums[static_cast<size_t>(left)] = split.left;
+            sums[static_cast<size_t>(left)].count = global_left;
+            sums[static_cast<size_t>(right)] = split.right;
+            sums[static_cast<size_t>(right)].count = parent_count - global_left;
+            best[static_cast<size_t>(left)] = SplitCandidate{};
+            best[static_cast<size_t>(right)] = SplitCandidate{};
+            continue;
+        }
+
         // The parent's histogram sits in slot `left`. Partition its rows and,
         // in the same pass, build the child the split search expects to be
         // smaller into slot `right`; the other child is the parent minus it
         // (correct either way: the guess only decides which is cheaper).
         // Then swap the slots when the built child is the left one.
-        const Range range = leaf_ranges_[static_cast<size_t>(chosen)];
         const bool build_left = split.left.count < split.right.count;
-        std::memcpy(goes_left_.data<uint8_t>(), mask.data(), mask.size());
-        Tensor range_rows = leaf_rows(chosen);
         Tensor& parent_hist = histograms_[static_cast<size_t>(left)];
         Tensor& fresh_hist = histograms_[static_cast<size_t>(right)];
         int64_t left_count = 0;
@@ -254,8 +290,6 @@ GbdtTree TreeLearner::grow(const GradientStats& stats, const std::vector<int32_t
             sums[static_cast<size_t>(left)] = split.left;
             sums[static_cast<size_t>(right)] = split.right;
         }
-        const int32_t child_depth = depth[static_cast<size_t>(chosen)] + 1;
-        depth[static_cast<size_t>(left)] = depth[static_cast<size_t>(right)] = child_depth;
 
         best[static_cast<size_t>(left)] =
             best_split(histograms_[static_cast<size_t>(left)], sums[static_cast<size_t>(left)], child_depth);

@@ -46,6 +46,7 @@ private:
 
 // Wall seconds spent in each phase of grow(), summed over calls.
 struct GrowSeconds {
+    double layout = 0.0;      // choosing the layout and transposing the bins (once a run)
     double histograms = 0.0;  // the root's histogram and the subtractions
     double partition = 0.0;   // partitions, each with its built child's histogram
     double splits = 0.0;      // split search over the histograms
@@ -72,6 +73,7 @@ public:
     // The last grown tree in bin space, for ops::tree_add_scores.
     const ops::BinnedTree& binned_tree() const { return binned_tree_; }
     const GrowSeconds& seconds() const { return seconds_; }
+    ops::HistogramLayout layout() const { return layout_; }
 
 private:
     // The leaf's per-bin sums of feature f as LeafSums (counts estimated in quantized mode).
@@ -85,6 +87,7 @@ private:
     const std::vector<FeatureBins>& feature_bins_;
     const GbdtParams& params_;
     ops::HistogramRows histogram_rows_;
+    ops::HistogramLayout layout_ = ops::HistogramLayout::row_wise;
     std::vector<int32_t> offsets_host_;
     int64_t rows_ = 0;
     int64_t num_features_ = 0;
