@@ -6,9 +6,11 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <unordered_map>
 #include <algorithm>
 
+#include "engine/allocator.h"
 #include "engine/error.h"
 #include "kernels/cpu/random.h"
 #include "trainer/data/features.h"
@@ -249,7 +251,8 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     out.scan_seconds = since_start();
 
     // The track table, once.
-    const TrackStore store(tracks, options.read, nullptr, options.window_bytes);
+    std::optional<TrackStore> store_holder(std::in_place, tracks, options.read, nullptr, options.window_bytes);
+    const TrackStore& store = *store_holder;
     out.track_seconds = since_start() - out.scan_seconds;
     const TrackStandardiser& z = store.standardiser();
 
@@ -347,6 +350,9 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
                 text = text.substr(0, text.size() - windows.body().size() + body.size());
                 rows += bin_log(parse_session_log(text, logs[f], read, nullptr), logs[f]);
                 windows.consume(take);
+                // Each window's tensors differ in size: the host allocator would keep
+                // every size it has seen (it caches for the training loops' repeats).
+                allocator_for(Device::cpu).release_cached();
             }
         }
         report("bin", f, rows);
@@ -354,6 +360,9 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     if (cursor[0] != out.train.rows() || cursor[1] != out.test.rows())
         throw DataError(logs.empty() ? "" : logs.back(), 0, "", "the files changed while they were being read (fewer rows than in the first pass)");
     out.seconds = since_start();
+    // Give the track table's and the windows' blocks back before training starts.
+    store_holder.reset();
+    allocator_for(Device::cpu).release_cached();
     return out;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/allocator.h"
 #include "engine/error.h"
 #include "trainer/data/csv_windows.h"
 #include "trainer/data/text_codes.h"
@@ -90,6 +91,8 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
     }
     values_ = values_.slice_rows(0, rows_);
     standardiser_ = TrackStandardiser(values_);
+    // The windows' parsed tensors were each of another size: the host allocator would keep them all.
+    allocator_for(Device::cpu).release_cached();
 }
 
 bool TrackStore::insert(std::string_view text, int32_t& found) {
