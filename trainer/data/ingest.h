@@ -47,7 +47,7 @@ struct IngestOptions {
     // Bytes of CSV parsed at a time (whole sessions; a file that does not keep
     // each session's lines together is parsed whole): with the track table and
     // the output, what bounds the ingest's memory.
-    int64_t window_bytes = int64_t{32} << 20;
+    int64_t window_bytes = int64_t{16} << 20;
     IngestProgressCallback progress;
 };
 
