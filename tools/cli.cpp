@@ -6,6 +6,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "engine/allocator.h"
 #include "engine/collective.h"
 #include "engine/context.h"
 #include "engine/params.h"
@@ -368,6 +369,8 @@ int train_streamed(Invocation& inv, const KeyValues& params) {
         run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - train_start).count();
         progress.finish();
     }
+    // The trainer's buffers stay cached in the host allocator: give them back before the scoring rows are made.
+    allocator_for(Device::cpu).release_cached();
     if (cache.data.test.rows() > 0) {
         TaskData scoring;
         scoring.choice = run.choice;
