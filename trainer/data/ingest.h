@@ -1,15 +1,20 @@
 // Streaming ingest: the session task's GBDT rows built file by file into one
-// byte per feature, without ever holding the CSV or the float feature matrix
-// of more than one file.
+// byte per feature, without ever holding the CSV or the float feature matrix of more than one
+// window (whole sessions, 16 MB by default).
 //
-// Two passes over the log files, each file read whole and parsed in parallel:
-// 1. the bin sample: the session rows of the sessions with the smallest
-//    session-id hashes (BinSample), the spanning check (a session in two files
-//    is an error) and the row counts, so that pass 2 writes into buffers of
-//    the final size;
-// 2. every file again: its session rows (build_session_rows, the in-memory
-//    builder itself, on that file's sessions), binned with the edges fitted on
-//    the sample, each session to train or test by a hash of its id.
+// Two passes over the log files, both in bounded windows:
+// 1. the session-id column alone (session_scan.h): the spanning check (a
+//    session in two files is an error), each session's rows, so that pass 2
+//    writes into buffers of the final size, and the bin sample's sessions, the
+//    ones with the smallest session-id hashes (SampleChoice, as BinSample);
+//    those sessions are then read from their byte ranges alone, built and
+//    the edges fitted on them;
+// 2. every file in windows of whole sessions (csv_windows.h; a file that does
+//    not keep a session's lines together is read whole): parsed in parallel,
+//    joined against the track table read once (track_store.h), its session
+//    rows built (build_session_rows, the in-memory builder itself), binned
+//    with the edges fitted on the sample, each session to train or test by a
+//    hash of its id.
 // Nothing depends on which file a session came from: one file or the same
 // sessions over ten files give the same rows in the same order (files read in
 // sorted order) with the same keys and edges.
