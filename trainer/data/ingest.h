@@ -1,15 +1,20 @@
 // Streaming ingest: the session task's GBDT rows built file by file into one
-// byte per feature, without ever holding the CSV or the float feature matrix
-// of more than one file.
+// byte per feature, without ever holding the CSV or the float feature matrix of more than one
+// window (whole sessions, 16 MB by default).
 //
-// Two passes over the log files, each file read whole and parsed in parallel:
-// 1. the bin sample: the session rows of the sessions with the smallest
-//    session-id hashes (BinSample), the spanning check (a session in two files
-//    is an error) and the row counts, so that pass 2 writes into buffers of
-//    the final size;
-// 2. every file again: its session rows (build_session_rows, the in-memory
-//    builder itself, on that file's sessions), binned with the edges fitted on
-//    the sample, each session to train or test by a hash of its id.
+// Two passes over the log files, both in bounded windows:
+// 1. the session-id column alone (session_scan.h): the spanning check (a
+//    session in two files is an error), each session's rows, so that pass 2
+//    writes into buffers of the final size, and the bin sample's sessions, the
+//    ones with the smallest session-id hashes (SampleChoice, as BinSample);
+//    those sessions are then read from their byte ranges alone, built and
+//    the edges fitted on them;
+// 2. every file in windows of whole sessions (csv_windows.h; a file that does
+//    not keep a session's lines together is read whole): parsed in parallel,
+//    joined against the track table read once (track_store.h), its session
+//    rows built (build_session_rows, the in-memory builder itself), binned
+//    with the edges fitted on the sample, each session to train or test by a
+//    hash of its id.
 // Nothing depends on which file a session came from: one file or the same
 // sessions over ten files give the same rows in the same order (files read in
 // sorted order) with the same keys and edges.
@@ -44,6 +49,10 @@ struct IngestOptions {
     uint64_t split_seed = 42;
     int64_t max_bin = 255;
     int64_t bin_construct_sample_cnt = 200000;  // rows in the bin sample
+    // Bytes of CSV parsed at a time (whole sessions; a file that does not keep
+    // each session's lines together is parsed whole): with the track table and
+    // the output, what bounds the ingest's memory.
+    int64_t window_bytes = int64_t{16} << 20;
     IngestProgressCallback progress;
 };
 
@@ -90,8 +99,11 @@ struct SessionRowIngest {
     std::vector<SourceFile> sources;  // the log files, then the track files
     int64_t log_rows = 0;             // per pass
     int64_t sessions = 0;
-    int64_t disk_bytes = 0;           // per pass
-    double seconds = 0.0;
+    int64_t disk_bytes = 0;           // of the log files
+    double seconds = 0.0;             // the whole ingest, of which:
+    double scan_seconds = 0.0;        //   pass 1 (the session-id column)
+    double track_seconds = 0.0;       //   the track table
+    double sample_seconds = 0.0;      //   the bin sample and its edges (pass 2 is the rest)
 };
 
 SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const std::vector<std::string>& tracks,
