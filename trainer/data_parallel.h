@@ -3,8 +3,11 @@
 // and the one place where an LSTM step's gradients are combined across ranks.
 // With one process every function here is the identity.
 //
-// Every rank holds the same data (each reads the same files; the check below
-// refuses a job whose ranks read different data), and splits the work.
+// Two ways to hold the data: the streamed session rows are read in shares
+// (input_share: each rank reads its part of the files or of the sessions, and
+// the bin edges are agreed over the ranks); the in-memory path reads every
+// file on every rank (the check below refuses a job whose ranks read different
+// data) and splits the work.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +17,11 @@
 #include "engine/context.h"
 #include "engine/tensor.h"
 #include "trainer/data/dataset.h"
+#include "trainer/gbdt/binned_dataset.h"
+
+namespace skipper::data {
+class BinSample;
+}
 
 namespace skipper {
 
@@ -50,6 +58,37 @@ GlobalLoss sum_gradients(Context& ctx, Tensor& gradients, double loss, double we
 void sum_histogram(Tensor& histogram);
 // The sum of one count over the ranks.
 int64_t sum_count(int64_t count);
+
+// The sums over the ranks of several counts at once, in place (one call).
+void sum_counts(std::span<int64_t> counts);
+// The maxima over the ranks of the gradient extent (every rank quantizes on
+// the scale of all the rows).
+ops::GradientExtent max_extent(ops::GradientExtent mine);
+
+// What this rank reads of a run's log files (sorted, as on every rank): with
+// at least as many files as ranks, files k/n (data::select_files), so each
+// file is read by one rank; with fewer, every file, keeping the sessions whose
+// id hash falls to this rank (session_shards > 1). The rows of all the ranks
+// together are the rows of one process, each exactly once.
+struct InputShare {
+    std::vector<std::string> logs;
+    int64_t session_shard = 0, session_shards = 1;
+};
+InputShare input_share(const std::vector<std::string>& logs);
+// Whether a session (by data::session_hash) belongs to `shard` of `shards`.
+bool in_session_shard(uint64_t session_hash, int64_t shard, int64_t shards);
+
+// The bin edges every rank bins with: each rank's sample is gathered on rank
+// 0 and merged (BinSample::merge: the sample of all the rows, whichever rank
+// read them), the edges are fitted there once and broadcast. With one process:
+// data::fit_session_row_bins of `mine`.
+std::vector<gbdt::FeatureBins> agree_session_row_bins(const data::BinSample& mine, const data::TabularDataset& schema,
+                                                      int64_t max_bin);
+
+// Rows [share.begin, share.end) of a binned set that every rank holds whole,
+// keeping each row's key (the global row index when the set has none), so the
+// learner can treat it as this rank's share.
+gbdt::BinnedDataset take_rank_rows(const gbdt::BinnedDataset& all, const RankShare& share);
 
 // A fingerprint of a dataset's contents (names, features, labels).
 uint64_t fingerprint(const data::TabularDataset& data);

@@ -12,6 +12,7 @@
 #include "trainer/data/features.h"
 #include "trainer/data/layout.h"
 #include "trainer/data/mssd_files.h"
+#include "trainer/data_parallel.h"
 
 namespace skipper::data {
 
@@ -41,6 +42,19 @@ TabularDataset file_session_rows(SessionLog log, TrackTable& tracks, const Inges
     TabularDataset rows = build_session_rows(data);
     tracks = std::move(data.tracks);
     return rows;
+}
+
+// One file's sessions of this run (sample_sessions=), and of this rank's
+// share when the ranks share files by session hash.
+SessionLog read_log(const std::string& path, const IngestOptions& options) {
+    SessionLog log = read_session_log_sample(path, options.sample_sessions, options.read, nullptr);
+    if (options.session_shards > 1) {
+        std::vector<uint8_t> mine(log.session_ids.size());
+        for (size_t s = 0; s < mine.size(); ++s)
+            mine[s] = in_session_shard(session_hash(log.session_ids[s]), options.session_shard, options.session_shards);
+        keep_sessions(log, mine);
+    }
+    return log;
 }
 
 gbdt::BinnedDataset allocate(const TabularDataset& schema, const std::vector<gbdt::FeatureBins>& bins, int64_t rows) {
@@ -143,7 +157,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     TabularDataset schema;
     int64_t train_rows = 0, test_rows = 0;
     for (size_t f = 0; f < logs.size(); ++f) {
-        SessionLog log = read_session_log_sample(logs[f], options.sample_sessions, options.read, nullptr);
+        SessionLog log = read_log(logs[f], options);
         const int64_t rows_read = log.rows;
         out.log_rows += rows_read;
         seen.add(log);
@@ -180,7 +194,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         report("sample", static_cast<int64_t>(f), rows_read);
     }
     if (sample.rows() == 0) throw DataError(logs.empty() ? "" : logs.front(), 0, "", "no sessions to train on");
-    const auto feature_bins = fit_session_row_bins(sample, schema, options.max_bin);
+    const auto feature_bins = agree_session_row_bins(sample, schema, options.max_bin);
 
     // Pass 2: every file's session rows, binned, into buffers of the final size.
     out.train = allocate(schema, feature_bins, train_rows);
@@ -189,7 +203,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     int64_t cursor[2] = {0, 0};
     int32_t sessions[2] = {0, 0};
     for (size_t f = 0; f < logs.size(); ++f) {
-        SessionLog log = read_session_log_sample(logs[f], options.sample_sessions, options.read, nullptr);
+        SessionLog log = read_log(logs[f], options);
         const int64_t rows_read = log.rows;
         std::vector<uint64_t> hashes(log.session_ids.size());
         for (size_t s = 0; s < hashes.size(); ++s) hashes[s] = session_hash(log.session_ids[s]);

@@ -44,6 +44,10 @@ struct IngestOptions {
     uint64_t split_seed = 42;
     int64_t max_bin = 255;
     int64_t bin_construct_sample_cnt = 200000;  // rows in the bin sample
+    // Sessions by hash: keeps only shard session_shard of session_shards
+    // (an MPI rank's share when there are fewer files than ranks: input_share
+    // in trainer/data_parallel.h). The bin edges are agreed over the ranks.
+    int64_t session_shard = 0, session_shards = 1;
     IngestProgressCallback progress;
 };
 
@@ -69,6 +73,9 @@ public:
     void add(uint64_t hash, const std::string& session_id, std::vector<float> rows, int64_t width);
     void merge(const BinSample& other);
     int64_t rows() const { return rows_; }
+    int64_t width() const { return width_; }
+    // The sessions held, by (hash, id): each one's rows, row-major.
+    const std::map<std::pair<uint64_t, std::string>, std::vector<float>>& sessions() const { return sessions_; }
     // f32 [rows, width] in (hash, id) order.
     Tensor matrix() const;
 
