@@ -9,7 +9,8 @@
 //    the final size;
 // 2. every file again: its session rows (build_session_rows, the in-memory
 //    builder itself, on that file's sessions), binned with the edges fitted on
-//    the sample, each session to train or test by a hash of its id.
+//    the sample (on every rank's sample, in a data-parallel job:
+//    agree_session_row_bins), each session to train or test by a hash of its id.
 // Nothing depends on which file a session came from: one file or the same
 // sessions over ten files give the same rows in the same order (files read in
 // sorted order) with the same keys and edges.
