@@ -119,6 +119,63 @@ TEST_F(StreamedRows, OneFileOrManyOrTheCacheGiveTheSameModelBytes) {
     EXPECT_EQ(bytes, model_bytes(loaded.data));
 }
 
+TEST_F(StreamedRows, SmallWindowsGiveTheSameRowsAndModel) {
+    // Windows of a few kB cut every file (and the track files) many times, between sessions; one
+    // window in the middle holds a single session only when grown. The rows, keys and model are the same.
+    const SessionRowIngest whole = ingest_session_rows(layout_.log_paths, layout_.track_paths, small_sample());
+    IngestOptions windowed_options = small_sample();
+    windowed_options.window_bytes = 2000;  // about 12 lines: a long session fills a window alone
+    const SessionRowIngest windowed = ingest_session_rows(layout_.log_paths, layout_.track_paths, windowed_options);
+    EXPECT_GT(fs::file_size(layout_.log_paths[0]), 20u * 2000u);
+    EXPECT_EQ(windowed.train.row_keys, whole.train.row_keys);
+    EXPECT_EQ(windowed.test.row_keys, whole.test.row_keys);
+    EXPECT_EQ(windowed.train.feature_bins, whole.train.feature_bins);
+    EXPECT_EQ(windowed.train.bins.to_vector<uint8_t>(), whole.train.bins.to_vector<uint8_t>());
+    EXPECT_EQ(model_bytes(windowed), model_bytes(whole));
+}
+
+TEST_F(StreamedRows, ABadRowInALaterWindowNamesItsLineInTheFile) {
+    // The windows are parsed apart, but an error names the line in the whole file.
+    const std::string path = layout_.log_paths[0];
+    std::string text = test::read_text(path);
+    size_t at = 0;
+    for (int line = 1; line < 40; ++line) at = text.find('\n', at) + 1;  // the start of line 40
+    const size_t comma = text.find(',', text.find(',', at) + 1);  // after session_id and session_position
+    text.replace(at, comma - at, text.substr(at, text.find(',', at) - at) + ",x");
+    std::ofstream(path, std::ios::binary) << text;
+    IngestOptions options = small_sample();
+    options.window_bytes = 2000;
+    try {
+        ingest_session_rows(layout_.log_paths, layout_.track_paths, options);
+        FAIL() << "no error";
+    } catch (const DataError& e) {
+        EXPECT_EQ(e.file(), path);
+        EXPECT_EQ(e.line(), 40);
+        EXPECT_EQ(e.column(), "session_position");
+    }
+}
+
+TEST_F(StreamedRows, ASessionInTwoFilesNamesBoth) {
+    // The last session of file 0 appended again to file 1: the scan finds it in both.
+    const std::string first = test::read_text(layout_.log_paths[0]);
+    size_t last_start = first.rfind('\n', first.size() - 2) + 1;
+    const std::string id = first.substr(last_start, first.find(',', last_start) - last_start);
+    while (last_start > 0) {
+        const size_t previous = first.rfind('\n', last_start - 2) + 1;
+        if (first.compare(previous, id.size() + 1, id + ",") != 0) break;
+        last_start = previous;
+    }
+    std::ofstream(layout_.log_paths[1], std::ios::binary | std::ios::app) << first.substr(last_start);
+    try {
+        ingest_session_rows(layout_.log_paths, layout_.track_paths, small_sample());
+        FAIL() << "no error";
+    } catch (const DataError& e) {
+        EXPECT_EQ(e.file(), layout_.log_paths[1]);
+        EXPECT_NE(std::string(e.what()).find(id), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find(layout_.log_paths[0]), std::string::npos) << e.what();
+    }
+}
+
 TEST_F(StreamedRows, ShardsSampleLikeTheWhole) {
     // The bin sample of all files equals the merge of the samples of two shards (as MPI ranks would take them).
     BinSample whole(1500), left(1500), right(1500);

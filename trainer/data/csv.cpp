@@ -300,7 +300,7 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
         if (!header.next(name, done)) throw DataError(path, 1, "", "unterminated quote in the header");
         header_names.emplace_back(name);
     }
-    const int64_t header_lines = 1 + header.newlines_in_quotes();
+    const int64_t header_lines = 1 + header.newlines_in_quotes() + options.line_offset;
     std::vector<int> spec_of_field(header_names.size(), -1);
     for (size_t s = 0; s < specs.size(); ++s) {
         const auto it = std::find(header_names.begin(), header_names.end(), specs[s].name);

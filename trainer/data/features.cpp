@@ -124,9 +124,11 @@ struct HistoryCentres {
 
 }  // namespace
 
-TrackStandardiser::TrackStandardiser(const TrackTable& tracks) {
-    const int64_t rows = tracks.rows(), columns = tracks.values.size(1);
-    const float* v = tracks.values.data<float>();
+TrackStandardiser::TrackStandardiser(const TrackTable& tracks) : TrackStandardiser(tracks.values) {}
+
+TrackStandardiser::TrackStandardiser(const Tensor& values) {
+    const int64_t rows = values.size(0), columns = values.size(1);
+    const float* v = values.data<float>();
     mean.assign(static_cast<size_t>(columns), 0.0);
     inverse_sd.assign(static_cast<size_t>(columns), 1.0);
     for (int64_t c = 0; c < columns; ++c) {

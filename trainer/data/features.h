@@ -57,6 +57,8 @@ struct TrackStandardiser {
 
     TrackStandardiser() = default;
     explicit TrackStandardiser(const TrackTable& tracks);
+    // The same over a track table's values alone (f32 [tracks, columns]).
+    explicit TrackStandardiser(const Tensor& values);
     // Standardised value of column c; a missing value becomes 0 (the mean).
     double operator()(float x, int64_t c) const { return std::isnan(x) ? 0.0 : (x - mean[c]) * inverse_sd[c]; }
 };

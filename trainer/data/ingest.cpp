@@ -6,12 +6,19 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
+#include <unordered_map>
+#include <algorithm>
 
+#include "engine/allocator.h"
 #include "engine/error.h"
 #include "kernels/cpu/random.h"
 #include "trainer/data/features.h"
 #include "trainer/data/layout.h"
 #include "trainer/data/mssd_files.h"
+#include "trainer/data/csv_windows.h"
+#include "trainer/data/session_scan.h"
+#include "trainer/data/track_store.h"
 #include "trainer/data_parallel.h"
 
 namespace skipper::data {
@@ -23,38 +30,6 @@ using Clock = std::chrono::steady_clock;
 // The split salt: the sessions held out depend on split_seed and the id alone.
 bool is_test_session(uint64_t hash, const IngestOptions& options) {
     return unit_interval(hash, counter_hash(options.split_seed, 1)) < options.test_fraction;
-}
-
-// Session rows per session code, from the log's lengths (rows of whole sessions).
-std::vector<int32_t> session_lengths(const SessionLog& log) {
-    std::vector<int32_t> length(log.session_ids.size(), 0);
-    const auto* session = log.session.data<int32_t>();
-    const auto* session_length = log.session_length.data<int32_t>();
-    for (int64_t i = 0; i < log.rows; ++i) length[static_cast<size_t>(session[i])] = session_length[i];
-    return length;
-}
-
-// The session rows of one file's log, joined with the track table, which is
-// moved in for the join and handed back (it is shared by every file).
-TabularDataset file_session_rows(SessionLog log, TrackTable& tracks, const IngestOptions& options) {
-    ReadReport report;
-    MssdData data = join_tracks(std::move(log), std::move(tracks), options.read, &report);
-    TabularDataset rows = build_session_rows(data);
-    tracks = std::move(data.tracks);
-    return rows;
-}
-
-// One file's sessions of this run (sample_sessions=), and of this rank's
-// share when the ranks share files by session hash.
-SessionLog read_log(const std::string& path, const IngestOptions& options) {
-    SessionLog log = read_session_log_sample(path, options.sample_sessions, options.read, nullptr);
-    if (options.session_shards > 1) {
-        std::vector<uint8_t> mine(log.session_ids.size());
-        for (size_t s = 0; s < mine.size(); ++s)
-            mine[s] = in_session_shard(session_hash(log.session_ids[s]), options.session_shard, options.session_shards);
-        keep_sessions(log, mine);
-    }
-    return log;
 }
 
 gbdt::BinnedDataset allocate(const TabularDataset& schema, const std::vector<gbdt::FeatureBins>& bins, int64_t rows) {
@@ -128,86 +103,214 @@ uint64_t session_row_key(uint64_t session_hash, int32_t position) {
     return counter_hash(session_hash, static_cast<uint64_t>(position));
 }
 
+namespace {
+
+// The sessions chosen for the bin sample while the files are scanned: as
+// BinSample, the smallest (hash, id) until they hold target rows, but only
+// where each one's lines lie, not its rows.
+class SampleChoice {
+public:
+    struct Chosen {
+        size_t file;
+        ScannedSession session;
+    };
+    explicit SampleChoice(int64_t target_rows) : target_rows_(target_rows) {}
+    uint64_t threshold() const {
+        if (rows_ < target_rows_ || chosen_.empty()) return std::numeric_limits<uint64_t>::max();
+        return chosen_.rbegin()->first.first;
+    }
+    void add(uint64_t hash, const std::string& id, int64_t rows, Chosen chosen) {
+        if (!chosen_.try_emplace({hash, id}, std::pair{rows, chosen}).second) return;
+        rows_ += rows;
+        // Drop the largest keys while the rest still reach the target.
+        while (!chosen_.empty()) {
+            const auto last = std::prev(chosen_.end());
+            if (rows_ - last->second.first < target_rows_) break;
+            rows_ -= last->second.first;
+            chosen_.erase(last);
+        }
+    }
+    // Per file, its chosen sessions in file order.
+    std::vector<std::vector<ScannedSession>> by_file(size_t files) const {
+        std::vector<std::vector<ScannedSession>> out(files);
+        for (const auto& [key, value] : chosen_) out[value.second.file].push_back(value.second.session);
+        for (auto& sessions : out)
+            std::sort(sessions.begin(), sessions.end(), [](const auto& a, const auto& b) { return a.begin < b.begin; });
+        return out;
+    }
+
+private:
+    int64_t target_rows_;
+    int64_t rows_ = 0;
+    std::map<std::pair<uint64_t, std::string>, std::pair<int64_t, Chosen>> chosen_;
+};
+
+// Predicted rows of a session of `rows` positions (its second half).
+int64_t predicted_rows(int64_t rows) { return rows - history_length(static_cast<int32_t>(rows)); }
+
+// A whole log file, sampled, keeping only `keep`'s sessions when given (by hash).
+SessionLog whole_file(const std::string& path, const IngestOptions& options, const std::vector<ScannedSession>* keep) {
+    SessionLog log = read_session_log_sample(path, options.sample_sessions, options.read, nullptr);
+    if (keep == nullptr) return log;
+    std::vector<uint64_t> hashes;
+    for (const auto& session : *keep) hashes.push_back(session.hash);
+    std::sort(hashes.begin(), hashes.end());
+    std::vector<uint8_t> chosen(log.session_ids.size());
+    for (size_t s = 0; s < chosen.size(); ++s)
+        chosen[s] = std::binary_search(hashes.begin(), hashes.end(), session_hash(log.session_ids[s]));
+    keep_sessions(log, chosen);
+    return log;
+}
+
+// The chosen sessions of one contiguous file, read from their byte ranges
+// alone and parsed as one small CSV text. Lines are mapped back to the file's
+// so that errors name them; a row the parser would refuse sends the file to
+// the whole-file path, which reports it as the full read does.
+SessionLog chosen_sessions(const std::string& path, const std::vector<ScannedSession>& sessions, const IngestOptions& options) {
+    const CsvWindows file(path, options.window_bytes);
+    std::string text(file.header());
+    const int64_t header_lines = std::count(text.begin(), text.end(), '\n');
+    std::vector<std::pair<int64_t, int64_t>> line_map;  // (first line in `text`, its line in the file)
+    int64_t line = header_lines + 1;
+    for (const auto& session : sessions) {
+        std::string lines = file.read_range(session.begin, session.end - session.begin);
+        if (!lines.empty() && lines.back() != '\n') lines += '\n';
+        line_map.emplace_back(line, session.first_line);
+        line += std::count(lines.begin(), lines.end(), '\n');
+        text += lines;
+    }
+    ReadOptions lenient = options.read;
+    lenient.on_bad_row = OnBadRow::skip;
+    ReadReport report;
+    SessionLog log = parse_session_log(text, path, lenient, &report);
+    if (report.rows_skipped > 0) return whole_file(path, options, &sessions);
+    for (auto& l : log.source_line) {
+        const auto it = std::upper_bound(line_map.begin(), line_map.end(), std::pair{l, std::numeric_limits<int64_t>::max()}) - 1;
+        l = it->second + (l - it->first);
+    }
+    return log;
+}
+
+// Whether a session (by hash) is one of this rank's, when the ranks share
+// the files by session (input_share in trainer/data_parallel.h).
+bool in_my_shard(uint64_t hash, const IngestOptions& options) {
+    return options.session_shards == 1 || in_session_shard(hash, options.session_shard, options.session_shards);
+}
+
+// Keeps the sessions sample_sessions= keeps and this rank's (by hash).
+void keep_sample(SessionLog& log, const IngestOptions& options) {
+    if (options.sample_sessions >= 1.0 && options.session_shards == 1) return;
+    std::vector<uint8_t> keep(log.session_ids.size());
+    for (size_t s = 0; s < keep.size(); ++s) {
+        const uint64_t hash = session_hash(log.session_ids[s]);
+        keep[s] = keep_sampled_session(hash, options.sample_sessions) && in_my_shard(hash, options);
+    }
+    keep_sessions(log, keep);
+}
+
+}  // namespace
+
 SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const std::vector<std::string>& tracks,
                                      const IngestOptions& options) {
     const auto start = Clock::now();
+    const auto since_start = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
     SessionRowIngest out;
     for (const auto& path : logs) {
         out.sources.push_back(source_file(path));
         out.disk_bytes += out.sources.back().bytes;
     }
     for (const auto& path : tracks) out.sources.push_back(source_file(path));
-    TrackTable track_table = read_track_tables(tracks, options.read, nullptr);
 
     IngestProgress progress;
     progress.files_total = 2 * static_cast<int64_t>(logs.size());
     progress.bytes_total = 2 * out.disk_bytes;
-    const auto report = [&](const char* phase, int64_t file, int64_t rows) {
+    const auto report = [&](const char* phase, size_t file, int64_t rows) {
         ++progress.files_done;
         progress.phase = phase;
-        progress.bytes_done += out.sources[static_cast<size_t>(file)].bytes;
+        progress.bytes_done += out.sources[file].bytes;
         progress.rows_done += rows;
-        progress.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        progress.seconds = since_start();
         if (options.progress) options.progress(progress);
     };
 
-    // Pass 1: the spanning check, the row counts and the bin sample.
-    SessionFiles seen;
-    BinSample sample(options.bin_construct_sample_cnt);
-    TabularDataset schema;
+    // Pass 1: the session-id column: the spanning check, the row counts and the bin sample's sessions.
+    std::unordered_map<uint64_t, uint32_t> file_of;  // session hash -> file
+    SampleChoice choice(options.bin_construct_sample_cnt);
+    std::vector<uint8_t> contiguous(logs.size());
     int64_t train_rows = 0, test_rows = 0;
     for (size_t f = 0; f < logs.size(); ++f) {
-        SessionLog log = read_log(logs[f], options);
-        const int64_t rows_read = log.rows;
-        out.log_rows += rows_read;
-        seen.add(log);
-        const auto length = session_lengths(log);
-        const uint64_t threshold = sample.threshold();
-        std::vector<uint8_t> candidate(log.session_ids.size(), 0);
-        for (size_t s = 0; s < log.session_ids.size(); ++s) {
-            const uint64_t hash = session_hash(log.session_ids[s]);
-            const int64_t predicted = length[s] - history_length(length[s]);
-            (is_test_session(hash, options) ? test_rows : train_rows) += predicted;
-            candidate[s] = hash <= threshold;
+        const FileScan scan = scan_session_file(logs[f], options.sample_sessions, choice.threshold(), options.window_bytes);
+        contiguous[f] = scan.contiguous;
+        int64_t rows = 0, sessions = 0;
+        for (size_t s = 0; s < scan.sessions.size(); ++s) {
+            const ScannedSession& session = scan.sessions[s];
+            if (!in_my_shard(session.hash, options)) continue;
+            const auto [it, added] = file_of.try_emplace(session.hash, static_cast<uint32_t>(f));
+            if (!added)
+                throw DataError(logs[f], session.first_line, "session_id",
+                                "session '" + session_id_at(logs[f], session.begin) + "' is also in " + logs[it->second] +
+                                    "; expected each session whole within one file (as in MSSD's files)");
+            const int64_t predicted = predicted_rows(session.rows);
+            (is_test_session(session.hash, options) ? test_rows : train_rows) += predicted;
+            if (!scan.ids[s].empty()) choice.add(session.hash, scan.ids[s], predicted, {f, session});
+            rows += session.rows;
+            ++sessions;
         }
-        out.sessions += static_cast<int64_t>(log.session_ids.size());
-        keep_sessions(log, candidate);
-        if (log.rows > 0) {
-            const std::vector<std::string> ids = log.session_ids;
-            TabularDataset rows = file_session_rows(std::move(log), track_table, options);
-            const int64_t width = rows.num_features();
-            const float* x = rows.features.data<float>();
-            for (int64_t r = 0; r < rows.rows();) {
-                const int32_t s = rows.session_index[static_cast<size_t>(r)];
-                int64_t end = r;
-                while (end < rows.rows() && rows.session_index[static_cast<size_t>(end)] == s) ++end;
-                const std::string& id = ids[static_cast<size_t>(s)];
-                sample.add(session_hash(id), id, std::vector<float>(x + r * width, x + end * width), width);
-                r = end;
-            }
-            if (schema.feature_names.empty()) {
-                schema.feature_names = rows.feature_names;
-                schema.categorical = rows.categorical;
-                schema.category_names = rows.category_names;
-            }
+        out.log_rows += rows;
+        out.sessions += sessions;
+        report("scan", f, rows);
+    }
+    out.scan_seconds = since_start();
+
+    // The track table, once.
+    std::optional<TrackStore> store_holder(std::in_place, tracks, options.read, nullptr, options.window_bytes);
+    const TrackStore& store = *store_holder;
+    out.track_seconds = since_start() - out.scan_seconds;
+    const TrackStandardiser& z = store.standardiser();
+
+    // The bin sample: the chosen sessions' rows, built as every row is.
+    BinSample sample(options.bin_construct_sample_cnt);
+    TabularDataset schema;
+    const auto chosen = choice.by_file(logs.size());
+    for (size_t f = 0; f < logs.size(); ++f) {
+        if (chosen[f].empty()) continue;
+        SessionLog log = contiguous[f] ? chosen_sessions(logs[f], chosen[f], options) : whole_file(logs[f], options, &chosen[f]);
+        const std::vector<std::string> ids = log.session_ids;
+        const TabularDataset rows = build_session_rows(store.join(std::move(log), options.read, nullptr), &z);
+        const int64_t width = rows.num_features();
+        const float* x = rows.features.data<float>();
+        for (int64_t r = 0; r < rows.rows();) {
+            const int32_t s = rows.session_index[static_cast<size_t>(r)];
+            int64_t end = r;
+            while (end < rows.rows() && rows.session_index[static_cast<size_t>(end)] == s) ++end;
+            const std::string& id = ids[static_cast<size_t>(s)];
+            sample.add(session_hash(id), id, std::vector<float>(x + r * width, x + end * width), width);
+            r = end;
         }
-        report("sample", static_cast<int64_t>(f), rows_read);
+        if (schema.feature_names.empty()) {
+            schema.feature_names = rows.feature_names;
+            schema.categorical = rows.categorical;
+            schema.category_names = rows.category_names;
+        }
     }
     if (sample.rows() == 0) throw DataError(logs.empty() ? "" : logs.front(), 0, "", "no sessions to train on");
     const auto feature_bins = agree_session_row_bins(sample, schema, options.max_bin);
+    out.sample_seconds = since_start() - out.scan_seconds - out.track_seconds;
 
-    // Pass 2: every file's session rows, binned, into buffers of the final size.
+    // Pass 2: every file's session rows, window by window, binned into buffers of the final size.
     out.train = allocate(schema, feature_bins, train_rows);
     out.test = allocate(schema, feature_bins, test_rows);
     const int64_t width = schema.num_features();
     int64_t cursor[2] = {0, 0};
     int32_t sessions[2] = {0, 0};
-    for (size_t f = 0; f < logs.size(); ++f) {
-        SessionLog log = read_log(logs[f], options);
-        const int64_t rows_read = log.rows;
+    const auto bin_log = [&](SessionLog log, const std::string& path) {
+        keep_sample(log, options);
         std::vector<uint64_t> hashes(log.session_ids.size());
         for (size_t s = 0; s < hashes.size(); ++s) hashes[s] = session_hash(log.session_ids[s]);
-        const TabularDataset rows = file_session_rows(std::move(log), track_table, options);
+        const TabularDataset rows = build_session_rows(store.join(std::move(log), options.read, nullptr), &z);
+        if (rows.category_names != schema.category_names)
+            throw DataError(path, 0, "", "a categorical column holds a value outside its documented set (" +
+                                             std::string(kLeakingColumn) + " or context_type); the GBDT's categories must be the same in every file");
         const Tensor bins = gbdt::bin_rows(rows.features, feature_bins);
         const uint8_t* b = bins.data<uint8_t>();
         const float* y = rows.labels.data<float>();
@@ -224,18 +327,54 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
             gbdt::BinnedDataset& to = which == 1 ? out.test : out.train;
             const int64_t o = cursor[which]++;
             if (o >= to.rows())
-                throw DataError(logs[f], 0, "", "the file changed while it was being read (more rows than in the first pass)");
+                throw DataError(path, 0, "", "the file changed while it was being read (more rows than in the first pass)");
             std::memcpy(to.bins.data<uint8_t>() + o * width, b + r * width, static_cast<size_t>(width));
             to.labels.data<float>()[o] = y[r];
             to.session_index[static_cast<size_t>(o)] = session_number;
             to.position[static_cast<size_t>(o)] = rows.position[static_cast<size_t>(r)];
             to.row_keys[static_cast<size_t>(o)] = session_row_key(hash, rows.position[static_cast<size_t>(r)]);
         }
-        report("bin", static_cast<int64_t>(f), rows_read);
+        return rows.rows();
+    };
+    for (size_t f = 0; f < logs.size(); ++f) {
+        int64_t rows = 0;
+        if (!contiguous[f]) {
+            rows += bin_log(whole_file(logs[f], options, nullptr), logs[f]);
+        } else {
+            CsvWindows windows(logs[f], options.window_bytes);
+            const int64_t column = csv_column(windows.header(), "session_id");
+            ReadOptions read = options.read;
+            while (windows.next()) {
+                // Whole sessions only: the last one may go on in the next window.
+                const size_t take = windows.at_end() ? windows.body().size() : last_session_start(windows.body(), column);
+                if (take == 0) {
+                    windows.consume(0);  // one session fills the window: read a larger one
+                    continue;
+                }
+                const std::string_view body = windows.body().substr(0, take);
+                const bool first = windows.body_offset() == static_cast<int64_t>(windows.header().size());
+                if (!first && body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+                    windows.consume(take);  // blank lines at the end (the parser refuses a text without rows)
+                    continue;
+                }
+                read.line_offset = windows.line_offset();
+                std::string_view text = windows.text();
+                text = text.substr(0, text.size() - windows.body().size() + body.size());
+                rows += bin_log(parse_session_log(text, logs[f], read, nullptr), logs[f]);
+                windows.consume(take);
+                // Each window's tensors differ in size: the host allocator would keep
+                // every size it has seen (it caches for the training loops' repeats).
+                allocator_for(Device::cpu).release_cached();
+            }
+        }
+        report("bin", f, rows);
     }
     if (cursor[0] != out.train.rows() || cursor[1] != out.test.rows())
         throw DataError(logs.empty() ? "" : logs.back(), 0, "", "the files changed while they were being read (fewer rows than in the first pass)");
-    out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    out.seconds = since_start();
+    // Give the track table's and the windows' blocks back before training starts.
+    store_holder.reset();
+    allocator_for(Device::cpu).release_cached();
     return out;
 }
 

@@ -49,6 +49,10 @@ struct IngestOptions {
     // (an MPI rank's share when there are fewer files than ranks: input_share
     // in trainer/data_parallel.h). The bin edges are agreed over the ranks.
     int64_t session_shard = 0, session_shards = 1;
+    // Bytes of CSV parsed at a time (whole sessions; a file that does not keep
+    // each session's lines together is parsed whole): with the track table and
+    // the output, what bounds the ingest's memory.
+    int64_t window_bytes = int64_t{32} << 20;
     IngestProgressCallback progress;
 };
 
@@ -98,8 +102,11 @@ struct SessionRowIngest {
     std::vector<SourceFile> sources;  // the log files, then the track files
     int64_t log_rows = 0;             // per pass
     int64_t sessions = 0;
-    int64_t disk_bytes = 0;           // per pass
-    double seconds = 0.0;
+    int64_t disk_bytes = 0;           // of the log files
+    double seconds = 0.0;             // the whole ingest, of which:
+    double scan_seconds = 0.0;        //   pass 1 (the session-id column)
+    double track_seconds = 0.0;       //   the track table
+    double sample_seconds = 0.0;      //   the bin sample and its edges (pass 2 is the rest)
 };
 
 SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const std::vector<std::string>& tracks,

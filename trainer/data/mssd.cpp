@@ -339,9 +339,14 @@ MssdData join_tracks(SessionLog log, TrackTable tracks, const ReadOptions& optio
     row_of_id.reserve(static_cast<size_t>(tracks.rows()));
     for (const auto& id : tracks.track_ids) row_of_id.insert(id);
 
-    // Look each distinct log track up once, then gather per row.
+    // Look each distinct log track up once; join_track_rows gathers per row.
     std::vector<int32_t> row_of_code(log.track_ids.size(), -1);
     for (size_t c = 0; c < log.track_ids.size(); ++c) row_of_code[c] = row_of_id.find(log.track_ids[c]);
+    return join_track_rows(std::move(log), row_of_code, std::move(tracks), options, report);
+}
+
+MssdData join_track_rows(SessionLog log, const std::vector<int32_t>& row_of_code, TrackTable tracks,
+                         const ReadOptions& options, ReadReport* report) {
     const auto* code = log.track.data<int32_t>();
     std::vector<int64_t> keep;
     for (int64_t i = 0; i < log.rows; ++i) {

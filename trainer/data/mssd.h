@@ -27,6 +27,10 @@ struct ReadOptions {
     // in the ReadReport, and the first few problems are kept as messages.
     OnBadRow on_bad_row = OnBadRow::error;
     int num_threads = 0;  // 0 = every core
+    // Lines of the file before the text's header line: a window of a file
+    // read in pieces (the header line in front of each window) reports the
+    // file's own line numbers.
+    int64_t line_offset = 0;
 };
 
 struct ReadReport {
@@ -118,6 +122,11 @@ struct MssdData {
 // report->rows_unknown_track.
 MssdData join_tracks(SessionLog log, TrackTable tracks, const ReadOptions& options = {},
                      ReadReport* report = nullptr);
+// The join once each distinct log track is looked up: row_of_code[c] is the
+// row in `tracks` of the log's track code c, -1 when unknown (handled as
+// join_tracks does). For a track table indexed elsewhere (TrackStore).
+MssdData join_track_rows(SessionLog log, const std::vector<int32_t>& row_of_code, TrackTable tracks,
+                         const ReadOptions& options = {}, ReadReport* report = nullptr);
 
 // read_session_log + read_track_features + join_tracks, with one report.
 MssdData load_mssd(const std::string& log_path, const std::string& tracks_path, const ReadOptions& options = {},

@@ -1,0 +1,78 @@
+// A CSV file read in windows of whole lines, each with the file's header line
+// in front, so that the CSV parser sees a small file: a file of any size is
+// read in bounded memory. A plain file is read with pread into one reused
+// buffer; a .gz file is inflated whole (FileText) and cut the same way.
+// Windows end at a line end outside quotes; the reader of a window may take
+// only a prefix of it (consume), and the rest starts the next window.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace skipper::data {
+
+class FileText;
+
+class CsvWindows {
+public:
+    CsvWindows(const std::string& path, int64_t window_bytes);
+    ~CsvWindows();
+    CsvWindows(const CsvWindows&) = delete;
+    CsvWindows& operator=(const CsvWindows&) = delete;
+
+    const std::string& path() const { return path_; }
+    // The header line, its line end included (a UTF-8 byte-order mark too).
+    std::string_view header() const { return {buffer_.data(), header_size_}; }
+    // Reads the next window: the whole lines after what was consumed, about
+    // window_bytes of them (more when the last window was not consumed at
+    // all). False once the whole file is consumed.
+    bool next();
+    std::string_view body() const { return {buffer_.data() + header_size_, body_size_}; }
+    // The header and the body, one CSV text for the parser.
+    std::string_view text() const { return {buffer_.data(), header_size_ + body_size_}; }
+    // File offset and 1-based file line of the body's first byte.
+    int64_t body_offset() const { return static_cast<int64_t>(position_); }
+    int64_t body_line() const { return body_line_; }
+    // For ReadOptions::line_offset: the parser then reports the file's lines.
+    int64_t line_offset() const { return body_line_ - 1 - header_lines_; }
+    // True when the body runs to the end of the file.
+    bool at_end() const { return body_end() == size_; }
+    // Takes the first `bytes` of the body (a prefix ending at a line end).
+    void consume(size_t bytes);
+    // Any bytes of the file's text, read apart from the windows.
+    std::string read_range(int64_t offset, int64_t bytes) const;
+    // Bytes of the file's text (inflated for .gz) and on disk.
+    int64_t size() const { return static_cast<int64_t>(size_); }
+    int64_t disk_bytes() const { return disk_bytes_; }
+
+private:
+    void read(size_t offset, char* out, size_t bytes) const;
+    size_t body_end() const { return position_ + body_size_; }
+
+    std::string path_;
+    int64_t window_bytes_;
+    int fd_ = -1;
+    std::unique_ptr<FileText> inflated_;  // .gz files only
+    size_t size_ = 0;
+    int64_t disk_bytes_ = 0;
+    std::vector<char> buffer_;  // header, then the body
+    size_t header_size_ = 0;
+    int64_t header_lines_ = 0;
+    size_t position_ = 0;   // file offset of the body's first byte
+    size_t body_size_ = 0;
+    size_t want_ = 0;       // bytes the next window reads: window_bytes, doubled while nothing is consumed
+    int64_t body_line_ = 1; // 1-based file line of the body's first byte
+};
+
+// Field `index` of one CSV line (no line end), unquoted; false when the line
+// has fewer fields. `scratch` holds the text of a quoted field.
+bool csv_field(std::string_view line, size_t index, std::string& scratch, std::string_view& out);
+
+// The index of the header field named `name` (the header as CsvWindows gives
+// it); -1 if none.
+int64_t csv_column(std::string_view header, const std::string& name);
+
+}  // namespace skipper::data

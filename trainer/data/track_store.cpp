@@ -1,0 +1,141 @@
+#include "trainer/data/track_store.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/allocator.h"
+#include "engine/error.h"
+#include "trainer/data/csv_windows.h"
+#include "trainer/data/text_codes.h"
+
+namespace skipper::data {
+
+namespace {
+
+// Data lines of a file: an upper bound on its tracks, so the table is
+// allocated once at its final size.
+int64_t count_data_lines(const std::string& path, int64_t window_bytes) {
+    CsvWindows windows(path, window_bytes);
+    int64_t lines = 0;
+    while (windows.next()) {
+        const std::string_view body = windows.body();
+        lines += std::count(body.begin(), body.end(), '\n') + (windows.at_end() && !body.empty() && body.back() != '\n');
+        windows.consume(body.size());
+    }
+    return lines;
+}
+
+}  // namespace
+
+TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions& options, ReadReport* report,
+                       int64_t window_bytes) {
+    int64_t capacity = 0;
+    for (const auto& path : paths) capacity += count_data_lines(path, window_bytes);
+    const auto columns = static_cast<int64_t>(track_feature_columns().size());
+    values_ = Tensor::empty({std::max<int64_t>(capacity, 1), columns}, DType::f32);
+    id_offset_.reserve(static_cast<size_t>(capacity) + 1);
+    id_offset_.push_back(0);
+    size_t slots = 64;
+    while (slots * 2 < static_cast<size_t>(capacity) * 3) slots *= 2;  // load at most 2/3
+    slots_.assign(slots, Slot{});
+    mask_ = slots - 1;
+
+    float* values = values_.data<float>();
+    for (const auto& path : paths) {
+        file_rows_.emplace_back(rows_, path);
+        sources_ += (sources_.empty() ? "" : ", ") + path;
+        CsvWindows windows(path, window_bytes);
+        ReadOptions window_options = options;
+        while (windows.next()) {
+            window_options.line_offset = windows.line_offset();
+            // A window of 16 MB holds about 50k tracks: its parsed form is small and short-lived.
+            ReadReport window_report;
+            TrackTable part = parse_track_features(windows.text(), path, window_options, report != nullptr ? &window_report : nullptr);
+            windows.consume(windows.body().size());
+            if (report != nullptr) {
+                report->rows_read += window_report.rows_read;
+                report->rows_skipped += window_report.rows_skipped;
+                for (auto& p : window_report.problems)
+                    if (report->problems.size() < ReadReport::kMaxProblems) report->problems.push_back(std::move(p));
+            }
+            if (ids_.capacity() == 0 && part.rows() > 0) {
+                // Reserve the ids' bytes from this first window's mean, with room to spare.
+                size_t bytes = 0;
+                for (const auto& id : part.track_ids) bytes += id.size();
+                ids_.reserve(bytes / static_cast<size_t>(part.rows()) * static_cast<size_t>(capacity) * 5 / 4 + 64);
+            }
+            const float* v = part.values.data<float>();
+            for (int64_t r = 0; r < part.rows(); ++r) {
+                const std::string& id = part.track_ids[static_cast<size_t>(r)];
+                int32_t found = -1;
+                if (!insert(id, found)) {
+                    // Within one window the parser already refused a repeat; here it is another window or file.
+                    const auto file = std::upper_bound(file_rows_.begin(), file_rows_.end(), int64_t{found},
+                                                       [](int64_t row, const auto& first) { return row < first.first; }) - 1;
+                    if (file->second != path)
+                        throw DataError(path, 0, "track_id", "track '" + id + "' is also listed in " + file->second +
+                                                                 ", expected each track id in one file");
+                    const DataError error(path, 0, "track_id", "found '" + id + "' again, expected each track id once");
+                    if (options.on_bad_row == OnBadRow::error) throw error;
+                    if (report != nullptr) {
+                        --report->rows_read;
+                        ++report->rows_skipped;
+                        if (report->problems.size() < ReadReport::kMaxProblems) report->problems.push_back(error.what());
+                    }
+                    continue;
+                }
+                std::memcpy(values + rows_ * columns, v + r * columns, static_cast<size_t>(columns) * sizeof(float));
+                ++rows_;
+            }
+        }
+    }
+    values_ = values_.slice_rows(0, rows_);
+    standardiser_ = TrackStandardiser(values_);
+    // The windows' parsed tensors were each of another size: the host allocator would keep them all.
+    allocator_for(Device::cpu).release_cached();
+}
+
+bool TrackStore::insert(std::string_view text, int32_t& found) {
+    const uint64_t h = TextCodes::hash(text);
+    const auto tag = static_cast<uint32_t>(h >> 32);
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+        Slot& slot = slots_[i];
+        if (slot.row < 0) {
+            if (rows_ >= values_.size(0)) throw DataError(sources_, 0, "track_id", "the track files grew while they were being read");
+            slot = {tag, static_cast<int32_t>(rows_)};
+            ids_.insert(ids_.end(), text.begin(), text.end());
+            id_offset_.push_back(ids_.size());
+            return true;
+        }
+        if (slot.tag == tag && id(slot.row) == text) {
+            found = slot.row;
+            return false;
+        }
+    }
+}
+
+int32_t TrackStore::find(std::string_view text) const {
+    const uint64_t h = TextCodes::hash(text);
+    const auto tag = static_cast<uint32_t>(h >> 32);
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+        const Slot& slot = slots_[i];
+        if (slot.row < 0) return -1;
+        if (slot.tag == tag && id(slot.row) == text) return slot.row;
+    }
+}
+
+int64_t TrackStore::bytes() const {
+    return static_cast<int64_t>(values_.nbytes() + ids_.capacity() + id_offset_.capacity() * sizeof(uint64_t) +
+                                slots_.size() * sizeof(Slot));
+}
+
+MssdData TrackStore::join(SessionLog log, const ReadOptions& options, ReadReport* report) const {
+    std::vector<int32_t> row_of_code(log.track_ids.size());
+    for (size_t c = 0; c < log.track_ids.size(); ++c) row_of_code[c] = find(log.track_ids[c]);
+    TrackTable tracks;
+    tracks.source = sources_;
+    tracks.values = values_;
+    return join_track_rows(std::move(log), row_of_code, std::move(tracks), options, report);
+}
+
+}  // namespace skipper::data

@@ -1,0 +1,67 @@
+// The track-feature table of a whole ingest, built once: the track files are
+// read in bounded windows (CsvWindows) straight into the final f32 rows, and
+// the ids are kept once, back to back, behind one open-addressing index. Per
+// track that is 116 bytes of features plus its id's bytes and 20 bytes of
+// index, against the in-memory TrackTable's id strings and the join's
+// per-file hash table. Log files are joined against it without a copy.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/tensor.h"
+#include "trainer/data/features.h"
+#include "trainer/data/mssd.h"
+
+namespace skipper::data {
+
+class TrackStore {
+public:
+    // Reads every track file. A track id listed twice in a file is malformed
+    // (its second row refused or skipped, as read_track_features does); one
+    // listed in two files is a DataError naming both.
+    TrackStore(const std::vector<std::string>& paths, const ReadOptions& options, ReadReport* report,
+               int64_t window_bytes = int64_t{16} << 20);
+
+    int64_t rows() const { return rows_; }
+    // f32 [rows, track_feature_columns().size()].
+    const Tensor& values() const { return values_; }
+    // The row of a track id, or -1.
+    int32_t find(std::string_view id) const;
+    // Computed once, over every track.
+    const TrackStandardiser& standardiser() const { return standardiser_; }
+    // The files, as a join error names them.
+    const std::string& sources() const { return sources_; }
+    // Bytes held (features, ids, index), for the memory account.
+    int64_t bytes() const;
+
+    // The log joined with this table: data.tracks shares the values (no copy,
+    // no ids); unknown track ids are handled as join_tracks does.
+    MssdData join(SessionLog log, const ReadOptions& options, ReadReport* report) const;
+
+private:
+    std::string_view id(int32_t row) const {
+        return {ids_.data() + id_offset_[static_cast<size_t>(row)],
+                id_offset_[static_cast<size_t>(row) + 1] - id_offset_[static_cast<size_t>(row)]};
+    }
+    // Adds a track; false when the id is already there (row of it in `found`).
+    bool insert(std::string_view id, int32_t& found);
+
+    struct Slot {
+        uint32_t tag = 0;  // the hash's high half
+        int32_t row = -1;
+    };
+    int64_t rows_ = 0;
+    Tensor values_;
+    std::vector<char> ids_;
+    std::vector<uint64_t> id_offset_;  // [rows + 1]
+    std::vector<Slot> slots_;
+    size_t mask_ = 0;
+    std::vector<std::pair<int64_t, std::string>> file_rows_;  // first row of each file, its path
+    std::string sources_;
+    TrackStandardiser standardiser_;
+};
+
+}  // namespace skipper::data
