@@ -346,8 +346,10 @@ data::DatasetCache session_rows_of(const CliOptions& o, const GbdtParams& params
                   fixed(static_cast<double>(d.disk_bytes) / 1e6 / d.seconds, 1) + " MB/s" +
                   (collective::size() == 1 ? std::string()
                                            : " on rank 0; " + std::to_string(collective::size()) + " ranks, each " +
-                                                 (share.session_shards > 1 ? "a share of the sessions of every file"
-                                                                           : "its share of the files")) +
+                                                 (share.session_shards > 1
+                                                      ? std::string("a share of the sessions of every file")
+                                                      : "its share of the files; sessions checked whole within one file "
+                                                        "across ranks in " + fixed(d.spanning_seconds, 2) + "s")) +
                   "; session-id scan " + fixed(d.scan_seconds, 1) + "s, track table " + fixed(d.track_seconds, 1) +
                   "s, bin sample " + fixed(d.sample_seconds, 1) + "s, rows and bins " +
                   fixed(d.seconds - d.scan_seconds - d.track_seconds - d.sample_seconds, 1) + "s)";

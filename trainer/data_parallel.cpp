@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <numeric>
 #include <vector>
 
 #include "engine/collective.h"
@@ -12,6 +13,7 @@
 #include "kernels/cpu/random.h"
 #include "trainer/data/ingest.h"
 #include "trainer/data/layout.h"
+#include "trainer/data/session_scan.h"
 
 namespace skipper {
 
@@ -229,6 +231,126 @@ std::vector<gbdt::FeatureBins> agree_session_row_bins(const data::BinSample& min
     }
     collective::broadcast(edges);
     return unpack_bins(edges);
+}
+
+namespace {
+
+// A session on the wire of the spanning check: its hash and its file.
+constexpr size_t kPlaceBytes = sizeof(uint64_t) + sizeof(uint32_t);
+
+// Every rank's `bytes`, in rank order, on every rank (an allgather of byte
+// strings of any length: the same block to each rank).
+std::vector<std::vector<uint8_t>> share_with_every_rank(const std::vector<uint8_t>& bytes) {
+    const int ranks = collective::size();
+    collective::RankBlocks send;
+    send.offsets.push_back(0);
+    for (int r = 0; r < ranks; ++r) {
+        send.bytes.insert(send.bytes.end(), bytes.begin(), bytes.end());
+        send.offsets.push_back(static_cast<int64_t>(send.bytes.size()));
+    }
+    const collective::RankBlocks received = collective::alltoallv(send);
+    std::vector<std::vector<uint8_t>> out;
+    for (int r = 0; r < ranks; ++r) out.emplace_back(received.block(r).begin(), received.block(r).end());
+    return out;
+}
+
+// This rank's sessions, each to the rank that owns its hash; what the owners received.
+std::vector<SessionPlace> send_places_to_owners(const std::unordered_map<uint64_t, uint32_t>& file_of) {
+    const auto ranks = static_cast<uint64_t>(collective::size());
+    collective::RankBlocks send;
+    send.offsets.assign(ranks + 1, 0);
+    for (const auto& entry : file_of) send.offsets[entry.first % ranks + 1] += kPlaceBytes;
+    std::partial_sum(send.offsets.begin(), send.offsets.end(), send.offsets.begin());
+    send.bytes.resize(static_cast<size_t>(send.offsets.back()));
+    std::vector<int64_t> at(send.offsets.begin(), send.offsets.end() - 1);
+    for (const auto& [hash, file] : file_of) {
+        uint8_t* p = send.bytes.data() + at[hash % ranks];
+        at[hash % ranks] += kPlaceBytes;
+        std::memcpy(p, &hash, sizeof hash);
+        std::memcpy(p + sizeof hash, &file, sizeof file);
+    }
+    const collective::RankBlocks received = collective::alltoallv(send);
+    std::vector<SessionPlace> places;
+    places.reserve(received.bytes.size() / kPlaceBytes);
+    for (int r = 0; r < static_cast<int>(ranks); ++r) {
+        const std::span<const uint8_t> block = received.block(r);
+        if (block.size() % kPlaceBytes != 0) throw Error("data_parallel: a spanning-check block from another rank is cut short");
+        for (size_t at_byte = 0; at_byte < block.size(); at_byte += kPlaceBytes) {
+            SessionPlace place;
+            place.rank = r;
+            std::memcpy(&place.hash, block.data() + at_byte, sizeof place.hash);
+            std::memcpy(&place.file, block.data() + at_byte + sizeof place.hash, sizeof place.file);
+            places.push_back(place);
+        }
+    }
+    return places;
+}
+
+}  // namespace
+
+std::vector<std::vector<SessionPlace>> sessions_in_two_files(std::vector<SessionPlace> places) {
+    std::sort(places.begin(), places.end());
+    places.erase(std::unique(places.begin(), places.end()), places.end());
+    std::vector<std::vector<SessionPlace>> out;
+    for (size_t i = 0; i < places.size();) {
+        size_t end = i + 1;
+        while (end < places.size() && places[end].hash == places[i].hash) ++end;
+        if (end - i > 1) out.emplace_back(places.begin() + static_cast<std::ptrdiff_t>(i), places.begin() + static_cast<std::ptrdiff_t>(end));
+        i = end;
+    }
+    return out;
+}
+
+void require_sessions_in_one_file(const std::unordered_map<uint64_t, uint32_t>& file_of,
+                                  const std::vector<std::string>& logs, int64_t window_bytes) {
+    const std::vector<std::vector<SessionPlace>> spanning = sessions_in_two_files(send_places_to_owners(file_of));
+
+    // Each owner's first finding to every rank: all take the smallest hash.
+    Packer first;
+    if (!spanning.empty())
+        for (const SessionPlace& place : spanning.front()) {
+            first.put(place.hash);
+            first.put(place.rank);
+            first.put(place.file);
+        }
+    std::vector<SessionPlace> chosen;
+    for (const auto& bytes : share_with_every_rank(first.bytes)) {
+        Unpacker in(bytes);
+        std::vector<SessionPlace> theirs;
+        while (!in.done()) {
+            SessionPlace place;
+            place.hash = in.get<uint64_t>();
+            place.rank = in.get<int32_t>();
+            place.file = in.get<uint32_t>();
+            theirs.push_back(place);
+        }
+        if (!theirs.empty() && (chosen.empty() || theirs.front().hash < chosen.front().hash)) chosen = std::move(theirs);
+    }
+    if (!chosen.empty()) report_session_in_two_files(chosen, logs, window_bytes);
+}
+
+void report_session_in_two_files(const std::vector<SessionPlace>& places, const std::vector<std::string>& logs,
+                                 int64_t window_bytes) {
+    // Its files' paths, from the ranks that read them, in the order of `places`.
+    Packer paths;
+    for (const SessionPlace& place : places)
+        if (place.rank == collective::rank()) paths.put_string(logs.at(place.file));
+    const std::vector<std::vector<uint8_t>> blocks = share_with_every_rank(paths.bytes);
+    std::vector<Unpacker> from(blocks.begin(), blocks.end());
+    std::vector<std::pair<std::string, SessionPlace>> files;
+    for (const SessionPlace& place : places) files.emplace_back(from.at(static_cast<size_t>(place.rank)).get_string(), place);
+    std::sort(files.begin(), files.end());
+    if (files.size() < 2) throw Error("report_session_in_two_files: a session in " + std::to_string(files.size()) + " file");
+    const auto& [path, place] = files[1];
+    if (place.rank != collective::rank()) return;
+    // The second file reports, at the session's first line there.
+    for (const data::ScannedSession& session : data::scan_session_file(path, 1.0, 0, window_bytes).sessions)
+        if (session.hash == place.hash)
+            throw data::spanning_session_error(path, session.first_line, data::session_id_at(path, session.begin),
+                                               files[0].first);
+    throw DataError(path, 0, "session_id",
+                    "a session found in two files in the first pass is no longer in this one: the file changed while it "
+                    "was being read");
 }
 
 gbdt::BinnedDataset take_rank_rows(const gbdt::BinnedDataset& all, const RankShare& share) {

@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "engine/context.h"
 #include "engine/tensor.h"
@@ -84,6 +86,40 @@ bool in_session_shard(uint64_t session_hash, int64_t shard, int64_t shards);
 // data::fit_session_row_bins of `mine`.
 std::vector<gbdt::FeatureBins> agree_session_row_bins(const data::BinSample& mine, const data::TabularDataset& schema,
                                                       int64_t max_bin);
+
+// The spanning check of a job whose ranks read different files (the ingest
+// checks each rank's own files as it scans them): each of this rank's
+// sessions goes as (id hash, file) to the rank that owns the hash (hash mod
+// size()), in one alltoallv of 12 bytes a session whatever the number of
+// ranks, and each owner looks for a hash seen from two files. Where there is
+// one, every rank agrees on the smallest such hash, and the rank that read the
+// second of its files in path order (the order one process reads them in)
+// throws data::spanning_session_error naming both files and the session id,
+// as one process would; the others return, and its abort ends them in the
+// next collective. `file_of` maps this rank's sessions (by hash) to their
+// file, an index into `logs` (this rank's files); `window_bytes` bounds the
+// re-read of the one file that finds the session's id and line.
+void require_sessions_in_one_file(const std::unordered_map<uint64_t, uint32_t>& file_of,
+                                  const std::vector<std::string>& logs, int64_t window_bytes);
+
+// A session in a file that a rank read, as the hash's owner receives it.
+struct SessionPlace {
+    uint64_t hash = 0;
+    int32_t rank = 0;
+    uint32_t file = 0;  // an index into that rank's files
+    auto operator<=>(const SessionPlace&) const = default;
+};
+// The owner's side of the check: the sessions of `places` seen from two or
+// more different (rank, file), by ascending hash, each with its distinct
+// places in (rank, file) order.
+std::vector<std::vector<SessionPlace>> sessions_in_two_files(std::vector<SessionPlace> places);
+
+// The report of one session in two or more files (`places`: the same on
+// every rank, from sessions_in_two_files): the paths go to every rank, and the
+// rank that read the second file in path order throws the error there; the
+// others return.
+void report_session_in_two_files(const std::vector<SessionPlace>& places, const std::vector<std::string>& logs,
+                                 int64_t window_bytes);
 
 // Rows [share.begin, share.end) of a binned set that every rank holds whole,
 // keeping each row's key (the global row index when the set has none), so the

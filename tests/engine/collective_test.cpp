@@ -7,12 +7,15 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "engine/collective.h"
+#include "tests/tools/tools_test_util.h"
 #include "trainer/data/ingest.h"
 #include "trainer/data/layout.h"
 #include "trainer/data_parallel.h"
@@ -94,6 +97,69 @@ TEST(Collective, OneProcessReadsEverythingAndFitsItsOwnSample) {
     const ops::GradientExtent extent = max_extent({0.25, 0.5});
     EXPECT_EQ(extent.max_abs_gradient, 0.25);
     EXPECT_EQ(extent.max_hessian, 0.5);
+}
+
+TEST(Collective, OneProcessExchangesItsBlockWithItself) {
+    if (std::getenv(kChildVariable) != nullptr) GTEST_SKIP() << "a rank of the mpirun test";
+    const collective::RankBlocks send{{4, 5, 6}, {0, 3}};
+    const collective::RankBlocks got = collective::alltoallv(send);
+    EXPECT_EQ(got.bytes, send.bytes);
+    EXPECT_EQ(got.offsets, send.offsets);
+    EXPECT_EQ(std::vector<uint8_t>(got.block(0).begin(), got.block(0).end()), send.bytes);
+    EXPECT_THROW(collective::alltoallv({{4, 5, 6}, {0, 2}}), Error);     // offsets short of the bytes
+    EXPECT_THROW(collective::alltoallv({{4, 5, 6}, {0, 1, 3}}), Error);  // two blocks for one rank
+}
+
+// The owner's side of the spanning check, on plain places from three ranks.
+TEST(Collective, OwnerFindsTheSessionsSeenFromTwoFiles) {
+    if (std::getenv(kChildVariable) != nullptr) GTEST_SKIP() << "a rank of the mpirun test";
+    const std::vector<SessionPlace> places = {
+        {7, 0, 0}, {9, 1, 0}, {3, 2, 1}, {7, 2, 0},  // 7: rank 0's file 0 and rank 2's file 0
+        {5, 0, 1}, {5, 0, 1},                        // 5: twice from one file, not a split
+        {3, 0, 0}, {4, 1, 1}, {3, 1, 2},             // 3: three files of three ranks
+        {8, 1, 0}, {8, 1, 3},                        // 8: two files of one rank
+    };
+    const auto spanning = sessions_in_two_files(places);
+    ASSERT_EQ(spanning.size(), 3u);
+    EXPECT_EQ(spanning[0], (std::vector<SessionPlace>{{3, 0, 0}, {3, 1, 2}, {3, 2, 1}}));
+    EXPECT_EQ(spanning[1], (std::vector<SessionPlace>{{7, 0, 0}, {7, 2, 0}}));
+    EXPECT_EQ(spanning[2], (std::vector<SessionPlace>{{8, 1, 0}, {8, 1, 3}}));
+    EXPECT_TRUE(sessions_in_two_files({{1, 0, 0}, {2, 0, 1}, {3, 1, 0}, {2, 0, 1}}).empty());
+    EXPECT_TRUE(sessions_in_two_files({}).empty());
+}
+
+// A log of the given sessions, each `rows` lines, with a column before the id.
+void write_log(const std::string& path, const std::vector<std::string>& sessions, int rows = 3) {
+    std::ofstream out(path, std::ios::binary);
+    out << "row,session_id,session_position\n";
+    int row = 0;
+    for (const auto& id : sessions)
+        for (int r = 1; r <= rows; ++r) out << row++ << "," << id << "," << r << "\n";
+}
+
+TEST(Collective, OneProcessChecksItsFilesAndReportsASessionInTwo) {
+    if (std::getenv(kChildVariable) != nullptr) GTEST_SKIP() << "a rank of the mpirun test";
+    test::TempDir dir;
+    const std::vector<std::string> logs = {dir.file("log_a.csv"), dir.file("log_b.csv")};
+    write_log(logs[0], {"s1", "s2", "s3"});
+    write_log(logs[1], {"s4", "s2", "s5"});
+    // The exchange with itself finds nothing in files that share no session.
+    std::unordered_map<uint64_t, uint32_t> file_of;
+    for (const char* id : {"s1", "s2", "s3"}) file_of[data::session_hash(id)] = 0;
+    for (const char* id : {"s4", "s5"}) file_of[data::session_hash(id)] = 1;
+    EXPECT_NO_THROW(require_sessions_in_one_file(file_of, logs, 1 << 16));
+    // s2 in both, the later file listed first: reported at its first line in
+    // the second file in path order, naming the first, as one process does.
+    const uint64_t hash = data::session_hash("s2");
+    try {
+        report_session_in_two_files({{hash, 0, 1}, {hash, 0, 0}}, logs, 1 << 16);
+        FAIL() << "a session in two files was not reported";
+    } catch (const DataError& e) {
+        EXPECT_EQ(e.file(), logs[1]);
+        EXPECT_EQ(e.line(), 5);
+        EXPECT_EQ(std::string(e.what()),
+                  data::spanning_session_error(logs[1], 5, "s2", logs[0]).what());
+    }
 }
 
 TEST(Collective, RankRowsKeepTheirKeys) {
@@ -179,6 +245,64 @@ TEST_F(Collective3Ranks, BroadcastAndGatherOfBytes) {
         for (size_t i = 0; i < 3; ++i) EXPECT_EQ(parts[i], std::vector<uint8_t>(i, static_cast<uint8_t>(i)));
     } else {
         EXPECT_TRUE(parts.empty());
+    }
+    collective::barrier();
+}
+
+TEST_F(Collective3Ranks, AlltoallvDeliversEachBlockToItsRank) {
+    const int r = collective::rank();
+    // Rank r sends r + t bytes of value 10 r + t to rank t (rank 0 sends none to itself).
+    collective::RankBlocks send;
+    send.offsets.push_back(0);
+    for (int t = 0; t < 3; ++t) {
+        send.bytes.insert(send.bytes.end(), static_cast<size_t>(r + t), static_cast<uint8_t>(10 * r + t));
+        send.offsets.push_back(static_cast<int64_t>(send.bytes.size()));
+    }
+    const collective::RankBlocks got = collective::alltoallv(send);
+    ASSERT_EQ(got.offsets.size(), 4u);
+    for (int from = 0; from < 3; ++from) {
+        const auto block = got.block(from);
+        EXPECT_EQ(std::vector<uint8_t>(block.begin(), block.end()),
+                  std::vector<uint8_t>(static_cast<size_t>(from + r), static_cast<uint8_t>(10 * from + r)));
+    }
+}
+
+// Each rank reads its own file; one session is in rank 0's file and rank 2's:
+// its owner finds it and rank 2, holding the later file, reports it.
+TEST_F(Collective3Ranks, ASessionInFilesOfTwoRanksIsReportedOnce) {
+    const int r = collective::rank();
+    std::unique_ptr<test::TempDir> dir;
+    std::vector<uint8_t> folder;
+    if (r == 0) {
+        dir = std::make_unique<test::TempDir>();
+        const std::string path = dir->file("");
+        folder.assign(path.begin(), path.end());
+    }
+    collective::broadcast(folder);
+    const std::string log = std::string(folder.begin(), folder.end()) + "log_" + std::to_string(r) + ".csv";
+    std::vector<std::string> ids;
+    for (int s = 0; s < 40; ++s) ids.push_back("r" + std::to_string(r) + "-" + std::to_string(s));
+    std::unordered_map<uint64_t, uint32_t> file_of;
+    for (const auto& id : ids) file_of[data::session_hash(id)] = 0;
+    // Clean: every session in one file.
+    write_log(log, ids);
+    EXPECT_NO_THROW(require_sessions_in_one_file(file_of, {log}, 1 << 16));
+    if (r == 2) {
+        ids.insert(ids.begin() + 7, "r0-13");
+        file_of[data::session_hash("r0-13")] = 0;
+    }
+    write_log(log, ids);
+    collective::barrier();
+    if (r == 2) {
+        const std::string first = std::string(folder.begin(), folder.end()) + "log_0.csv";
+        try {
+            require_sessions_in_one_file(file_of, {log}, 1 << 16);
+            ADD_FAILURE() << "the session in two ranks' files was not reported";
+        } catch (const DataError& e) {
+            EXPECT_EQ(std::string(e.what()), data::spanning_session_error(log, 2 + 7 * 3, "r0-13", first).what());
+        }
+    } else {
+        EXPECT_NO_THROW(require_sessions_in_one_file(file_of, {log}, 1 << 16));
     }
     collective::barrier();
 }

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -168,8 +169,10 @@ TEST_F(MpiTrain, GbdtFromOneFileSharedBySessionMatchesOneProcess) {
 
 TEST_F(MpiTrain, GbdtFromFourFilesSharedByFileMatchesOneProcess) {
     // 4 files: 2 each on 2 ranks, 2-1-1 on 3.
+    // No false alarm from the spanning check across ranks, which ran.
     expect_gbdt_matches_one_process([](int r, const std::string& a) { return skipper(r, a, "data4"); }, file,
-                                    "gbdt4", kGbdt, "its share of the files");
+                                    "gbdt4", kGbdt,
+                                    "its share of the files; sessions checked whole within one file across ranks");
 }
 
 TEST_F(MpiTrain, GbdtOnTheSeedTaskMatchesOneProcess) {
@@ -255,6 +258,53 @@ void expect_bad_shared_file_ends_job(const std::string& folder, int ranks, int b
 TEST_F(MpiTrain, BadFileReadByOneRankEndsTheJobWithItsMessage) {
     expect_bad_shared_file_ends_job(file("data4"), 2, 3, 1);  // rank 1 reads files 1 and 3
     expect_bad_shared_file_ends_job(file("data4"), 3, 2, 2);  // rank 2 reads file 2 alone
+}
+
+// The first session of one log's text (MSSD's files keep each session's
+// lines together, the session id first): its id and its lines.
+std::pair<std::string, std::string> first_session(const std::string& text) {
+    const size_t begin = text.find('\n') + 1;
+    const std::string id = text.substr(begin, text.find(',', begin) - begin);
+    size_t end = begin;
+    while (end < text.size() && text.compare(end, id.size() + 1, id + ",") == 0) end = text.find('\n', end) + 1;
+    return {id, text.substr(begin, end - begin)};
+}
+
+// The 4-file layout with log 0's first session copied to the end of log 1:
+// the job ends with exit 1 and one process's message, naming both files and
+// the session, whatever the number of ranks: with files k/n (log 0 on rank 0,
+// log 1 on rank 1, for 2 and 3 ranks) the owner of the session's hash finds
+// it, and rank 1 reports it; with 2 files on 3 ranks (sessions by hash), the
+// rank whose share holds the session finds it in both files itself.
+TEST_F(MpiTrain, SessionInFilesOfTwoRanksEndsTheJobNamingBoth) {
+    const std::string folder = file("spanning4");
+    std::filesystem::copy(file("data4"), folder, std::filesystem::copy_options::recursive);
+    const data::MssdFiles files = data::find_mssd_layout(folder);
+    ASSERT_EQ(files.logs.size(), 4u);
+    const auto [id, lines] = first_session(read_text(files.logs[0]));
+    ASSERT_FALSE(id.empty());
+    std::ofstream(files.logs[1], std::ios::binary | std::ios::app) << lines;
+    const std::string message = files.logs[1] + ":";
+    const std::string names = "session '" + id + "' is also in " + files.logs[0] + ";";
+    const auto run = [&](int ranks, const std::string& extra) {
+        const ShellRun job = run_shell("timeout 60 " + mpirun(ranks) + skipper_binary() +
+                                       " train gbdt task=session num_iterations=2 num_threads=1 data=" + folder + extra);
+        EXPECT_EQ(job.code, 1) << job.output;
+        EXPECT_LT(job.seconds, 10.0) << job.output;
+        EXPECT_NE(job.output.find(message), std::string::npos) << job.output;
+        EXPECT_NE(job.output.find(names), std::string::npos) << job.output;
+        return job.output;
+    };
+    run(1, "");
+    for (const int ranks : {2, 3}) {
+        const std::string output = run(ranks, "");
+        EXPECT_NE(output.find("error (rank 1 of " + std::to_string(ranks) + ")"), std::string::npos) << output;
+        size_t errors = 0;
+        for (size_t at = output.find("error (rank"); at != std::string::npos; at = output.find("error (rank", at + 1))
+            ++errors;
+        EXPECT_EQ(errors, 1u) << output;
+    }
+    run(3, " files=0,1");
 }
 
 }  // namespace

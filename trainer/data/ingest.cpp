@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "engine/allocator.h"
+#include "engine/collective.h"
 #include "engine/error.h"
 #include "kernels/cpu/random.h"
 #include "trainer/data/features.h"
@@ -97,6 +98,13 @@ Tensor BinSample::matrix() const {
 std::vector<gbdt::FeatureBins> fit_session_row_bins(const BinSample& sample, const TabularDataset& schema,
                                                     int64_t max_bin) {
     return gbdt::fit_bins_on_sample(sample.matrix(), schema.feature_names, schema.categorical, max_bin);
+}
+
+DataError spanning_session_error(const std::string& path, int64_t line, const std::string& session_id,
+                                 const std::string& other_path) {
+    return DataError(path, line, "session_id",
+                     "session '" + session_id + "' is also in " + other_path +
+                         "; expected each session whole within one file (as in MSSD's files)");
 }
 
 uint64_t session_row_key(uint64_t session_hash, int32_t position) {
@@ -247,9 +255,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
             if (!in_my_shard(session.hash, options)) continue;
             const auto [it, added] = file_of.try_emplace(session.hash, static_cast<uint32_t>(f));
             if (!added)
-                throw DataError(logs[f], session.first_line, "session_id",
-                                "session '" + session_id_at(logs[f], session.begin) + "' is also in " + logs[it->second] +
-                                    "; expected each session whole within one file (as in MSSD's files)");
+                throw spanning_session_error(logs[f], session.first_line, session_id_at(logs[f], session.begin), logs[it->second]);
             const int64_t predicted = predicted_rows(session.rows);
             (is_test_session(session.hash, options) ? test_rows : train_rows) += predicted;
             if (!scan.ids[s].empty()) choice.add(session.hash, scan.ids[s], predicted, {f, session});
@@ -259,6 +265,12 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         out.log_rows += rows;
         out.sessions += sessions;
         report("scan", f, rows);
+    }
+    // Ranks that read different files: a session in two files of two ranks is found by its hash's owner.
+    if (collective::size() > 1 && options.session_shards == 1) {
+        const double begin = since_start();
+        require_sessions_in_one_file(file_of, logs, options.window_bytes);
+        out.spanning_seconds = since_start() - begin;
     }
     out.scan_seconds = since_start();
 

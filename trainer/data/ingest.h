@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/error.h"
 #include "trainer/data/dataset.h"
 #include "trainer/data/mssd.h"
 #include "trainer/gbdt/binned_dataset.h"
@@ -107,10 +108,16 @@ struct SessionRowIngest {
     double scan_seconds = 0.0;        //   pass 1 (the session-id column)
     double track_seconds = 0.0;       //   the track table
     double sample_seconds = 0.0;      //   the bin sample and its edges (pass 2 is the rest)
+    double spanning_seconds = 0.0;    // of scan_seconds: the spanning check across ranks (0 with one process)
 };
 
 SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const std::vector<std::string>& tracks,
                                      const IngestOptions& options);
+
+// The error of a session found in two log files: at its first line in
+// `path`, naming the other file (the spanning check, on one rank or across ranks).
+DataError spanning_session_error(const std::string& path, int64_t line, const std::string& session_id,
+                                 const std::string& other_path);
 
 // The key a session row's random draws are made on: its session and position.
 uint64_t session_row_key(uint64_t session_hash, int32_t position);
