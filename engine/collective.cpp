@@ -222,6 +222,47 @@ std::vector<std::vector<uint8_t>> gather(std::span<const uint8_t> bytes, [[maybe
     return out;
 }
 
+std::span<const uint8_t> RankBlocks::block(int r) const {
+    const auto begin = static_cast<size_t>(offsets[static_cast<size_t>(r)]);
+    const auto end = static_cast<size_t>(offsets[static_cast<size_t>(r) + 1]);
+    return std::span(bytes).subspan(begin, end - begin);
+}
+
+RankBlocks alltoallv(const RankBlocks& send) {
+    const int ranks = size();
+    if (send.offsets.size() != static_cast<size_t>(ranks) + 1 || send.offsets.front() != 0 ||
+        send.offsets.back() != static_cast<int64_t>(send.bytes.size()) ||
+        !std::is_sorted(send.offsets.begin(), send.offsets.end()))
+        throw Error("collective::alltoallv: the offsets do not cut " + std::to_string(send.bytes.size()) + " bytes into " +
+                    std::to_string(ranks) + " blocks");
+    count(send.bytes.size());
+    if (!distributed()) return send;
+    RankBlocks out;
+#if SKIPPER_HAS_MPI
+    // MPI counts and displacements are int.
+    if (send.bytes.size() > static_cast<size_t>(INT32_MAX)) throw Error("collective::alltoallv: over 2 GiB from one rank");
+    std::vector<int> send_counts(static_cast<size_t>(ranks)), send_offsets(static_cast<size_t>(ranks));
+    for (size_t r = 0; r < send_counts.size(); ++r) {
+        send_offsets[r] = static_cast<int>(send.offsets[r]);
+        send_counts[r] = static_cast<int>(send.offsets[r + 1] - send.offsets[r]);
+    }
+    std::vector<int> receive_counts(static_cast<size_t>(ranks)), receive_offsets(static_cast<size_t>(ranks));
+    check(MPI_Alltoall(send_counts.data(), 1, MPI_INT, receive_counts.data(), 1, MPI_INT, MPI_COMM_WORLD),
+          "MPI_Alltoall");
+    out.offsets.assign(static_cast<size_t>(ranks) + 1, 0);
+    for (size_t r = 0; r < receive_counts.size(); ++r) {
+        out.offsets[r + 1] = out.offsets[r] + receive_counts[r];
+        if (out.offsets[r + 1] > INT32_MAX) throw Error("collective::alltoallv: over 2 GiB to one rank");
+        receive_offsets[r] = static_cast<int>(out.offsets[r]);
+    }
+    out.bytes.resize(static_cast<size_t>(out.offsets.back()));
+    check(MPI_Alltoallv(send.bytes.data(), send_counts.data(), send_offsets.data(), MPI_BYTE, out.bytes.data(),
+                        receive_counts.data(), receive_offsets.data(), MPI_BYTE, MPI_COMM_WORLD),
+          "MPI_Alltoallv");
+#endif
+    return out;
+}
+
 void barrier() {
 #if SKIPPER_HAS_MPI
     if (distributed()) check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier");

@@ -59,6 +59,18 @@ void broadcast(std::vector<uint8_t>& bytes, int root = 0);
 std::vector<std::vector<uint8_t>> gather(std::span<const uint8_t> bytes, int root = 0);
 void barrier();
 
+// Blocks of bytes, one per rank in rank order: block r is
+// bytes[offsets[r], offsets[r + 1]) (offsets holds size() + 1 entries).
+struct RankBlocks {
+    std::vector<uint8_t> bytes;
+    std::vector<int64_t> offsets;
+    std::span<const uint8_t> block(int r) const;
+};
+// The personalised exchange (MPI_Alltoallv): this rank's block r goes to rank
+// r; it returns, in rank order, the block each rank sent to this one. With one
+// process: `send` itself. Each rank sends and receives at most 2 GiB a call.
+RankBlocks alltoallv(const RankBlocks& send);
+
 // Ends every process of the job with `exit_code`; the caller prints its
 // message first. Without MPI (or with one rank) this is std::exit.
 [[noreturn]] void abort(int exit_code);

@@ -153,32 +153,40 @@ void bce_with_logits_backward(Context& ctx, const Tensor& logits, const Tensor& 
 
 namespace {
 
-template <bool Backward> void dropout(const char* op, Context& ctx, const Tensor& in, double p, uint64_t seed, Tensor& out) {
+template <bool Backward>
+void dropout(const char* op, Context& ctx, const Tensor& in, double p, uint64_t seed, Tensor& out, DropoutSlice slice) {
     require_context_device(op, ctx, in);
     require_float(op, in);
     require_tensor(op, "output", out, in.shape(), in);
     if (!(p >= 0.0 && p < 1.0)) throw Error(std::string(op) + ": p must be in [0, 1), got " + std::to_string(p));
+    const int64_t n = in.numel();
+    if (slice.block == 0) slice = {std::max<int64_t>(n, 1), std::max<int64_t>(n, 1), 0};
+    if (slice.block < 0 || n % slice.block != 0 || slice.stride < slice.block || slice.first < 0)
+        throw Error(std::string(op) + ": the slice (block " + std::to_string(slice.block) + ", stride " +
+                    std::to_string(slice.stride) + ", first " + std::to_string(slice.first) + ") does not fit " +
+                    in.describe());
+    const cpu::DropoutIndex index{slice.block, slice.stride, slice.first};
     dispatch_float(in.dtype(), [&](auto zero) {
         using T = decltype(zero);
         if (in.device() == Device::cpu) {
-            if (Backward) cpu::dropout_backward<T>(in.data<T>(), in.numel(), p, seed, out.data<T>());
-            else cpu::dropout_forward<T>(in.data<T>(), in.numel(), p, seed, out.data<T>());
+            if (Backward) cpu::dropout_backward<T>(in.data<T>(), n, p, seed, index, out.data<T>());
+            else cpu::dropout_forward<T>(in.data<T>(), n, p, seed, index, out.data<T>());
         } else if (Backward) {
-            SKIPPER_ON_CUDA(cuda::dropout_backward<T>(in.data<T>(), in.numel(), p, seed, out.data<T>(), ctx.cuda_stream()));
+            SKIPPER_ON_CUDA(cuda::dropout_backward<T>(in.data<T>(), n, p, seed, index, out.data<T>(), ctx.cuda_stream()));
         } else {
-            SKIPPER_ON_CUDA(cuda::dropout_forward<T>(in.data<T>(), in.numel(), p, seed, out.data<T>(), ctx.cuda_stream()));
+            SKIPPER_ON_CUDA(cuda::dropout_forward<T>(in.data<T>(), n, p, seed, index, out.data<T>(), ctx.cuda_stream()));
         }
     });
 }
 
 }  // namespace
 
-void dropout_forward(Context& ctx, const Tensor& x, double p, uint64_t seed, Tensor& y) {
-    dropout<false>("dropout_forward", ctx, x, p, seed, y);
+void dropout_forward(Context& ctx, const Tensor& x, double p, uint64_t seed, Tensor& y, const DropoutSlice& slice) {
+    dropout<false>("dropout_forward", ctx, x, p, seed, y, slice);
 }
 
-void dropout_backward(Context& ctx, const Tensor& dy, double p, uint64_t seed, Tensor& dx) {
-    dropout<true>("dropout_backward", ctx, dy, p, seed, dx);
+void dropout_backward(Context& ctx, const Tensor& dy, double p, uint64_t seed, Tensor& dx, const DropoutSlice& slice) {
+    dropout<true>("dropout_backward", ctx, dy, p, seed, dx, slice);
 }
 
 void adam_step(Context& ctx, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamOptions& options,

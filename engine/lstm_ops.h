@@ -55,9 +55,22 @@ void bce_with_logits_backward(Context& ctx, const Tensor& logits, const Tensor& 
 // (kernels/cpu/random.h). The mask is drawn from (seed, i) alone, so it is the
 // same on every device and thread count, and the backward pass redraws it
 // instead of storing it. y (dx) may be x (dy) itself.
-void dropout_forward(Context& ctx, const Tensor& x, double p, uint64_t seed, Tensor& y);
-// dx = d loss / d x given dy = d loss / d y, for the same p and seed.
-void dropout_backward(Context& ctx, const Tensor& dy, double p, uint64_t seed, Tensor& dx);
+//
+// `slice` places x inside a larger tensor whose index i stands for: a rank of
+// a data-parallel job holds some batch rows of every time step, and draws each
+// element on its index in the global batch, so that the ranks together drop
+// what one process drops. x is then `numel / block` steps of `block` elements,
+// step s starting at index first + s * stride of the global tensor. The default
+// (block 0) is x itself: element i on index i.
+struct DropoutSlice {
+    int64_t block = 0;   // elements of one step here
+    int64_t stride = 0;  // elements of one step in the global tensor
+    int64_t first = 0;   // the global index of x's first element
+};
+void dropout_forward(Context& ctx, const Tensor& x, double p, uint64_t seed, Tensor& y, const DropoutSlice& slice = {});
+// dx = d loss / d x given dy = d loss / d y, for the same p, seed and slice.
+void dropout_backward(Context& ctx, const Tensor& dy, double p, uint64_t seed, Tensor& dx,
+                      const DropoutSlice& slice = {});
 
 struct AdamOptions {
     double learning_rate = 1e-3;

@@ -1,5 +1,6 @@
 #include "tools/cli.h"
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -269,6 +270,15 @@ std::vector<double> gain_importance(const AnyModel& model) {
     return {};
 }
 
+// A data-parallel job's collective traffic, on rank 0, into its metrics.
+void add_traffic(json& document, std::ostream& err) {
+    if (collective::size() == 1) return;
+    const collective::Traffic traffic = collective::traffic();
+    err << "data-parallel: " << collective::size() << " ranks; rank 0 made " << traffic.calls
+        << " collective calls over " << traffic.bytes << " bytes\n";
+    document["collective"] = {{"ranks", collective::size()}, {"calls", traffic.calls}, {"bytes", traffic.bytes}};
+}
+
 // ------------------------------------------------- streamed session-task gbdt
 
 // One line per file (or one line redrawn on a terminal): the ingest's rate and what is left.
@@ -306,6 +316,11 @@ data::DatasetCache session_rows_of(const CliOptions& o, const GbdtParams& params
         if (!o.data.empty() || !o.log.empty() || !o.tracks.empty())
             throw ParamError("dataset", "give either dataset=FILE or the data files, not both");
         data::DatasetCache cache = data::load_dataset_cache(o.dataset);
+        if (collective::size() > 1) {
+            // Every rank maps the whole cache and trains on its share of the sessions.
+            for (auto* part : {&cache.data.train, &cache.data.test})
+                *part = take_rank_rows(*part, rank_share_of_runs(part->session_index, part->rows()));
+        }
         description = o.dataset + ": " + std::to_string(cache.data.train.rows()) + " training rows, " +
                       std::to_string(cache.data.test.rows()) + " held-out rows (test_fraction " +
                       fixed(cache.test_fraction, 2) + " fixed when prepared)";
@@ -313,18 +328,31 @@ data::DatasetCache session_rows_of(const CliOptions& o, const GbdtParams& params
     }
     const data::MssdFiles files = resolve_files(data_source_of(o));
     if (files.logs.empty()) throw ParamError("data", "the streamed session task needs log files (data=DIR or log=FILES)");
+    // Data-parallel: this rank reads its share of the files or of the sessions.
+    const InputShare share = input_share(files.logs);
+    data::IngestOptions options = ingest_options(o, params, err);
+    options.session_shard = share.session_shard;
+    options.session_shards = share.session_shards;
     data::DatasetCache cache;
-    cache.data = data::ingest_session_rows(files.logs, files.tracks, ingest_options(o, params, err));
+    cache.data = data::ingest_session_rows(share.logs, files.tracks, options);
     cache.test_fraction = o.test_fraction;
     cache.split_seed = static_cast<uint64_t>(o.split_seed);
     cache.sample_sessions = o.sample_sessions;
     const auto& d = cache.data;
-    description = std::to_string(files.logs.size()) + " log files: " + std::to_string(d.log_rows) + " rows, " +
-                  std::to_string(d.sessions) + " sessions, " + fixed(static_cast<double>(d.disk_bytes) / 1e6, 1) +
+    std::array<int64_t, 3> totals = {d.log_rows, d.sessions, d.disk_bytes};
+    sum_counts(totals);
+    description = std::to_string(files.logs.size()) + " log files: " + std::to_string(totals[0]) + " rows, " +
+                  std::to_string(totals[1]) + " sessions, " + fixed(static_cast<double>(totals[2]) / 1e6, 1) +
                   " MB of CSV in " + fixed(d.seconds, 1) + "s end to end (" +
-                  fixed(static_cast<double>(d.disk_bytes) / 1e6 / d.seconds, 1) + " MB/s; session-id scan " +
-                  fixed(d.scan_seconds, 1) + "s, track table " + fixed(d.track_seconds, 1) + "s, bin sample " +
-                  fixed(d.sample_seconds, 1) + "s, rows and bins " +
+                  fixed(static_cast<double>(d.disk_bytes) / 1e6 / d.seconds, 1) + " MB/s" +
+                  (collective::size() == 1 ? std::string()
+                                           : " on rank 0; " + std::to_string(collective::size()) + " ranks, each " +
+                                                 (share.session_shards > 1
+                                                      ? std::string("a share of the sessions of every file")
+                                                      : "its share of the files; sessions checked whole within one file "
+                                                        "across ranks in " + fixed(d.spanning_seconds, 2) + "s")) +
+                  "; session-id scan " + fixed(d.scan_seconds, 1) + "s, track table " + fixed(d.track_seconds, 1) +
+                  "s, bin sample " + fixed(d.sample_seconds, 1) + "s, rows and bins " +
                   fixed(d.seconds - d.scan_seconds - d.track_seconds - d.sample_seconds, 1) + "s)";
     return cache;
 }
@@ -371,12 +399,10 @@ int train_streamed(Invocation& inv, const KeyValues& params) {
     }
     // The trainer's buffers stay cached in the host allocator: give them back before the scoring rows are made.
     allocator_for(Device::cpu).release_cached();
-    if (cache.data.test.rows() > 0) {
-        TaskData scoring;
-        scoring.choice = run.choice;
-        scoring.test_rows = rows_for_scoring(cache.data.test);
-        run.test = score_model(run.model, scoring);
-    }
+    if (sum_count(cache.data.test.rows()) > 0)
+        run.test = score_rank_rows(run.model, rows_for_scoring(cache.data.test), true);
+    // Every rank holds the same model; only rank 0 writes it (and the metrics).
+    if (!collective::is_root()) return kExitSuccess;
     save_model(run.model, o.output_model);
     print_scores(inv.out, "gbdt on the " + run.choice.label() + ": held-out scores (" + fixed(run.seconds, 1) +
                               "s of training, " +
@@ -388,6 +414,7 @@ int train_streamed(Invocation& inv, const KeyValues& params) {
     document["command"] = "train";
     document["data"] = description;
     document["model"] = o.output_model;
+    add_traffic(document, inv.err);
     write_metrics(o.metrics_out, document, inv.err);
     return kExitSuccess;
 }
@@ -396,6 +423,8 @@ int cmd_prepare(Invocation& inv) {
     const CliOptions& o = inv.options;
     if (o.task != "session") throw ParamError("task", "the dataset cache holds the session task (task=session)");
     if (o.cache_out.empty()) throw ParamError("out", "out=FILE is required: where the dataset cache is written");
+    if (collective::size() > 1)
+        throw UsageError("prepare writes one cache from every file: run it without mpirun (train under mpirun reads the cache in shares)");
     GbdtParams params;
     set_params(params, gbdt_param_table(), inv.learner_params);
     validate_gbdt_params(params);
@@ -485,12 +514,7 @@ int cmd_train(Invocation& inv) {
     document["command"] = "train";
     document["data"] = loaded.description;
     document["model"] = o.output_model;
-    if (collective::size() > 1) {
-        const collective::Traffic traffic = collective::traffic();
-        inv.err << "data-parallel: " << collective::size() << " ranks; rank 0 made " << traffic.calls
-                << " collective calls over " << traffic.bytes << " bytes\n";
-        document["collective"] = {{"ranks", collective::size()}, {"calls", traffic.calls}, {"bytes", traffic.bytes}};
-    }
+    add_traffic(document, inv.err);
     write_metrics(o.metrics_out, document, inv.err);
     return kExitSuccess;
 }

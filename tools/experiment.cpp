@@ -71,7 +71,12 @@ std::vector<int64_t> share_indices(const RankShare& share) {
 
 Scores score_rows(const AnyModel& model, const data::TabularDataset& all_rows, bool session_task) {
     const RankShare share = rank_share_of_runs(all_rows.session_index, all_rows.rows());
-    const data::TabularDataset rows = data::take_rows(all_rows, share_indices(share));
+    return score_rank_rows(model, data::take_rows(all_rows, share_indices(share)), session_task);
+}
+
+}  // namespace
+
+Scores score_rank_rows(const AnyModel& model, const data::TabularDataset& rows, bool session_task) {
     const std::vector<double> probabilities =
         std::visit([&](const auto& m) { return m.predict_proba(rows); }, model);
     const std::vector<float> scores(probabilities.begin(), probabilities.end());
@@ -82,6 +87,8 @@ Scores score_rows(const AnyModel& model, const data::TabularDataset& all_rows, b
                            metrics::session_scores(rows, metrics::repeat_last_skip_predictions(rows)));
     return out;
 }
+
+namespace {
 
 // The positions an lstm session model is scored on, flattened in session order.
 std::vector<double> predicted_positions(const data::SequenceDataset& data, const std::vector<double>& all) {

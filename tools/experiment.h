@@ -78,6 +78,10 @@ TrainedRun train_and_score(const std::string& learner, const TaskData& data, con
                            const ProgressCallback& progress);
 
 Scores score_model(const AnyModel& model, const TaskData& data);
+// The held-out scores of rows spread over the ranks of a data-parallel job:
+// `rows` are this rank's (whole sessions); the metrics are reduced over the
+// ranks. score_model, whose every rank holds every row, scores its share here.
+Scores score_rank_rows(const AnyModel& model, const data::TabularDataset& rows, bool session_task);
 
 void save_model(const AnyModel& model, const std::string& path);
 // Reads either learner's model file (the metadata names the learner).

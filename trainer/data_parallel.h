@@ -3,17 +3,27 @@
 // and the one place where an LSTM step's gradients are combined across ranks.
 // With one process every function here is the identity.
 //
-// Every rank holds the same data (each reads the same files; the check below
-// refuses a job whose ranks read different data), and splits the work.
+// Two ways to hold the data: the streamed session rows are read in shares
+// (input_share: each rank reads its part of the files or of the sessions, and
+// the bin edges are agreed over the ranks); the in-memory path reads every
+// file on every rank (the check below refuses a job whose ranks read different
+// data) and splits the work.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "engine/context.h"
 #include "engine/tensor.h"
 #include "trainer/data/dataset.h"
+#include "trainer/gbdt/binned_dataset.h"
+
+namespace skipper::data {
+class BinSample;
+}
 
 namespace skipper {
 
@@ -50,6 +60,71 @@ GlobalLoss sum_gradients(Context& ctx, Tensor& gradients, double loss, double we
 void sum_histogram(Tensor& histogram);
 // The sum of one count over the ranks.
 int64_t sum_count(int64_t count);
+
+// The sums over the ranks of several counts at once, in place (one call).
+void sum_counts(std::span<int64_t> counts);
+// The maxima over the ranks of the gradient extent (every rank quantizes on
+// the scale of all the rows).
+ops::GradientExtent max_extent(ops::GradientExtent mine);
+
+// What this rank reads of a run's log files (sorted, as on every rank): with
+// at least as many files as ranks, files k/n (data::select_files), so each
+// file is read by one rank; with fewer, every file, keeping the sessions whose
+// id hash falls to this rank (session_shards > 1). The rows of all the ranks
+// together are the rows of one process, each exactly once.
+struct InputShare {
+    std::vector<std::string> logs;
+    int64_t session_shard = 0, session_shards = 1;
+};
+InputShare input_share(const std::vector<std::string>& logs);
+// Whether a session (by data::session_hash) belongs to `shard` of `shards`.
+bool in_session_shard(uint64_t session_hash, int64_t shard, int64_t shards);
+
+// The bin edges every rank bins with: each rank's sample is gathered on rank
+// 0 and merged (BinSample::merge: the sample of all the rows, whichever rank
+// read them), the edges are fitted there once and broadcast. With one process:
+// data::fit_session_row_bins of `mine`.
+std::vector<gbdt::FeatureBins> agree_session_row_bins(const data::BinSample& mine, const data::TabularDataset& schema,
+                                                      int64_t max_bin);
+
+// The spanning check of a job whose ranks read different files (the ingest
+// checks each rank's own files as it scans them): each of this rank's
+// sessions goes as (id hash, file) to the rank that owns the hash (hash mod
+// size()), in one alltoallv of 12 bytes a session whatever the number of
+// ranks, and each owner looks for a hash seen from two files. Where there is
+// one, every rank agrees on the smallest such hash, and the rank that read the
+// second of its files in path order (the order one process reads them in)
+// throws data::spanning_session_error naming both files and the session id,
+// as one process would; the others return, and its abort ends them in the
+// next collective. `file_of` maps this rank's sessions (by hash) to their
+// file, an index into `logs` (this rank's files); `window_bytes` bounds the
+// re-read of the one file that finds the session's id and line.
+void require_sessions_in_one_file(const std::unordered_map<uint64_t, uint32_t>& file_of,
+                                  const std::vector<std::string>& logs, int64_t window_bytes);
+
+// A session in a file that a rank read, as the hash's owner receives it.
+struct SessionPlace {
+    uint64_t hash = 0;
+    int32_t rank = 0;
+    uint32_t file = 0;  // an index into that rank's files
+    auto operator<=>(const SessionPlace&) const = default;
+};
+// The owner's side of the check: the sessions of `places` seen from two or
+// more different (rank, file), by ascending hash, each with its distinct
+// places in (rank, file) order.
+std::vector<std::vector<SessionPlace>> sessions_in_two_files(std::vector<SessionPlace> places);
+
+// The report of one session in two or more files (`places`: the same on
+// every rank, from sessions_in_two_files): the paths go to every rank, and the
+// rank that read the second file in path order throws the error there; the
+// others return.
+void report_session_in_two_files(const std::vector<SessionPlace>& places, const std::vector<std::string>& logs,
+                                 int64_t window_bytes);
+
+// Rows [share.begin, share.end) of a binned set that every rank holds whole,
+// keeping each row's key (the global row index when the set has none), so the
+// learner can treat it as this rank's share.
+gbdt::BinnedDataset take_rank_rows(const gbdt::BinnedDataset& all, const RankShare& share);
 
 // A fingerprint of a dataset's contents (names, features, labels).
 uint64_t fingerprint(const data::TabularDataset& data);

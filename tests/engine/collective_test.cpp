@@ -7,12 +7,17 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "engine/collective.h"
+#include "tests/tools/tools_test_util.h"
+#include "trainer/data/ingest.h"
+#include "trainer/data/layout.h"
 #include "trainer/data_parallel.h"
 #include "trainer/metrics/reduced_metrics.h"
 
@@ -43,6 +48,139 @@ TEST(Collective, OneProcessIsTheIdentity) {
     EXPECT_EQ(global.loss, 0.25);
     EXPECT_EQ(global.weight, 7.0);
     EXPECT_EQ(g.to_vector<float>(), (std::vector<float>{1.5f, -2.0f}));
+}
+
+// A few sessions of `width` random values each (a NaN now and then, one
+// categorical column of small codes), keyed as the ingest keys them.
+struct SampleSession {
+    std::string id;
+    std::vector<float> rows;
+};
+constexpr int64_t kSampleWidth = 3;
+std::vector<SampleSession> sample_sessions(int count) {
+    std::mt19937 rng(11);
+    std::normal_distribution<float> value(0.0f, 2.0f);
+    std::vector<SampleSession> out;
+    for (int s = 0; s < count; ++s) {
+        SampleSession session{"session-" + std::to_string(s), {}};
+        const int rows = 1 + s % 7;
+        for (int r = 0; r < rows; ++r) {
+            session.rows.push_back(r % 5 == 3 ? NAN : value(rng));
+            session.rows.push_back(std::round(value(rng) * 10.0f));
+            session.rows.push_back(static_cast<float>((s + r) % 4));  // categorical
+        }
+        out.push_back(std::move(session));
+    }
+    return out;
+}
+
+data::TabularDataset sample_schema() {
+    data::TabularDataset schema;
+    schema.feature_names = {"x", "count", "kind"};
+    schema.categorical = {false, false, true};
+    return schema;
+}
+
+void add_session(data::BinSample& sample, const SampleSession& session) {
+    sample.add(data::session_hash(session.id), session.id, session.rows, kSampleWidth);
+}
+
+TEST(Collective, OneProcessReadsEverythingAndFitsItsOwnSample) {
+    if (std::getenv(kChildVariable) != nullptr) GTEST_SKIP() << "a rank of the mpirun test";
+    const std::vector<std::string> logs = {"a.csv", "b.csv"};
+    const InputShare share = input_share(logs);
+    EXPECT_EQ(share.logs, logs);
+    EXPECT_EQ(share.session_shards, 1);
+    data::BinSample sample(40);
+    for (const auto& session : sample_sessions(50)) add_session(sample, session);
+    EXPECT_EQ(agree_session_row_bins(sample, sample_schema(), 8), data::fit_session_row_bins(sample, sample_schema(), 8));
+    const ops::GradientExtent extent = max_extent({0.25, 0.5});
+    EXPECT_EQ(extent.max_abs_gradient, 0.25);
+    EXPECT_EQ(extent.max_hessian, 0.5);
+}
+
+TEST(Collective, OneProcessExchangesItsBlockWithItself) {
+    if (std::getenv(kChildVariable) != nullptr) GTEST_SKIP() << "a rank of the mpirun test";
+    const collective::RankBlocks send{{4, 5, 6}, {0, 3}};
+    const collective::RankBlocks got = collective::alltoallv(send);
+    EXPECT_EQ(got.bytes, send.bytes);
+    EXPECT_EQ(got.offsets, send.offsets);
+    EXPECT_EQ(std::vector<uint8_t>(got.block(0).begin(), got.block(0).end()), send.bytes);
+    EXPECT_THROW(collective::alltoallv({{4, 5, 6}, {0, 2}}), Error);     // offsets short of the bytes
+    EXPECT_THROW(collective::alltoallv({{4, 5, 6}, {0, 1, 3}}), Error);  // two blocks for one rank
+}
+
+// The owner's side of the spanning check, on plain places from three ranks.
+TEST(Collective, OwnerFindsTheSessionsSeenFromTwoFiles) {
+    if (std::getenv(kChildVariable) != nullptr) GTEST_SKIP() << "a rank of the mpirun test";
+    const std::vector<SessionPlace> places = {
+        {7, 0, 0}, {9, 1, 0}, {3, 2, 1}, {7, 2, 0},  // 7: rank 0's file 0 and rank 2's file 0
+        {5, 0, 1}, {5, 0, 1},                        // 5: twice from one file, not a split
+        {3, 0, 0}, {4, 1, 1}, {3, 1, 2},             // 3: three files of three ranks
+        {8, 1, 0}, {8, 1, 3},                        // 8: two files of one rank
+    };
+    const auto spanning = sessions_in_two_files(places);
+    ASSERT_EQ(spanning.size(), 3u);
+    EXPECT_EQ(spanning[0], (std::vector<SessionPlace>{{3, 0, 0}, {3, 1, 2}, {3, 2, 1}}));
+    EXPECT_EQ(spanning[1], (std::vector<SessionPlace>{{7, 0, 0}, {7, 2, 0}}));
+    EXPECT_EQ(spanning[2], (std::vector<SessionPlace>{{8, 1, 0}, {8, 1, 3}}));
+    EXPECT_TRUE(sessions_in_two_files({{1, 0, 0}, {2, 0, 1}, {3, 1, 0}, {2, 0, 1}}).empty());
+    EXPECT_TRUE(sessions_in_two_files({}).empty());
+}
+
+// A log of the given sessions, each `rows` lines, with a column before the id.
+void write_log(const std::string& path, const std::vector<std::string>& sessions, int rows = 3) {
+    std::ofstream out(path, std::ios::binary);
+    out << "row,session_id,session_position\n";
+    int row = 0;
+    for (const auto& id : sessions)
+        for (int r = 1; r <= rows; ++r) out << row++ << "," << id << "," << r << "\n";
+}
+
+TEST(Collective, OneProcessChecksItsFilesAndReportsASessionInTwo) {
+    if (std::getenv(kChildVariable) != nullptr) GTEST_SKIP() << "a rank of the mpirun test";
+    test::TempDir dir;
+    const std::vector<std::string> logs = {dir.file("log_a.csv"), dir.file("log_b.csv")};
+    write_log(logs[0], {"s1", "s2", "s3"});
+    write_log(logs[1], {"s4", "s2", "s5"});
+    // The exchange with itself finds nothing in files that share no session.
+    std::unordered_map<uint64_t, uint32_t> file_of;
+    for (const char* id : {"s1", "s2", "s3"}) file_of[data::session_hash(id)] = 0;
+    for (const char* id : {"s4", "s5"}) file_of[data::session_hash(id)] = 1;
+    EXPECT_NO_THROW(require_sessions_in_one_file(file_of, logs, 1 << 16));
+    // s2 in both, the later file listed first: reported at its first line in
+    // the second file in path order, naming the first, as one process does.
+    const uint64_t hash = data::session_hash("s2");
+    try {
+        report_session_in_two_files({{hash, 0, 1}, {hash, 0, 0}}, logs, 1 << 16);
+        FAIL() << "a session in two files was not reported";
+    } catch (const DataError& e) {
+        EXPECT_EQ(e.file(), logs[1]);
+        EXPECT_EQ(e.line(), 5);
+        EXPECT_EQ(std::string(e.what()),
+                  data::spanning_session_error(logs[1], 5, "s2", logs[0]).what());
+    }
+}
+
+TEST(Collective, RankRowsKeepTheirKeys) {
+    if (std::getenv(kChildVariable) != nullptr) GTEST_SKIP() << "a rank of the mpirun test";
+    gbdt::BinnedDataset all;
+    all.feature_names = {"a", "b"};
+    all.categorical = {false, false};
+    all.bins = Tensor::from_vector<uint8_t>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {5, 2});
+    all.labels = Tensor::from_vector<float>({0, 1, 1, 0, 1}, {5});
+    all.session_index = {0, 0, 1, 1, 2};
+    all.position = {1, 2, 1, 2, 1};
+    const gbdt::BinnedDataset part = take_rank_rows(all, {1, 4});
+    EXPECT_EQ(part.bins.to_vector<uint8_t>(), (std::vector<uint8_t>{2, 3, 4, 5, 6, 7}));
+    EXPECT_EQ(part.labels.to_vector<float>(), (std::vector<float>{1, 1, 0}));
+    EXPECT_EQ(part.session_index, (std::vector<int32_t>{0, 1, 1}));
+    EXPECT_EQ(part.position, (std::vector<int32_t>{2, 1, 2}));
+    // Without keys, a row's key is its index in the whole set.
+    EXPECT_EQ(part.row_keys, (std::vector<uint64_t>{1, 2, 3}));
+    all.row_keys = {50, 51, 52, 53, 54};
+    EXPECT_EQ(take_rank_rows(all, {3, 5}).row_keys, (std::vector<uint64_t>{53, 54}));
+    EXPECT_EQ(take_rank_rows(all, {2, 2}).rows(), 0);
 }
 
 TEST(Collective, ThreeRanksUnderMpirun) {
@@ -111,6 +249,64 @@ TEST_F(Collective3Ranks, BroadcastAndGatherOfBytes) {
     collective::barrier();
 }
 
+TEST_F(Collective3Ranks, AlltoallvDeliversEachBlockToItsRank) {
+    const int r = collective::rank();
+    // Rank r sends r + t bytes of value 10 r + t to rank t (rank 0 sends none to itself).
+    collective::RankBlocks send;
+    send.offsets.push_back(0);
+    for (int t = 0; t < 3; ++t) {
+        send.bytes.insert(send.bytes.end(), static_cast<size_t>(r + t), static_cast<uint8_t>(10 * r + t));
+        send.offsets.push_back(static_cast<int64_t>(send.bytes.size()));
+    }
+    const collective::RankBlocks got = collective::alltoallv(send);
+    ASSERT_EQ(got.offsets.size(), 4u);
+    for (int from = 0; from < 3; ++from) {
+        const auto block = got.block(from);
+        EXPECT_EQ(std::vector<uint8_t>(block.begin(), block.end()),
+                  std::vector<uint8_t>(static_cast<size_t>(from + r), static_cast<uint8_t>(10 * from + r)));
+    }
+}
+
+// Each rank reads its own file; one session is in rank 0's file and rank 2's:
+// its owner finds it and rank 2, holding the later file, reports it.
+TEST_F(Collective3Ranks, ASessionInFilesOfTwoRanksIsReportedOnce) {
+    const int r = collective::rank();
+    std::unique_ptr<test::TempDir> dir;
+    std::vector<uint8_t> folder;
+    if (r == 0) {
+        dir = std::make_unique<test::TempDir>();
+        const std::string path = dir->file("");
+        folder.assign(path.begin(), path.end());
+    }
+    collective::broadcast(folder);
+    const std::string log = std::string(folder.begin(), folder.end()) + "log_" + std::to_string(r) + ".csv";
+    std::vector<std::string> ids;
+    for (int s = 0; s < 40; ++s) ids.push_back("r" + std::to_string(r) + "-" + std::to_string(s));
+    std::unordered_map<uint64_t, uint32_t> file_of;
+    for (const auto& id : ids) file_of[data::session_hash(id)] = 0;
+    // Clean: every session in one file.
+    write_log(log, ids);
+    EXPECT_NO_THROW(require_sessions_in_one_file(file_of, {log}, 1 << 16));
+    if (r == 2) {
+        ids.insert(ids.begin() + 7, "r0-13");
+        file_of[data::session_hash("r0-13")] = 0;
+    }
+    write_log(log, ids);
+    collective::barrier();
+    if (r == 2) {
+        const std::string first = std::string(folder.begin(), folder.end()) + "log_0.csv";
+        try {
+            require_sessions_in_one_file(file_of, {log}, 1 << 16);
+            ADD_FAILURE() << "the session in two ranks' files was not reported";
+        } catch (const DataError& e) {
+            EXPECT_EQ(std::string(e.what()), data::spanning_session_error(log, 2 + 7 * 3, "r0-13", first).what());
+        }
+    } else {
+        EXPECT_NO_THROW(require_sessions_in_one_file(file_of, {log}, 1 << 16));
+    }
+    collective::barrier();
+}
+
 TEST_F(Collective3Ranks, SharesPartitionTheItemsWithoutSplittingRuns) {
     std::vector<int64_t> bounds = {rank_share(10).begin, rank_share(10).end};
     std::vector<int64_t> all(6);
@@ -122,6 +318,56 @@ TEST_F(Collective3Ranks, SharesPartitionTheItemsWithoutSplittingRuns) {
     bounds = {share.begin, share.end};
     collective::allgather(bounds, all);
     EXPECT_EQ(all, (std::vector<int64_t>{0, 5, 5, 8, 8, 10}));
+}
+
+TEST_F(Collective3Ranks, InputSharesHoldEveryFileOrSessionOnce) {
+    const int64_t r = collective::rank();
+    // 7 files: files k/3, each read by one rank.
+    std::vector<std::string> logs;
+    for (int i = 0; i < 7; ++i) logs.push_back("log_" + std::to_string(i) + ".csv");
+    const InputShare by_file = input_share(logs);
+    EXPECT_EQ(by_file.session_shards, 1);
+    std::vector<int64_t> readers(7, 0);
+    for (const auto& path : by_file.logs) ++readers[static_cast<size_t>(path[4] - '0')];
+    collective::allreduce_sum(std::span(readers));
+    EXPECT_EQ(readers, std::vector<int64_t>(7, 1));
+    EXPECT_EQ(by_file.logs.front(), logs[static_cast<size_t>(r)]);
+    // 2 files: every rank reads both and keeps its sessions by hash.
+    const InputShare by_session = input_share({"a.csv", "b.csv"});
+    EXPECT_EQ(by_session.logs.size(), 2u);
+    ASSERT_EQ(by_session.session_shards, 3);
+    EXPECT_EQ(by_session.session_shard, r);
+    std::vector<int64_t> owners(3000, 0);
+    int64_t mine = 0;
+    for (size_t s = 0; s < owners.size(); ++s) {
+        const bool in = in_session_shard(data::session_hash("s" + std::to_string(s)), r, 3);
+        owners[s] = in ? 1 : 0;
+        mine += in ? 1 : 0;
+    }
+    collective::allreduce_sum(std::span(owners));
+    EXPECT_EQ(owners, std::vector<int64_t>(3000, 1));
+    EXPECT_NEAR(static_cast<double>(mine), 1000.0, 120.0);  // about a third each
+}
+
+// Each rank samples its own sessions: the agreed edges are the edges of one
+// sample of every session, on every rank; the maxima of the extents too.
+TEST_F(Collective3Ranks, AgreedBinEdgesAreTheEdgesOfEverySession) {
+    const int r = collective::rank();
+    const auto sessions = sample_sessions(90);
+    data::BinSample all(60), mine(60);  // smaller than the data: the merge trims
+    for (size_t s = 0; s < sessions.size(); ++s) {
+        add_session(all, sessions[s]);
+        if (static_cast<int>(s % 3) == r) add_session(mine, sessions[s]);
+    }
+    const auto agreed = agree_session_row_bins(mine, sample_schema(), 6);
+    EXPECT_EQ(agreed, data::fit_session_row_bins(all, sample_schema(), 6));
+    EXPECT_NE(agreed, data::fit_session_row_bins(mine, sample_schema(), 6)) << "a rank's own sample is not all";
+    const ops::GradientExtent extent = max_extent({0.1 * (r + 1), 0.3 - 0.1 * r});
+    EXPECT_DOUBLE_EQ(extent.max_abs_gradient, 0.3);
+    EXPECT_DOUBLE_EQ(extent.max_hessian, 0.3);
+    std::vector<int64_t> counts = {r, 1};
+    sum_counts(counts);
+    EXPECT_EQ(counts, (std::vector<int64_t>{3, 3}));
 }
 
 // Every rank builds the same rows and scores its share: the reduced figures

@@ -72,6 +72,47 @@ TEST(Dropout, KeepsAboutOneMinusPAndPreservesTheMean) {
     EXPECT_NE(other.to_vector<double>(), y.to_vector<double>());
 }
 
+// A data-parallel rank holds batch rows [offset, offset + count) of every time
+// step of a global [T, G, H] tensor, padded to B rows: with the slice, its kept
+// elements and their values are the global tensor's, in both passes, and
+// padding does not disturb them.
+TEST(Dropout, SliceOfAGlobalBatchDrawsTheGlobalMask) {
+    Context ctx(Device::cpu, 2);
+    const int64_t steps = 3, global = 7, width = 5, padded = 4;
+    const double p = 0.4;
+    const uint64_t seed = 77;
+    const Tensor x = random_tensor<double>({steps * global, width}, 3, -2.0, 2.0);
+    const auto all = reference(as_doubles<double>(x), p, seed);  // the whole batch: index i
+    const auto xs = as_doubles<double>(x);
+    for (const auto& [offset, count] : std::vector<std::pair<int64_t, int64_t>>{{0, 4}, {4, 3}, {2, 2}}) {
+        std::vector<double> mine(static_cast<size_t>(steps * padded * width), 9.0);  // padding: any value
+        for (int64_t t = 0; t < steps; ++t)
+            for (int64_t b = 0; b < count; ++b)
+                for (int64_t h = 0; h < width; ++h)
+                    mine[static_cast<size_t>((t * padded + b) * width + h)] =
+                        xs[static_cast<size_t>((t * global + offset + b) * width + h)];
+        const Tensor local = Tensor::from_vector<double>(mine, {steps * padded, width});
+        const ops::DropoutSlice slice{padded * width, global * width, offset * width};
+        Tensor y = Tensor::empty(local.shape(), DType::f64);
+        ops::dropout_forward(ctx, local, p, seed, y, slice);
+        Tensor g = local.clone();
+        ops::dropout_backward(ctx, g, p, seed, g, slice);
+        const auto got = y.to_vector<double>(), got_back = g.to_vector<double>();
+        for (int64_t t = 0; t < steps; ++t)
+            for (int64_t b = 0; b < count; ++b)
+                for (int64_t h = 0; h < width; ++h) {
+                    const auto here = static_cast<size_t>((t * padded + b) * width + h);
+                    const double want = all[static_cast<size_t>((t * global + offset + b) * width + h)];
+                    EXPECT_NEAR(got[here], want, 1e-15) << "t " << t << " row " << offset + b << " h " << h;
+                    EXPECT_NEAR(got_back[here], want, 1e-15) << "t " << t << " row " << offset + b << " h " << h;
+                }
+    }
+    // A slice that does not tile the tensor is refused.
+    Tensor y = Tensor::empty(x.shape(), DType::f64);
+    EXPECT_THROW(ops::dropout_forward(ctx, x, p, seed, y, {4, 8, 0}), Error);
+    EXPECT_THROW(ops::dropout_forward(ctx, x, p, seed, y, {width, width - 1, 0}), Error);
+}
+
 TEST(Dropout, RefusesBadProbabilityAndShapes) {
     Context ctx(Device::cpu, 1);
     const Tensor x = random_tensor<float>({4, 3}, 1);

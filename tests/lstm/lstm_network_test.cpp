@@ -240,6 +240,45 @@ TEST(LstmNetwork, DropoutFollowsItsSeedAndSwitchesOff) {
     EXPECT_THROW(net.set_dropout(1.0, 0), Error);
 }
 
+// Data-parallel dropout: a network holding rows [offset, offset + count) of a
+// global batch (padded to its own batch size) drops what the network holding
+// the whole batch drops, so its outputs are the whole batch's rows.
+TEST(LstmNetwork, DropoutOfABatchSliceIsTheGlobalBatchsDropout) {
+    const LstmArchitecture arch{2, 4, 2, true, true};
+    const int64_t steps = 3, global = 5, padded = 3;
+    const auto x = test::random_values(static_cast<size_t>(steps * global * 2), 31, -1.0, 1.0);
+    LstmNetwork whole(arch, DType::f64, Device::cpu, 1);
+    set_random_parameters(whole, 30);
+    auto& in = whole.batch(steps, global);
+    in.inputs.copy_from(Tensor::from_vector<double>(x, {steps, global, 2}));
+    in.mask.copy_from(Tensor::from_vector<double>(std::vector<double>(static_cast<size_t>(steps * global), 1.0), {steps, global}));
+    whole.set_dropout(0.5, 9);
+    const auto want = whole.forward().to_vector<double>();  // [steps, global]
+    for (const auto& [offset, count] : std::vector<std::pair<int64_t, int64_t>>{{0, 3}, {3, 2}}) {
+        LstmNetwork part(arch, DType::f64, Device::cpu, 1);
+        set_random_parameters(part, 30);
+        std::vector<double> xs(static_cast<size_t>(steps * padded * 2), 0.0), mask(static_cast<size_t>(steps * padded), 0.0);
+        for (int64_t t = 0; t < steps; ++t)
+            for (int64_t b = 0; b < count; ++b) {
+                mask[static_cast<size_t>(t * padded + b)] = 1.0;
+                for (int64_t f = 0; f < 2; ++f)
+                    xs[static_cast<size_t>((t * padded + b) * 2 + f)] = x[static_cast<size_t>((t * global + offset + b) * 2 + f)];
+            }
+        auto& pin = part.batch(steps, padded);
+        pin.inputs.copy_from(Tensor::from_vector<double>(xs, {steps, padded, 2}));
+        pin.mask.copy_from(Tensor::from_vector<double>(mask, {steps, padded}));
+        part.set_dropout(0.5, 9, offset, global);
+        const auto got = part.forward().to_vector<double>();
+        for (int64_t t = 0; t < steps; ++t)
+            for (int64_t b = 0; b < count; ++b)
+                EXPECT_NEAR(got[static_cast<size_t>(t * padded + b)], want[static_cast<size_t>(t * global + offset + b)], 1e-12)
+                    << "step " << t << ", row " << offset + b;
+        // Rank-local draws (no slice) would differ.
+        part.set_dropout(0.5, 9);
+        EXPECT_NE(part.forward().to_vector<double>(), got);
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Architectures, LstmGradientCheck,
     ::testing::Values(GradCase{"seed_like_last_state", LstmArchitecture{1, 2, 2, true, false}},

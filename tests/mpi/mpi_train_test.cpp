@@ -8,7 +8,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -60,6 +62,10 @@ protected:
         dir_ = std::make_unique<TempDir>();
         const ShellRun gen = run_shell(skipper_binary() + " gen --sessions 300 --seed 7 --out " + dir_->file("data"));
         ASSERT_EQ(gen.code, 0) << gen.output;
+        // The real release's layout, the same kind of sessions in 4 log files.
+        const ShellRun files =
+            run_shell(skipper_binary() + " gen --sessions 300 --seed 8 --files 4 --out " + dir_->file("data4"));
+        ASSERT_EQ(files.code, 0) << files.output;
     }
     static void TearDownTestSuite() { dir_.reset(); }
     void SetUp() override {
@@ -67,9 +73,10 @@ protected:
         if (skipper_binary().empty()) GTEST_SKIP() << "SKIPPER_BINARY is not set";
     }
 
-    // `skipper ARGS` on `ranks` ranks (0: without mpirun), one thread each.
-    static ShellRun skipper(int ranks, const std::string& args) {
-        const std::string program = skipper_binary() + " " + args + " data=" + dir_->file("data") + " num_threads=1";
+    // `skipper ARGS` on `ranks` ranks (0: without mpirun), one thread each,
+    // on the generated folder `data`.
+    static ShellRun skipper(int ranks, const std::string& args, const std::string& data = "data") {
+        const std::string program = skipper_binary() + " " + args + " data=" + dir_->file(data) + " num_threads=1";
         return run_shell(ranks == 0 ? program : mpirun(ranks) + program);
     }
     static std::string file(const std::string& name) { return dir_->file(name); }
@@ -80,10 +87,9 @@ protected:
 nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_text(path)); }
 
 // 240 training sessions, less the 10% held out for validation, in batches
-// of 24: 9 optimizer steps.
-// dropout=0: each rank draws the dropout masks of its own rows, so with
-// dropout the ranks do not reproduce one process's masks.
-const std::string kLstm = "train lstm task=session hidden_size=12 epochs=1 batch_size=24 dropout=0 device=cpu";
+// of 24: 9 optimizer steps. With dropout: each rank draws its rows' masks on
+// their places in the global batch, so the ranks drop what one process drops.
+const std::string kLstm = "train lstm task=session hidden_size=12 epochs=1 batch_size=24 dropout=0.3 device=cpu";
 
 TEST_F(MpiTrain, LstmMatchesOneProcessAfterTenSteps) {
     const ShellRun single = skipper(0, kLstm + " output_model=" + file("lstm_1.bin"));
@@ -119,31 +125,68 @@ TEST_F(MpiTrain, LstmIsBitIdenticalAcrossRunsWithTheSameRanks) {
     EXPECT_EQ(read_text(file("lstm_a.bin")), read_text(file("lstm_b.bin")));
 }
 
-TEST_F(MpiTrain, GbdtModelBytesAndHeldOutMetricsMatchOneProcess) {
-    // Integer (quantized) histograms: their sums over ranks are exact.
-    const std::string gbdt =
-        "train gbdt task=session num_iterations=10 min_data_in_leaf=5 use_quantized_grad=true bagging_fraction=0.7 "
-        "bagging_freq=2 feature_fraction=0.8";
+// The streamed session rows, each rank reading only its share: GBDT model
+// bytes identical to one process (quantized histograms, with bagging,
+// feature_fraction and a bin sample smaller than the data, so the gathered
+// samples are merged and trimmed), and the held-out metrics reduced.
+void expect_gbdt_matches_one_process(const std::function<ShellRun(int, const std::string&)>& skipper,
+                                     const std::function<std::string(const std::string&)>& file, const std::string& tag,
+                                     const std::string& args, const std::string& sharing) {
     const ShellRun single =
-        skipper(0, gbdt + " output_model=" + file("gbdt_1.bin") + " metrics_out=" + file("gbdt_1.json"));
+        skipper(0, args + " output_model=" + file(tag + "_1.bin") + " metrics_out=" + file(tag + "_1.json"));
     ASSERT_EQ(single.code, 0) << single.output;
-    const auto reference = read_json(file("gbdt_1.json"))["test"];
+    const auto reference = read_json(file(tag + "_1.json"))["test"];
     for (const int ranks : {2, 3}) {
-        const std::string name = "gbdt_" + std::to_string(ranks);
-        const ShellRun run = skipper(ranks, gbdt + " output_model=" + file(name + ".bin") + " metrics_out=" +
-                                           file(name + ".json"));
+        const std::string name = tag + "_" + std::to_string(ranks);
+        const ShellRun run =
+            skipper(ranks, args + " output_model=" + file(name + ".bin") + " metrics_out=" + file(name + ".json"));
         ASSERT_EQ(run.code, 0) << run.output;
-        EXPECT_EQ(read_text(file(name + ".bin")), read_text(file("gbdt_1.bin"))) << ranks << " ranks";
-        // The held-out rows are scored in shares and reduced: counts and the
-        // AUC exactly, log loss and AA up to the order of a double sum.
+        EXPECT_NE(run.output.find(sharing), std::string::npos) << run.output;
+        EXPECT_EQ(read_text(file(name + ".bin")), read_text(file(tag + "_1.bin"))) << ranks << " ranks";
+        // The held-out rows are scored where they were read and reduced:
+        // counts and the AUC exactly, log loss and AA up to the order of a
+        // double sum.
         const auto metrics = read_json(file(name + ".json"))["test"];
         for (const auto& [key, value] : reference.items()) {
             const double want = value.get<double>(), got = metrics.at(key).get<double>();
             if (key == "logloss" || key == "aa" || key == "baseline_aa")
-                EXPECT_NEAR(got, want, 1e-12) << key;
+                EXPECT_NEAR(got, want, 1e-12) << key << " with " << ranks << " ranks";
             else
-                EXPECT_EQ(got, want) << key;
+                EXPECT_EQ(got, want) << key << " with " << ranks << " ranks";
         }
+    }
+}
+
+const std::string kGbdt =
+    "train gbdt task=session num_iterations=10 min_data_in_leaf=5 use_quantized_grad=true bagging_fraction=0.7 "
+    "bagging_freq=2 feature_fraction=0.8 bin_construct_sample_cnt=1500";
+
+TEST_F(MpiTrain, GbdtFromOneFileSharedBySessionMatchesOneProcess) {
+    // One file, fewer than the ranks: each rank keeps its sessions by hash.
+    expect_gbdt_matches_one_process([](int r, const std::string& a) { return skipper(r, a); }, file, "gbdt",
+                                    kGbdt, "a share of the sessions of every file");
+}
+
+TEST_F(MpiTrain, GbdtFromFourFilesSharedByFileMatchesOneProcess) {
+    // 4 files: 2 each on 2 ranks, 2-1-1 on 3.
+    // No false alarm from the spanning check across ranks, which ran.
+    expect_gbdt_matches_one_process([](int r, const std::string& a) { return skipper(r, a, "data4"); }, file,
+                                    "gbdt4", kGbdt,
+                                    "its share of the files; sessions checked whole within one file across ranks");
+}
+
+TEST_F(MpiTrain, GbdtOnTheSeedTaskMatchesOneProcess) {
+    // The in-memory path: every rank reads every file and trains on its share of the rows.
+    const std::string args =
+        "train gbdt task=seed num_iterations=10 min_data_in_leaf=5 use_quantized_grad=true bagging_fraction=0.7 "
+        "bagging_freq=2";
+    const ShellRun single = skipper(0, args + " output_model=" + file("seed_1.bin"));
+    ASSERT_EQ(single.code, 0) << single.output;
+    for (const int ranks : {2, 3}) {
+        const std::string path = file("seed_" + std::to_string(ranks) + ".bin");
+        const ShellRun run = skipper(ranks, args + " output_model=" + path);
+        ASSERT_EQ(run.code, 0) << run.output;
+        EXPECT_EQ(read_text(path), read_text(file("seed_1.bin"))) << ranks << " ranks";
     }
 }
 
@@ -167,22 +210,101 @@ void expect_bad_file_ends_job(int ranks, int bad, const std::string& good_log, c
     EXPECT_NE(run.output.find(bad_log + ":"), std::string::npos) << run.output;
 }
 
+// A log's text with the 10th row's session_position broken.
+std::string with_bad_row(std::string text) {
+    size_t line = 0;
+    for (int i = 0; i < 10; ++i) line = text.find('\n', line) + 1;
+    const size_t comma = text.find(',', line);
+    text.replace(comma + 1, text.find(',', comma + 1) - comma - 1, "not-a-number");
+    return text;
+}
+
 TEST_F(MpiTrain, BadFileOnOneRankEndsTheJobWithItsMessage) {
     const data::MssdFiles files = data::find_mssd_layout(file("data"));
     ASSERT_EQ(files.logs.size(), 1u);
     ASSERT_EQ(files.tracks.size(), 1u);
     const std::string& log = files.logs.front();
     const std::string& tracks = files.tracks.front();
-    std::string text = read_text(log);
-    // Break the 10th row's session_position.
-    size_t line = 0;
-    for (int i = 0; i < 10; ++i) line = text.find('\n', line) + 1;
-    const size_t comma = text.find(',', line);
-    text.replace(comma + 1, text.find(',', comma + 1) - comma - 1, "not-a-number");
     const std::string bad = file("bad_log.csv");
-    std::ofstream(bad, std::ios::binary) << text;
+    std::ofstream(bad, std::ios::binary) << with_bad_row(read_text(log));
     expect_bad_file_ends_job(2, 1, log, bad, tracks);
     expect_bad_file_ends_job(3, 2, log, bad, tracks);
+}
+
+// The streamed GBDT with every rank reading its share of 4 files, file `bad`
+// broken: the rank that reads it (files k/n) ends the job with exit 1 and its
+// message, while the others wait for its bin sample; no other rank read it.
+void expect_bad_shared_file_ends_job(const std::string& folder, int ranks, int bad, int reader) {
+    const data::MssdFiles files = data::find_mssd_layout(folder);
+    ASSERT_EQ(files.logs.size(), 4u);
+    const std::string broken = files.logs[static_cast<size_t>(bad)];
+    const std::string good = read_text(broken);
+    std::ofstream(broken, std::ios::binary) << with_bad_row(good);
+    const ShellRun run = run_shell("timeout 60 " + mpirun(ranks) + skipper_binary() +
+                                   " train gbdt task=session num_iterations=2 num_threads=1 data=" + folder);
+    std::ofstream(broken, std::ios::binary) << good;
+    EXPECT_EQ(run.code, 1) << run.output;
+    EXPECT_LT(run.seconds, 10.0) << run.output;
+    EXPECT_NE(run.output.find("error (rank " + std::to_string(reader) + " of " + std::to_string(ranks) + ")"),
+              std::string::npos)
+        << run.output;
+    EXPECT_NE(run.output.find(broken + ":"), std::string::npos) << run.output;
+    for (int r = 0; r < ranks; ++r) {
+        if (r == reader) continue;
+        EXPECT_EQ(run.output.find("error (rank " + std::to_string(r) + " "), std::string::npos) << run.output;
+    }
+}
+
+TEST_F(MpiTrain, BadFileReadByOneRankEndsTheJobWithItsMessage) {
+    expect_bad_shared_file_ends_job(file("data4"), 2, 3, 1);  // rank 1 reads files 1 and 3
+    expect_bad_shared_file_ends_job(file("data4"), 3, 2, 2);  // rank 2 reads file 2 alone
+}
+
+// The first session of one log's text (MSSD's files keep each session's
+// lines together, the session id first): its id and its lines.
+std::pair<std::string, std::string> first_session(const std::string& text) {
+    const size_t begin = text.find('\n') + 1;
+    const std::string id = text.substr(begin, text.find(',', begin) - begin);
+    size_t end = begin;
+    while (end < text.size() && text.compare(end, id.size() + 1, id + ",") == 0) end = text.find('\n', end) + 1;
+    return {id, text.substr(begin, end - begin)};
+}
+
+// The 4-file layout with log 0's first session copied to the end of log 1:
+// the job ends with exit 1 and one process's message, naming both files and
+// the session, whatever the number of ranks: with files k/n (log 0 on rank 0,
+// log 1 on rank 1, for 2 and 3 ranks) the owner of the session's hash finds
+// it, and rank 1 reports it; with 2 files on 3 ranks (sessions by hash), the
+// rank whose share holds the session finds it in both files itself.
+TEST_F(MpiTrain, SessionInFilesOfTwoRanksEndsTheJobNamingBoth) {
+    const std::string folder = file("spanning4");
+    std::filesystem::copy(file("data4"), folder, std::filesystem::copy_options::recursive);
+    const data::MssdFiles files = data::find_mssd_layout(folder);
+    ASSERT_EQ(files.logs.size(), 4u);
+    const auto [id, lines] = first_session(read_text(files.logs[0]));
+    ASSERT_FALSE(id.empty());
+    std::ofstream(files.logs[1], std::ios::binary | std::ios::app) << lines;
+    const std::string message = files.logs[1] + ":";
+    const std::string names = "session '" + id + "' is also in " + files.logs[0] + ";";
+    const auto run = [&](int ranks, const std::string& extra) {
+        const ShellRun job = run_shell("timeout 60 " + mpirun(ranks) + skipper_binary() +
+                                       " train gbdt task=session num_iterations=2 num_threads=1 data=" + folder + extra);
+        EXPECT_EQ(job.code, 1) << job.output;
+        EXPECT_LT(job.seconds, 10.0) << job.output;
+        EXPECT_NE(job.output.find(message), std::string::npos) << job.output;
+        EXPECT_NE(job.output.find(names), std::string::npos) << job.output;
+        return job.output;
+    };
+    run(1, "");
+    for (const int ranks : {2, 3}) {
+        const std::string output = run(ranks, "");
+        EXPECT_NE(output.find("error (rank 1 of " + std::to_string(ranks) + ")"), std::string::npos) << output;
+        size_t errors = 0;
+        for (size_t at = output.find("error (rank"); at != std::string::npos; at = output.find("error (rank", at + 1))
+            ++errors;
+        EXPECT_EQ(errors, 1u) << output;
+    }
+    run(3, " files=0,1");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <algorithm>
 
 #include "engine/allocator.h"
+#include "engine/collective.h"
 #include "engine/error.h"
 #include "kernels/cpu/random.h"
 #include "trainer/data/features.h"
@@ -19,6 +20,7 @@
 #include "trainer/data/csv_windows.h"
 #include "trainer/data/session_scan.h"
 #include "trainer/data/track_store.h"
+#include "trainer/data_parallel.h"
 
 namespace skipper::data {
 
@@ -96,6 +98,13 @@ Tensor BinSample::matrix() const {
 std::vector<gbdt::FeatureBins> fit_session_row_bins(const BinSample& sample, const TabularDataset& schema,
                                                     int64_t max_bin) {
     return gbdt::fit_bins_on_sample(sample.matrix(), schema.feature_names, schema.categorical, max_bin);
+}
+
+DataError spanning_session_error(const std::string& path, int64_t line, const std::string& session_id,
+                                 const std::string& other_path) {
+    return DataError(path, line, "session_id",
+                     "session '" + session_id + "' is also in " + other_path +
+                         "; expected each session whole within one file (as in MSSD's files)");
 }
 
 uint64_t session_row_key(uint64_t session_hash, int32_t position) {
@@ -190,11 +199,20 @@ SessionLog chosen_sessions(const std::string& path, const std::vector<ScannedSes
     return log;
 }
 
-// Keeps the sessions sample_sessions= keeps (by hash).
-void keep_sample(SessionLog& log, double fraction) {
-    if (fraction >= 1.0) return;
+// Whether a session (by hash) is one of this rank's, when the ranks share
+// the files by session (input_share in trainer/data_parallel.h).
+bool in_my_shard(uint64_t hash, const IngestOptions& options) {
+    return options.session_shards == 1 || in_session_shard(hash, options.session_shard, options.session_shards);
+}
+
+// Keeps the sessions sample_sessions= keeps and this rank's (by hash).
+void keep_sample(SessionLog& log, const IngestOptions& options) {
+    if (options.sample_sessions >= 1.0 && options.session_shards == 1) return;
     std::vector<uint8_t> keep(log.session_ids.size());
-    for (size_t s = 0; s < keep.size(); ++s) keep[s] = keep_sampled_session(session_hash(log.session_ids[s]), fraction);
+    for (size_t s = 0; s < keep.size(); ++s) {
+        const uint64_t hash = session_hash(log.session_ids[s]);
+        keep[s] = keep_sampled_session(hash, options.sample_sessions) && in_my_shard(hash, options);
+    }
     keep_sessions(log, keep);
 }
 
@@ -231,22 +249,28 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     for (size_t f = 0; f < logs.size(); ++f) {
         const FileScan scan = scan_session_file(logs[f], options.sample_sessions, choice.threshold(), options.window_bytes);
         contiguous[f] = scan.contiguous;
-        int64_t rows = 0;
+        int64_t rows = 0, sessions = 0;
         for (size_t s = 0; s < scan.sessions.size(); ++s) {
             const ScannedSession& session = scan.sessions[s];
+            if (!in_my_shard(session.hash, options)) continue;
             const auto [it, added] = file_of.try_emplace(session.hash, static_cast<uint32_t>(f));
             if (!added)
-                throw DataError(logs[f], session.first_line, "session_id",
-                                "session '" + session_id_at(logs[f], session.begin) + "' is also in " + logs[it->second] +
-                                    "; expected each session whole within one file (as in MSSD's files)");
+                throw spanning_session_error(logs[f], session.first_line, session_id_at(logs[f], session.begin), logs[it->second]);
             const int64_t predicted = predicted_rows(session.rows);
             (is_test_session(session.hash, options) ? test_rows : train_rows) += predicted;
             if (!scan.ids[s].empty()) choice.add(session.hash, scan.ids[s], predicted, {f, session});
             rows += session.rows;
+            ++sessions;
         }
         out.log_rows += rows;
-        out.sessions += static_cast<int64_t>(scan.sessions.size());
+        out.sessions += sessions;
         report("scan", f, rows);
+    }
+    // Ranks that read different files: a session in two files of two ranks is found by its hash's owner.
+    if (collective::size() > 1 && options.session_shards == 1) {
+        const double begin = since_start();
+        require_sessions_in_one_file(file_of, logs, options.window_bytes);
+        out.spanning_seconds = since_start() - begin;
     }
     out.scan_seconds = since_start();
 
@@ -282,7 +306,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         }
     }
     if (sample.rows() == 0) throw DataError(logs.empty() ? "" : logs.front(), 0, "", "no sessions to train on");
-    const auto feature_bins = fit_session_row_bins(sample, schema, options.max_bin);
+    const auto feature_bins = agree_session_row_bins(sample, schema, options.max_bin);
     out.sample_seconds = since_start() - out.scan_seconds - out.track_seconds;
 
     // Pass 2: every file's session rows, window by window, binned into buffers of the final size.
@@ -292,7 +316,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     int64_t cursor[2] = {0, 0};
     int32_t sessions[2] = {0, 0};
     const auto bin_log = [&](SessionLog log, const std::string& path) {
-        keep_sample(log, options.sample_sessions);
+        keep_sample(log, options);
         std::vector<uint64_t> hashes(log.session_ids.size());
         for (size_t s = 0; s < hashes.size(); ++s) hashes[s] = session_hash(log.session_ids[s]);
         const TabularDataset rows = build_session_rows(store.join(std::move(log), options.read, nullptr), &z);

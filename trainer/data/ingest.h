@@ -13,7 +13,8 @@
 //    not keep a session's lines together is read whole): parsed in parallel,
 //    joined against the track table read once (track_store.h), its session
 //    rows built (build_session_rows, the in-memory builder itself), binned
-//    with the edges fitted on the sample, each session to train or test by a
+//    with the edges fitted on the sample (on every rank's sample, in a
+//    data-parallel job: agree_session_row_bins), each session to train or test by a
 //    hash of its id.
 // Nothing depends on which file a session came from: one file or the same
 // sessions over ten files give the same rows in the same order (files read in
@@ -27,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/error.h"
 #include "trainer/data/dataset.h"
 #include "trainer/data/mssd.h"
 #include "trainer/gbdt/binned_dataset.h"
@@ -49,6 +51,10 @@ struct IngestOptions {
     uint64_t split_seed = 42;
     int64_t max_bin = 255;
     int64_t bin_construct_sample_cnt = 200000;  // rows in the bin sample
+    // Sessions by hash: keeps only shard session_shard of session_shards
+    // (an MPI rank's share when there are fewer files than ranks: input_share
+    // in trainer/data_parallel.h). The bin edges are agreed over the ranks.
+    int64_t session_shard = 0, session_shards = 1;
     // Bytes of CSV parsed at a time (whole sessions; a file that does not keep
     // each session's lines together is parsed whole): with the track table and
     // the output, what bounds the ingest's memory.
@@ -78,6 +84,9 @@ public:
     void add(uint64_t hash, const std::string& session_id, std::vector<float> rows, int64_t width);
     void merge(const BinSample& other);
     int64_t rows() const { return rows_; }
+    int64_t width() const { return width_; }
+    // The sessions held, by (hash, id): each one's rows, row-major.
+    const std::map<std::pair<uint64_t, std::string>, std::vector<float>>& sessions() const { return sessions_; }
     // f32 [rows, width] in (hash, id) order.
     Tensor matrix() const;
 
@@ -104,10 +113,16 @@ struct SessionRowIngest {
     double scan_seconds = 0.0;        //   pass 1 (the session-id column)
     double track_seconds = 0.0;       //   the track table
     double sample_seconds = 0.0;      //   the bin sample and its edges (pass 2 is the rest)
+    double spanning_seconds = 0.0;    // of scan_seconds: the spanning check across ranks (0 with one process)
 };
 
 SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const std::vector<std::string>& tracks,
                                      const IngestOptions& options);
+
+// The error of a session found in two log files: at its first line in
+// `path`, naming the other file (the spanning check, on one rank or across ranks).
+DataError spanning_session_error(const std::string& path, int64_t line, const std::string& session_id,
+                                 const std::string& other_path);
 
 // The key a session row's random draws are made on: its session and position.
 uint64_t session_row_key(uint64_t session_hash, int32_t position);

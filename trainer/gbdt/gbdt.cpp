@@ -2,6 +2,7 @@
 #include "trainer/gbdt/gbdt.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <numeric>
@@ -16,7 +17,7 @@
 #include "trainer/data_parallel.h"
 #include "trainer/gbdt/binned_dataset.h"
 #include "trainer/gbdt/tree_learner.h"
-#include "trainer/metrics/metrics.h"
+#include "trainer/metrics/reduced_metrics.h"
 
 namespace skipper {
 
@@ -128,6 +129,8 @@ double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 // Lower is better for log loss and error; higher for AUC.
 bool metric_higher_is_better(const std::string& metric) { return metric == "auc"; }
 
+// Over every rank's rows (trainer/metrics/reduced_metrics.h), so that every
+// rank takes the same early-stopping decision.
 double evaluate(const std::string& metric, const Tensor& labels, const Tensor& scores, std::vector<float>& probabilities) {
     const int64_t n = labels.numel();
     const double* score = scores.data<double>();
@@ -135,9 +138,9 @@ double evaluate(const std::string& metric, const Tensor& labels, const Tensor& s
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) probabilities[static_cast<size_t>(i)] = static_cast<float>(sigmoid(score[i]));
     const std::span<const float> y(labels.data<float>(), static_cast<size_t>(n));
-    if (metric == "auc") return metrics::roc_auc(y, probabilities);
-    if (metric == "binary_error") return 1.0 - metrics::accuracy(y, probabilities);
-    return metrics::log_loss(y, probabilities);
+    if (metric == "auc") return metrics::reduced_roc_auc(y, probabilities);
+    if (metric == "binary_error") return 1.0 - metrics::reduced_confusion_matrix(y, probabilities).accuracy();
+    return metrics::reduced_log_loss(y, probabilities);
 }
 
 // The per-tree feature draw (feature_fraction), at least one feature.
@@ -201,12 +204,21 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
     const Tensor& bins = train.bins;
     gbdt::TreeLearner learner(ctx, bins, feature_bins, params);
 
+    // Data-parallel (trainer/data_parallel.h): `train` and `valid` hold this
+    // rank's rows; every global figure (the mean label, the row count, the
+    // quantization scale, the histograms, the metrics) is reduced over the
+    // ranks, so every rank grows the same trees as one process holding all
+    // the rows.
+    const bool distributed = collective::size() > 1;
     const int64_t rows = train.rows(), features = train.num_features();
     const float* labels = train.labels.data<float>();
     // Boost from the average: the first score is the log-odds of the mean label.
-    double positives = 0.0;
-    for (int64_t r = 0; r < rows; ++r) positives += labels[r];
-    const double mean = std::clamp(positives / static_cast<double>(rows), 1e-15, 1.0 - 1e-15);
+    std::array<int64_t, 2> counts = {0, rows};  // positives, rows: exact sums
+    for (int64_t r = 0; r < rows; ++r) counts[0] += labels[r] != 0.0f ? 1 : 0;
+    sum_counts(counts);
+    const int64_t global_rows = counts[1];
+    const double mean =
+        std::clamp(static_cast<double>(counts[0]) / static_cast<double>(global_rows), 1e-15, 1.0 - 1e-15);
     model.init_score_ = std::log(mean / (1.0 - mean));
 
     Tensor scores = Tensor::empty({rows}, DType::f64);
@@ -221,9 +233,9 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
     stats.hessians = Tensor::empty({rows}, DType::f32);
     if (params.use_quantized_grad) {
         // Every leaf's integer sums must fit 64 bits: the root's bound covers them all.
-        if (ops::quantized_sum_bits(rows, params.num_grad_quant_bins) == 0)
+        if (ops::quantized_sum_bits(global_rows, params.num_grad_quant_bins) == 0)
             throw ParamError("num_grad_quant_bins", std::to_string(params.num_grad_quant_bins) + " levels over " +
-                                                        std::to_string(rows) + " rows overflow 64-bit sums; use fewer");
+                                                        std::to_string(global_rows) + " rows overflow 64-bit sums; use fewer");
         stats.quantized = Tensor::empty({rows}, DType::i32);
     }
     const std::span<const uint64_t> row_keys(train.row_keys);
@@ -232,8 +244,12 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
     std::vector<int32_t> bag;
     Tensor out_of_bag = bagging ? Tensor::empty({rows}, DType::u8) : Tensor();
     std::mt19937_64 feature_rng(seed ^ 0xc2b2ae3d27d4eb4full);
-    const bool distributed = collective::size() > 1;
+    // Data-parallel, without bagging: every row of this rank, listed.
     std::vector<int32_t> my_rows;
+    if (distributed && !bagging) {
+        my_rows.resize(static_cast<size_t>(rows));
+        std::iota(my_rows.begin(), my_rows.end(), 0);
+    }
 
     const bool higher_better = metric_higher_is_better(params.metric);
     double best_value = 0.0;
@@ -249,7 +265,7 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
         if (params.use_quantized_grad) {
             // The scale comes from the global extent (one max over every row,
             // wherever the rows live), the rounding from each row's key.
-            stats.scale = ops::quant_scale(extent, params.num_grad_quant_bins);
+            stats.scale = ops::quant_scale(max_extent(extent), params.num_grad_quant_bins);
             ops::quantize_gradients(ctx, stats.gradients, stats.hessians, row_keys,
                                     gbdt::row_draw_seed(seed, gbdt::RowDraw::gradient_rounding, static_cast<uint64_t>(it)),
                                     params.stochastic_rounding, stats.scale, params.num_grad_quant_bins, stats.quantized);
@@ -267,7 +283,8 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
                 skip[r] = keep ? 1 : 0;
                 if (keep) bag.push_back(static_cast<int32_t>(r));
             }
-            if (bag.empty()) {  // a tiny set can draw nothing; keep one row
+            // A tiny set can draw nothing; keep its first row (rank 0's first).
+            if (sum_count(static_cast<int64_t>(bag.size())) == 0 && collective::is_root() && rows > 0) {
                 bag.push_back(0);
                 skip[0] = 1;
             }
@@ -283,17 +300,10 @@ GbdtModel GbdtBuilder::train(const gbdt::BinnedDataset& train, const gbdt::Binne
             if (bagging) ops::tree_add_scores(ctx, learner.binned_tree(), bins, out_of_bag, scores);
             model.trees_.push_back(std::move(tree));
         } else {
-            // Data-parallel (trainer/data_parallel.h): every rank holds every
-            // row and its score, and builds the histograms of its share of the
-            // rows (of the bag's); the learner sums them over the ranks, so
-            // every rank grows the same tree, and every row walks it.
-            const RankShare share = rank_share(bagging ? static_cast<int64_t>(bag.size()) : rows);
-            if (share.count() == 0) throw Error("train_gbdt: fewer training rows than ranks");
-            my_rows.resize(static_cast<size_t>(share.count()));
-            for (int64_t i = 0; i < share.count(); ++i)
-                my_rows[static_cast<size_t>(i)] =
-                    bagging ? bag[static_cast<size_t>(share.begin + i)] : static_cast<int32_t>(share.begin + i);
-            model.trees_.push_back(learner.grow(stats, my_rows, feature_used));
+            // Data-parallel: the histograms of this rank's rows (of its part
+            // of the bag), summed over the ranks by the learner, then every
+            // row of this rank walks the tree.
+            model.trees_.push_back(learner.grow(stats, bagging ? bag : my_rows, feature_used));
             timer.emplace(score_seconds);
             ops::tree_add_scores(ctx, learner.binned_tree(), bins, Tensor(), scores);
         }
@@ -365,6 +375,15 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
     const gbdt::BinnedDataset binned_train = gbdt::bin_dataset(train, std::move(feature_bins));
     timer.reset();
     if (log != nullptr) log->phase_seconds["bins"] += bin_seconds;
+    if (collective::size() > 1) {
+        // Every rank holds every row here (and fitted the same bins on them):
+        // each trains on its share of the sessions, keeping the rows' keys.
+        const auto share_of = [](const gbdt::BinnedDataset& all) {
+            return take_rank_rows(all, rank_share_of_runs(all.session_index, all.rows()));
+        };
+        const gbdt::BinnedDataset my_valid = binned_valid ? share_of(*binned_valid) : gbdt::BinnedDataset();
+        return GbdtBuilder::train(share_of(binned_train), binned_valid ? &my_valid : nullptr, params, log, progress);
+    }
     return GbdtBuilder::train(binned_train, binned_valid ? &*binned_valid : nullptr, params, log, progress);
 }
 

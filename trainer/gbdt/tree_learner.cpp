@@ -165,7 +165,8 @@ GbdtTree TreeLearner::grow(const GradientStats& stats, const std::vector<int32_t
     histogram_rows_.quantized = stats.quantized;
     scale_ = stats.scale;
     feature_used_ = feature_used;
-    const bool all_rows = rows.empty();
+    // Data-parallel, `rows` always lists this rank's rows (it may hold none).
+    const bool all_rows = rows.empty() && collective::size() == 1;
     int32_t* part = partition_.data<int32_t>();
     int64_t root_count = rows_;
     if (all_rows) {

@@ -58,7 +58,8 @@ public:
     // the row partition are allocated here, once per training run.
     TreeLearner(Context& ctx, const Tensor& bins, const std::vector<FeatureBins>& feature_bins, const GbdtParams& params);
 
-    // Grows a tree over `rows` (sorted row ids; empty: every row), using only
+    // Grows a tree over `rows` (sorted row ids; empty: every row, but in a
+    // data-parallel job: none, the rank's rows always listed), using only
     // the features whose `feature_used` entry is nonzero. Leaf values are
     // scaled by the learning rate. Afterwards leaf_rows(l) lists the rows of
     // leaf l and binned_tree() holds the tree in bin space.

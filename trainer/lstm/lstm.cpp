@@ -227,11 +227,11 @@ void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train
             indices.assign(train_items.begin() + begin + share.begin, train_items.begin() + begin + share.end);
             const double local_weight = staging.fill(train, indices);
             ++step;
-            // A fresh dropout mask per step, reproducible from the seed; offset by
-            // the rank's first row so that ranks draw different masks.
-            net.set_dropout(params_.dropout,
-                            counter_hash(static_cast<uint64_t>(params_.seed), static_cast<uint64_t>(step)) +
-                                static_cast<uint64_t>(share.begin));
+            // A fresh dropout mask per step, reproducible from the seed, drawn
+            // on each element's place in the global batch (its row there, not
+            // this rank's), so the ranks together drop what one process drops.
+            net.set_dropout(params_.dropout, counter_hash(static_cast<uint64_t>(params_.seed), static_cast<uint64_t>(step)),
+                            share.begin, batch);
             const double local_loss = net.forward_backward();
             const GlobalLoss global = sum_gradients(net.context(), gradients, local_loss, local_weight);
             // Clipped after the sum: the norm is the global batch's.

@@ -413,7 +413,8 @@ void LstmNetwork::run_direction_forward(int64_t layer, int64_t direction) {
                                     buf.gates, buf.h, buf.c, recurrent_algorithm_);
     }
     if (drops_output(layer))
-        ops::dropout_forward(ctx, buf.out_flat, dropout_, dropout_seed(layer, direction), buf.dropped_flat);
+        ops::dropout_forward(ctx, buf.out_flat, dropout_, dropout_seed(layer, direction), buf.dropped_flat,
+                             dropout_slice(buf.out_flat));
 }
 
 int64_t LstmNetwork::encoder_steps() const {
@@ -430,10 +431,26 @@ Tensor LstmNetwork::part_rows(const Tensor& flat, size_t part) const {
     return part == 0 ? flat.slice_rows(0, split) : flat.slice_rows(split, workspace_->steps * b);
 }
 
-void LstmNetwork::set_dropout(double p, uint64_t seed) {
+void LstmNetwork::set_dropout(double p, uint64_t seed, int64_t batch_offset, int64_t global_batch) {
     if (!(p >= 0.0 && p < 1.0)) throw Error("LstmNetwork::set_dropout: p must be in [0, 1), got " + std::to_string(p));
+    if (batch_offset < 0 || global_batch < 0)
+        throw Error("LstmNetwork::set_dropout: negative batch offset or global batch");
     dropout_ = p;
     dropout_seed_ = seed;
+    dropout_batch_offset_ = batch_offset;
+    dropout_global_batch_ = global_batch;
+}
+
+ops::DropoutSlice LstmNetwork::dropout_slice(const Tensor& flat) const {
+    if (dropout_global_batch_ == 0) return {};
+    const int64_t batch = workspace_->batch, width = flat.size(1);
+    // The stride is the global batch's, as in one process. A rank's padding
+    // rows (past its share) draw on other rows' places: they carry no weight
+    // and rows do not mix, so their draws do not matter.
+    if (batch > dropout_global_batch_)
+        throw Error("LstmNetwork::set_dropout: a batch of " + std::to_string(batch) + " rows in a global batch of " +
+                    std::to_string(dropout_global_batch_));
+    return {batch * width, dropout_global_batch_ * width, dropout_batch_offset_ * width};
 }
 
 bool LstmNetwork::drops_output(int64_t layer) const {
@@ -503,7 +520,8 @@ void LstmNetwork::run_direction_backward(int64_t layer, int64_t direction) {
     const bool per_step_output_grad = !last_layer || architecture_.output_every_step;
     // The consumers wrote the gradient of the dropped outputs: through the mask.
     if (drops_output(layer))
-        ops::dropout_backward(ctx, buf.d_out_flat, dropout_, dropout_seed(layer, direction), buf.d_out_flat);
+        ops::dropout_backward(ctx, buf.d_out_flat, dropout_, dropout_seed(layer, direction), buf.d_out_flat,
+                              dropout_slice(buf.d_out_flat));
     if (per_step_output_grad) ops::fill(ctx, buf.dh, 0.0);
     ops::fill(ctx, buf.dc, 0.0);
     const int64_t steps = ws.steps;

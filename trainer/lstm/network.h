@@ -131,7 +131,11 @@ public:
     // a given seed gives the same masks on every call: the gradient checks
     // rely on it, and the trainer passes a new seed per step. p = 0 (the
     // default): no dropout, as for inference.
-    void set_dropout(double p, uint64_t seed);
+    // Data-parallel, the batch is rows [batch_offset, batch_offset + B) of a
+    // global batch of global_batch rows (0: the batch is the whole batch):
+    // each element is drawn on its place in the global batch
+    // (ops::DropoutSlice), so the ranks drop what one process drops.
+    void set_dropout(double p, uint64_t seed, int64_t batch_offset = 0, int64_t global_batch = 0);
 
     // On CUDA: forward_backward captures the forward and backward passes once
     // per batch shape as a CUDA graph (engine/step_graph.h) and replays it: one
@@ -172,6 +176,8 @@ private:
     bool drops_output(int64_t layer) const;
     const Tensor& layer_output(int64_t layer, int64_t direction) const;
     uint64_t dropout_seed(int64_t layer, int64_t direction) const;
+    // Where a layer's [T * B, H] outputs sit in the global batch.
+    ops::DropoutSlice dropout_slice(const Tensor& flat) const;
     // The tensors holding a named parameter inside the flat buffer (one, or one
     // column block per input direction).
     std::vector<Tensor> parameter_blocks(const std::string& name, bool gradient) const;
@@ -192,6 +198,7 @@ private:
     std::unique_ptr<StepGraph> graph_;  // of the current workspace; destroyed before it
     double dropout_ = 0.0;
     uint64_t dropout_seed_ = 0;
+    int64_t dropout_batch_offset_ = 0, dropout_global_batch_ = 0;
 };
 
 }  // namespace skipper::lstm
