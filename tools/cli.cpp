@@ -15,6 +15,7 @@
 #include "trainer/data/features.h"
 #include "trainer/data/generator.h"
 #include "trainer/data/mssd_files.h"
+#include "trainer/data/sequence_cache.h"
 #include "trainer/data/test_set.h"
 #include "trainer/data_parallel.h"
 #include "tools/bench.h"
@@ -300,7 +301,9 @@ data::IngestOptions ingest_options(const CliOptions& o, const GbdtParams& params
 }
 
 // The session rows of the named files, streamed, or of a prepared cache.
-data::DatasetCache session_rows_of(const CliOptions& o, const GbdtParams& params, std::ostream& err, std::string& description) {
+// With `sequences`, the files' LSTM sequences go to it as they stream.
+data::DatasetCache session_rows_of(const CliOptions& o, const GbdtParams& params, std::ostream& err, std::string& description,
+                                   data::SequenceCacheWriter* sequences = nullptr) {
     if (!o.dataset.empty()) {
         if (!o.data.empty() || !o.log.empty() || !o.tracks.empty())
             throw ParamError("dataset", "give either dataset=FILE or the data files, not both");
@@ -313,7 +316,13 @@ data::DatasetCache session_rows_of(const CliOptions& o, const GbdtParams& params
     const data::MssdFiles files = resolve_files(data_source_of(o));
     if (files.logs.empty()) throw ParamError("data", "the streamed session task needs log files (data=DIR or log=FILES)");
     data::DatasetCache cache;
-    cache.data = data::ingest_session_rows(files.logs, files.tracks, ingest_options(o, params, err));
+    data::IngestOptions options = ingest_options(o, params, err);
+    if (sequences != nullptr) {
+        options.on_log = [sequences](const data::SessionLog& log) { sequences->add_log(log); };
+        options.on_file = [sequences](const data::MssdData& d, const std::vector<uint64_t>& hashes,
+                                      const std::vector<uint8_t>& held_out) { sequences->add_file(d, hashes, held_out); };
+    }
+    cache.data = data::ingest_session_rows(files.logs, files.tracks, options);
     cache.test_fraction = o.test_fraction;
     cache.split_seed = static_cast<uint64_t>(o.split_seed);
     cache.sample_sessions = o.sample_sessions;
@@ -343,10 +352,57 @@ bool streams_session_rows(const CliOptions& o) {
     return o.learner == "gbdt" && o.task == "session" && (!o.data.empty() || !o.log.empty());
 }
 
+// The LSTM sequences of a prepared cache, mapped.
+data::SequenceCache sequences_of(const CliOptions& o, std::string& description) {
+    if (!o.data.empty() || !o.log.empty() || !o.tracks.empty())
+        throw ParamError("dataset", "give either dataset=FILE or the data files, not both");
+    data::SequenceCache sequences = data::load_sequence_cache(data::load_dataset_cache(o.dataset), o.dataset);
+    description = o.dataset + ": " + std::to_string(sequences.train.sessions()) + " training sessions, " +
+                  std::to_string(sequences.test.sessions()) + " held-out sessions (streamed from the mapped cache)";
+    return sequences;
+}
+
+// train lstm task=session dataset=FILE: mini-batches streamed from the
+// mapped cache (trainer/lstm/batch_stream.h), memory bounded whatever its size.
+int train_lstm_from_cache(Invocation& inv, const KeyValues& params) {
+    const CliOptions& o = inv.options;
+    const TaskChoice choice{Task::session, false};
+    const LstmParams lstm_params = lstm_params_for(choice, params);
+    std::string description;
+    const data::SequenceCache sequences = sequences_of(o, description);
+    inv.err << "data: " << description << '\n';
+    TrainedRun run;
+    run.learner = "lstm";
+    run.choice = choice;
+    {
+        ProgressPrinter progress(inv.err, writes_to_terminal(inv.err), "lstm session", "epoch");
+        const auto start = std::chrono::steady_clock::now();
+        run.model = train_lstm(sequences.train, sequences.standardiser, nullptr, lstm_params, &run.log, progress.callback());
+        run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        progress.finish();
+    }
+    TaskData scoring;
+    scoring.choice = choice;
+    scoring.test_sequences = sequences.test;
+    scoring.has_sequences = true;
+    if (sequences.test.sessions() > 0) run.test = score_model(run.model, scoring);
+    save_model(run.model, o.output_model);
+    print_scores(inv.out, "lstm on the " + choice.label() + ": held-out scores (" + fixed(run.seconds, 1) + "s of training)",
+                 run.test);
+    inv.out << "model saved to " << o.output_model << '\n';
+    json document = run_json(run);
+    document["command"] = "train";
+    document["data"] = description;
+    document["model"] = o.output_model;
+    write_metrics(o.metrics_out, document, inv.err);
+    return kExitSuccess;
+}
+
 int train_streamed(Invocation& inv, const KeyValues& params) {
     const CliOptions& o = inv.options;
+    if (o.learner == "lstm" && o.task == "session" && !o.dataset.empty()) return train_lstm_from_cache(inv, params);
     if (o.learner != "gbdt" || o.task != "session")
-        throw ParamError("dataset", "the dataset cache holds the session task's gbdt rows: use train gbdt task=session");
+        throw ParamError("dataset", "the dataset cache holds the session task: use train gbdt|lstm task=session");
     GbdtParams gbdt_params;
     set_params(gbdt_params, gbdt_param_table(), params);
     validate_gbdt_params(gbdt_params);
@@ -396,11 +452,15 @@ int cmd_prepare(Invocation& inv) {
     std::string description;
     CliOptions files_only = o;
     files_only.dataset.clear();
-    const data::DatasetCache cache = session_rows_of(files_only, params, inv.err, description);
+    // The LSTM's sequences stream into spill files beside the cache, which
+    // the save copies in.
+    data::SequenceCacheWriter sequences(o.cache_out);
+    data::DatasetCache cache = session_rows_of(files_only, params, inv.err, description, &sequences);
+    sequences.finish(cache);
     data::save_dataset_cache(o.cache_out, cache);
     inv.out << "prepared " << cache.data.train.rows() << " training rows and " << cache.data.test.rows()
-            << " held-out rows (" << cache.data.train.num_features() << " features, one byte each) from " << description
-            << "\nwrote " << o.cache_out << '\n';
+            << " held-out rows (" << cache.data.train.num_features() << " features, one byte each) and the sessions' "
+            << "lstm sequences from " << description << "\nwrote " << o.cache_out << '\n';
     return kExitSuccess;
 }
 
@@ -498,9 +558,22 @@ int cmd_eval(Invocation& inv) {
     require_model(o);
     const AnyModel model = load_any_model(o.input_model);
     const TaskChoice choice = task_of(model);
+    if (!o.dataset.empty() && std::holds_alternative<LstmModel>(model) && choice.task == Task::session) {
+        std::string description;
+        TaskData scoring;
+        scoring.choice = choice;
+        scoring.test_sequences = sequences_of(o, description).test;
+        scoring.has_sequences = true;
+        const Scores scores = score_model(model, scoring);
+        print_scores(inv.out, "lstm model " + o.input_model + " on the " + choice.label() + ", the cache's held-out sessions", scores);
+        json document = {{"command", "eval"}, {"model", o.input_model}, {"learner", "lstm"}, {"task", "session"},
+                         {"data", description}, {"metrics", metrics_json(scores.metrics)}};
+        write_metrics(o.metrics_out, document, inv.err);
+        return kExitSuccess;
+    }
     if (!o.dataset.empty()) {
         if (!std::holds_alternative<GbdtModel>(model) || choice.task != Task::session)
-            throw ParamError("dataset", "the dataset cache holds the session task's gbdt rows; this model is not a session gbdt");
+            throw ParamError("dataset", "the dataset cache holds the session task; this model is neither a session gbdt nor a session lstm");
         std::string description;
         const data::DatasetCache cache = session_rows_of(o, GbdtParams{}, inv.err, description);
         TaskData scoring;

@@ -93,8 +93,11 @@ std::vector<double> predicted_positions(const data::SequenceDataset& data, const
 }
 
 Scores score_sequences(const LstmModel& model, const data::SequenceDataset& all_sessions) {
-    const data::SequenceDataset data =
-        data::take_sessions(all_sessions, share_indices(rank_share(all_sessions.sessions())));
+    // One rank scores everything in place (a cache's sessions stay mapped).
+    const RankShare share = rank_share(all_sessions.sessions());
+    const data::SequenceDataset data = share.begin == 0 && share.end == all_sessions.sessions()
+                                           ? all_sessions
+                                           : data::take_sessions(all_sessions, share_indices(share));
     const auto all = model.predict_proba(data);
     const std::vector<float> all_f(all.begin(), all.end());
     const Tensor grid = Tensor::from_vector<float>(all_f, {data.sessions(), data.max_steps()});
@@ -146,6 +149,19 @@ TaskData build_task_data(const data::MssdData& mssd, const TaskChoice& choice, b
     return out;
 }
 
+LstmParams lstm_params_for(const TaskChoice& choice, const KeyValues& learner_params) {
+    KeyValues pairs = learner_params;
+    if (choice.task == Task::seed) pairs.emplace_back("arch", "seed");
+    else
+        pairs.insert(pairs.begin(), {{"arch", "session_seq2seq"},
+                                     {"hidden_size", "64"},
+                                     {"num_layers", "1"},
+                                     {"batch_size", "128"},
+                                     {"learning_rate", "0.002"},
+                                     {"dropout", "0.1"}});
+    return lstm_params_from(pairs);
+}
+
 TrainedRun train_and_score(const std::string& learner, const TaskData& data, const KeyValues& learner_params,
                            const ProgressCallback& progress) {
     TrainedRun run{learner, data.choice, GbdtModel{}, {}, 0.0, {}};
@@ -160,16 +176,7 @@ TrainedRun train_and_score(const std::string& learner, const TaskData& data, con
         // session task defaults to the encoder-decoder with the settings of
         // bench/RESULTS.md (issue 15), which the user's own values override;
         // arch=session picks the Bi-LSTM.
-        KeyValues pairs = learner_params;
-        if (data.choice.task == Task::seed) pairs.emplace_back("arch", "seed");
-        else
-            pairs.insert(pairs.begin(), {{"arch", "session_seq2seq"},
-                                         {"hidden_size", "64"},
-                                         {"num_layers", "1"},
-                                         {"batch_size", "128"},
-                                         {"learning_rate", "0.002"},
-                                         {"dropout", "0.1"}});
-        const LstmParams params = lstm_params_from(pairs);
+        const LstmParams params = lstm_params_for(data.choice, learner_params);
         // No validation set is passed: early stopping holds out part of the
         // training sessions (rows) itself, so the test split is never seen.
         if (data.choice.task == Task::seed) {

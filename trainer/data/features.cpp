@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "engine/error.h"
+#include "trainer/data/layout.h"
 
 namespace skipper::data {
 
@@ -382,6 +383,8 @@ SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps,
     out.history_mask = Tensor::zeros({num_sessions, max_steps}, DType::f32);
     out.predict_mask = Tensor::zeros({num_sessions, max_steps}, DType::f32);
     out.lengths.resize(static_cast<size_t>(num_sessions));
+    out.session_hash.resize(static_cast<size_t>(num_sessions));
+    for (int64_t s = 0; s < num_sessions; ++s) out.session_hash[static_cast<size_t>(s)] = session_hash(log.session_ids[static_cast<size_t>(s)]);
     float* x = out.inputs.data<float>();
     float* y = out.labels.data<float>();
     float* step = out.step_mask.data<float>();

@@ -19,9 +19,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The split salt: the sessions held out depend on split_seed and the id alone.
 bool is_test_session(uint64_t hash, const IngestOptions& options) {
-    return unit_interval(hash, counter_hash(options.split_seed, 1)) < options.test_fraction;
+    return held_out_session(hash, options.test_fraction, options.split_seed);
 }
 
 // Session rows per session code, from the log's lengths (rows of whole sessions).
@@ -35,10 +34,12 @@ std::vector<int32_t> session_lengths(const SessionLog& log) {
 
 // The session rows of one file's log, joined with the track table, which is
 // moved in for the join and handed back (it is shared by every file).
-TabularDataset file_session_rows(SessionLog log, TrackTable& tracks, const IngestOptions& options) {
+TabularDataset file_session_rows(SessionLog log, TrackTable& tracks, const IngestOptions& options,
+                                 const std::function<void(const MssdData&)>& also = {}) {
     ReadReport report;
     MssdData data = join_tracks(std::move(log), std::move(tracks), options.read, &report);
     TabularDataset rows = build_session_rows(data);
+    if (also) also(data);
     tracks = std::move(data.tracks);
     return rows;
 }
@@ -58,6 +59,11 @@ gbdt::BinnedDataset allocate(const TabularDataset& schema, const std::vector<gbd
 }
 
 }  // namespace
+
+// The split salt: the sessions held out depend on split_seed and the id alone.
+bool held_out_session(uint64_t hash, double test_fraction, uint64_t split_seed) {
+    return unit_interval(hash, counter_hash(split_seed, 1)) < test_fraction;
+}
 
 SourceFile source_file(const std::string& path) {
     struct stat info {};
@@ -147,6 +153,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         const int64_t rows_read = log.rows;
         out.log_rows += rows_read;
         seen.add(log);
+        if (options.on_log) options.on_log(log);
         const auto length = session_lengths(log);
         const uint64_t threshold = sample.threshold();
         std::vector<uint8_t> candidate(log.session_ids.size(), 0);
@@ -193,7 +200,14 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         const int64_t rows_read = log.rows;
         std::vector<uint64_t> hashes(log.session_ids.size());
         for (size_t s = 0; s < hashes.size(); ++s) hashes[s] = session_hash(log.session_ids[s]);
-        const TabularDataset rows = file_session_rows(std::move(log), track_table, options);
+        std::function<void(const MssdData&)> also;
+        if (options.on_file)
+            also = [&](const MssdData& data) {
+                std::vector<uint8_t> held_out(hashes.size());
+                for (size_t s = 0; s < hashes.size(); ++s) held_out[s] = is_test_session(hashes[s], options) ? 1 : 0;
+                options.on_file(data, hashes, held_out);
+            };
+        const TabularDataset rows = file_session_rows(std::move(log), track_table, options, also);
         const Tensor bins = gbdt::bin_rows(rows.features, feature_bins);
         const uint8_t* b = bins.data<uint8_t>();
         const float* y = rows.labels.data<float>();

@@ -45,7 +45,18 @@ struct IngestOptions {
     int64_t max_bin = 255;
     int64_t bin_construct_sample_cnt = 200000;  // rows in the bin sample
     IngestProgressCallback progress;
+    // Sinks for a second form of the same sessions (the LSTM's sequences,
+    // sequence_cache.h): on_log sees each file's whole log in pass 1; on_file
+    // sees each file's joined data in pass 2, with each session's hash and
+    // whether it is held out (1) or trains (0).
+    std::function<void(const SessionLog& log)> on_log;
+    std::function<void(const MssdData& data, const std::vector<uint64_t>& hashes, const std::vector<uint8_t>& held_out)>
+        on_file;
 };
+
+// Whether the session with this hash is in the held-out split: depends on
+// split_seed and the session id alone.
+bool held_out_session(uint64_t hash, double test_fraction, uint64_t split_seed);
 
 // A source file as the cache records it, to notice when it changes.
 struct SourceFile {

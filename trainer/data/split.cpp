@@ -104,6 +104,8 @@ SequenceDataset take_sessions(const SequenceDataset& data, const std::vector<int
     out.predict_mask = take(data.predict_mask, sessions);
     out.lengths.reserve(sessions.size());
     for (int64_t s : sessions) out.lengths.push_back(data.lengths[static_cast<size_t>(s)]);
+    if (!data.session_hash.empty())
+        for (int64_t s : sessions) out.session_hash.push_back(data.session_hash[static_cast<size_t>(s)]);
     return out;
 }
 

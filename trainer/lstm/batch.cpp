@@ -1,6 +1,7 @@
 #include "trainer/lstm/batch.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -14,31 +15,6 @@ void require_host_f32(const Tensor& t, const char* what) {
     if (t.defined() && (t.device() != Device::cpu || t.dtype() != DType::f32))
         throw Error(std::string("LSTM input: ") + what + " must be an f32 host tensor, got " + t.describe());
 }
-
-// Running sums per feature, finished into a standardiser.
-struct Moments {
-    std::vector<double> sum, sum_sq;
-    std::vector<int64_t> count;
-    explicit Moments(size_t n) : sum(n, 0.0), sum_sq(n, 0.0), count(n, 0) {}
-    void add(size_t f, float x) {
-        if (std::isnan(x)) return;
-        sum[f] += x;
-        sum_sq[f] += static_cast<double>(x) * x;
-        ++count[f];
-    }
-    Standardiser finish() const {
-        Standardiser s;
-        for (size_t f = 0; f < sum.size(); ++f) {
-            const double n = static_cast<double>(count[f]);
-            const double mean = n > 0 ? sum[f] / n : 0.0;
-            const double var = n > 0 ? std::fmax(sum_sq[f] / n - mean * mean, 0.0) : 0.0;
-            const double sd = std::sqrt(var);
-            s.mean.push_back(mean);
-            s.scale.push_back(sd > 1e-12 * std::fmax(1.0, std::fabs(mean)) ? sd : 1.0);
-        }
-        return s;
-    }
-};
 
 float standardise(float x, const Standardiser& s, size_t f) {
     if (std::isnan(x)) return 0.0f;
@@ -65,29 +41,48 @@ void check_sequence_dataset(const data::SequenceDataset& data) {
 
 }  // namespace
 
+void StandardiserFit::add_row(const float* x) {
+    for (size_t f = 0; f < sum_.size(); ++f) {
+        if (std::isnan(x[f])) continue;
+        sum_[f] += x[f];
+        sum_sq_[f] += static_cast<double>(x[f]) * x[f];
+        ++count_[f];
+    }
+}
+
+void StandardiserFit::add_steps(const float* x, const float* step_mask, int64_t cells) {
+    for (int64_t i = 0; i < cells; ++i)
+        if (step_mask[i] != 0.0f) add_row(x + static_cast<size_t>(i) * sum_.size());
+}
+
+Standardiser StandardiserFit::finish() const {
+    Standardiser s;
+    for (size_t f = 0; f < sum_.size(); ++f) {
+        const double n = static_cast<double>(count_[f]);
+        const double mean = n > 0 ? sum_[f] / n : 0.0;
+        const double var = n > 0 ? std::fmax(sum_sq_[f] / n - mean * mean, 0.0) : 0.0;
+        const double sd = std::sqrt(var);
+        s.mean.push_back(mean);
+        s.scale.push_back(sd > 1e-12 * std::fmax(1.0, std::fabs(mean)) ? sd : 1.0);
+    }
+    return s;
+}
+
 Standardiser fit_standardiser(const data::TabularDataset& data) {
     require_host_f32(data.features, "features");
     const auto features = static_cast<size_t>(data.num_features());
-    Moments moments(features);
+    StandardiserFit fit(features);
     const float* x = data.features.defined() ? data.features.data<float>() : nullptr;
-    for (int64_t r = 0; r < data.rows(); ++r)
-        for (size_t f = 0; f < features; ++f) moments.add(f, x[static_cast<size_t>(r) * features + f]);
-    return moments.finish();
+    for (int64_t r = 0; r < data.rows(); ++r) fit.add_row(x + static_cast<size_t>(r) * features);
+    return fit.finish();
 }
 
 Standardiser fit_standardiser(const data::SequenceDataset& data) {
     check_sequence_dataset(data);
-    const auto features = static_cast<size_t>(data.num_features());
-    Moments moments(features);
-    if (!data.inputs.defined()) return moments.finish();
-    const float* x = data.inputs.data<float>();
-    const float* mask = data.step_mask.data<float>();
-    const int64_t cells = data.sessions() * data.max_steps();
-    for (int64_t i = 0; i < cells; ++i) {
-        if (mask[i] == 0.0f) continue;
-        for (size_t f = 0; f < features; ++f) moments.add(f, x[static_cast<size_t>(i) * features + f]);
-    }
-    return moments.finish();
+    StandardiserFit fit(static_cast<size_t>(data.num_features()));
+    if (!data.inputs.defined()) return fit.finish();
+    fit.add_steps(data.inputs.data<float>(), data.step_mask.data<float>(), data.sessions() * data.max_steps());
+    return fit.finish();
 }
 
 TabularSource::TabularSource(const data::TabularDataset& data, Standardiser standardiser)
@@ -180,6 +175,10 @@ double SequenceSource::fill(const std::vector<int64_t>& indices, int64_t batch, 
             weight_sum += weights[cell];
         }
     }
+    if (data_.read_bytes) {
+        const int64_t per_step = features_ + 4;  // inputs, labels and the three masks
+        data_.read_bytes(indices.size() * static_cast<size_t>(steps_ * per_step) * sizeof(float));
+    }
     return weight_sum;
 }
 
@@ -197,6 +196,20 @@ BatchStaging::BatchStaging(LstmNetwork& net, int64_t steps, int64_t batch)
     }
 }
 
+LstmBatch& BatchStaging::device_batch() {
+    // The network may have been used for another shape since (validation).
+    LstmBatch& device = net_.batch(steps_, batch_);
+    if (net_.device() == Device::cpu) host_ = device;
+    return device;
+}
+
+void BatchStaging::upload(const LstmBatch& device) {
+    if (net_.device() == Device::cpu) return;
+    const Tensor sources[] = {host_.inputs, host_.mask, host_.targets, host_.weights};
+    Tensor targets[] = {device.inputs, device.mask, device.targets, device.weights};
+    uploader_.upload(sources, targets);
+}
+
 double BatchStaging::fill(const BatchSource& source, const std::vector<int64_t>& indices) {
     if (static_cast<int64_t>(indices.size()) > batch_)
         throw Error("BatchStaging: " + std::to_string(indices.size()) + " items for a batch of " +
@@ -204,18 +217,39 @@ double BatchStaging::fill(const BatchSource& source, const std::vector<int64_t>&
     if (source.steps() != steps_)
         throw Error("BatchStaging: the data has " + std::to_string(source.steps()) + " steps, the batch " +
                     std::to_string(steps_));
-    // The network may have been used for another shape since (validation).
-    LstmBatch& device = net_.batch(steps_, batch_);
-    if (net_.device() == Device::cpu) host_ = device;
+    LstmBatch& device = device_batch();
     for (Tensor* t : {&host_.inputs, &host_.mask, &host_.targets, &host_.weights}) std::memset(t->raw(), 0, t->nbytes());
     const double weight_sum = source.fill(indices, batch_, host_.inputs.data<float>(), host_.mask.data<float>(),
                                           host_.targets.data<float>(), host_.weights.data<float>());
-    if (net_.device() != Device::cpu) {
-        const Tensor sources[] = {host_.inputs, host_.mask, host_.targets, host_.weights};
-        Tensor targets[] = {device.inputs, device.mask, device.targets, device.weights};
-        uploader_.upload(sources, targets);
-    }
+    upload(device);
     return weight_sum;
+}
+
+HostBatch BatchStaging::make_host_batch() const {
+    HostBatch out;
+    out.inputs.assign(static_cast<size_t>(host_.inputs.numel()), 0.0f);
+    out.mask.assign(static_cast<size_t>(host_.mask.numel()), 0.0f);
+    out.targets.assign(static_cast<size_t>(host_.targets.numel()), 0.0f);
+    out.weights.assign(static_cast<size_t>(host_.weights.numel()), 0.0f);
+    return out;
+}
+
+double BatchStaging::load(const HostBatch& batch) {
+    LstmBatch& device = device_batch();
+    const std::pair<Tensor*, const std::vector<float>*> parts[] = {
+        {&host_.inputs, &batch.inputs}, {&host_.mask, &batch.mask}, {&host_.targets, &batch.targets}, {&host_.weights, &batch.weights}};
+    for (const auto& [to, from] : parts) {
+        if (static_cast<size_t>(to->numel()) != from->size())
+            throw Error("BatchStaging: a host batch of " + std::to_string(from->size()) + " values for " + to->describe());
+        std::memcpy(to->raw(), from->data(), from->size() * sizeof(float));
+    }
+    upload(device);
+    return batch.weight_sum;
+}
+
+void HostBatch::fill(const BatchSource& source, const std::vector<int64_t>& indices, int64_t batch) {
+    for (auto* v : {&inputs, &mask, &targets, &weights}) std::fill(v->begin(), v->end(), 0.0f);
+    weight_sum = source.fill(indices, batch, inputs.data(), mask.data(), targets.data(), weights.data());
 }
 
 }  // namespace skipper::lstm

@@ -24,6 +24,23 @@ struct Standardiser {
 Standardiser fit_standardiser(const data::TabularDataset& data);
 Standardiser fit_standardiser(const data::SequenceDataset& data);
 
+// The running sums behind fit_standardiser, for data that arrives in parts
+// (the dataset cache's, file by file). Parts added in the order of the whole
+// give the whole's standardiser bit for bit.
+class StandardiserFit {
+public:
+    explicit StandardiserFit(size_t features) : sum_(features, 0.0), sum_sq_(features, 0.0), count_(features, 0) {}
+    // `cells` steps of `features` values each; those whose mask is 0 are skipped.
+    void add_steps(const float* x, const float* step_mask, int64_t cells);
+    // One row of values (NaN skipped).
+    void add_row(const float* x);
+    Standardiser finish() const;
+
+private:
+    std::vector<double> sum_, sum_sq_;
+    std::vector<int64_t> count_;
+};
+
 // A dataset seen as items (rows or sessions) of `steps` time steps.
 class BatchSource {
 public:
@@ -77,6 +94,16 @@ private:
     std::vector<int64_t> offsets_;  // per session, when shifted
 };
 
+// One batch assembled on the host, in the network's time-major layout (a
+// prefetch thread fills one while the network trains on another).
+struct HostBatch {
+    std::vector<float> inputs, mask, targets, weights;
+    double weight_sum = 0.0;
+    // Zeroes the buffers and writes `indices` of `source` into them; items
+    // beyond indices.size() are padding (mask 0, weight 0).
+    void fill(const BatchSource& source, const std::vector<int64_t>& indices, int64_t batch);
+};
+
 // Fills an f32 network's batch buffers from a source: on the CPU in place, on
 // CUDA through host staging buffers allocated once.
 class BatchStaging {
@@ -85,8 +112,15 @@ public:
     // Items beyond indices.size() are padding (mask 0, weight 0). Returns the
     // sum of the loss weights.
     double fill(const BatchSource& source, const std::vector<int64_t>& indices);
+    // A host batch of this staging's shape, zeroed.
+    HostBatch make_host_batch() const;
+    // Loads a batch assembled elsewhere (HostBatch::fill); returns its weight sum.
+    double load(const HostBatch& batch);
 
 private:
+    LstmBatch& device_batch();  // the network's buffers, re-shaped if it was used otherwise since
+    void upload(const LstmBatch& device);
+
     LstmNetwork& net_;
     int64_t steps_, batch_;
     LstmBatch host_;  // the network's own buffers when it runs on the CPU

@@ -17,6 +17,8 @@
 #include "trainer/data/split.h"
 #include "trainer/data_parallel.h"
 #include "trainer/lstm/batch.h"
+#include "trainer/lstm/batch_stream.h"
+#include "trainer/data/layout.h"
 #include "trainer/model_metadata.h"
 #include "trainer/metrics/metrics.h"
 #include "trainer/metrics/session_metrics.h"
@@ -211,27 +213,33 @@ void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train
     const int64_t total_steps = steps_per_epoch * params_.epochs;
     // Data-parallel: every rank shuffles alike and takes its share of each global batch.
     lstm::BatchStaging staging(net, train.steps(), largest_rank_share(batch));
-    std::mt19937_64 rng(static_cast<uint64_t>(params_.seed));
-    std::vector<int64_t> indices;
     int64_t step = 0;
     double best_loss = INFINITY;
     int64_t best_epoch = 0;
     std::string stopped = "completed";
 
     for (int64_t epoch = 1; epoch <= params_.epochs; ++epoch) {
-        std::shuffle(train_items.begin(), train_items.end(), rng);
-        double loss_sum = 0.0, weight_sum = 0.0;
+        const std::vector<int64_t> order = lstm::epoch_order(train_items, static_cast<uint64_t>(params_.seed), epoch);
+        std::vector<std::vector<int64_t>> batches;
+        std::vector<int64_t> first_of_share;  // per step: the rank's first row in its global batch
         for (int64_t begin = 0; begin < items; begin += batch) {
-            const int64_t end = std::min(items, begin + batch);
-            const RankShare share = rank_share(end - begin);
-            indices.assign(train_items.begin() + begin + share.begin, train_items.begin() + begin + share.end);
-            const double local_weight = staging.fill(train, indices);
+            const RankShare share = rank_share(std::min(items, begin + batch) - begin);
+            batches.emplace_back(order.begin() + begin + share.begin, order.begin() + begin + share.end);
+            first_of_share.push_back(share.begin);
+        }
+        // The next batch is assembled on the prefetch thread while this one trains.
+        lstm::BatchPrefetcher prefetcher(train, std::move(batches), largest_rank_share(batch), staging.make_host_batch());
+        double loss_sum = 0.0, weight_sum = 0.0;
+        for (const int64_t share_begin : first_of_share) {
+            const lstm::HostBatch* next = prefetcher.next();
+            if (next == nullptr) throw Error("train_lstm: the prefetcher ran out of batches");
+            const double local_weight = staging.load(*next);
             ++step;
             // A fresh dropout mask per step, reproducible from the seed; offset by
             // the rank's first row so that ranks draw different masks.
             net.set_dropout(params_.dropout,
                             counter_hash(static_cast<uint64_t>(params_.seed), static_cast<uint64_t>(step)) +
-                                static_cast<uint64_t>(share.begin));
+                                static_cast<uint64_t>(share_begin));
             const double local_loss = net.forward_backward();
             const GlobalLoss global = sum_gradients(net.context(), gradients, local_loss, local_weight);
             // Clipped after the sum: the norm is the global batch's.
@@ -289,12 +297,22 @@ namespace {
 // Early stopping without a validation set given: hold out
 // validation_fraction of the training items (never the test split). Returns
 // the items left to train on; `held_out` receives the others.
+// Items with a session hash are held out by it (as the test split is, with
+// another salt), so that the choice follows the session and not where it is
+// stored; others (rows) by a seeded random split.
 std::vector<int64_t> carve_validation(int64_t items, const LstmParams& params, bool given_valid,
-                                      std::vector<int64_t>& held_out) {
-    if (given_valid || params.early_stopping_round == 0 || params.validation_fraction == 0.0 || items < 2) {
-        std::vector<int64_t> all(static_cast<size_t>(items));
-        std::iota(all.begin(), all.end(), 0);
-        return all;
+                                      std::vector<int64_t>& held_out, const std::vector<uint64_t>& hashes = {}) {
+    std::vector<int64_t> all(static_cast<size_t>(items));
+    std::iota(all.begin(), all.end(), 0);
+    if (given_valid || params.early_stopping_round == 0 || params.validation_fraction == 0.0 || items < 2) return all;
+    if (static_cast<int64_t>(hashes.size()) == items) {
+        std::vector<int64_t> kept;
+        const uint64_t salt = counter_hash(static_cast<uint64_t>(params.seed), 2);
+        for (int64_t i = 0; i < items; ++i)
+            (data::unit_interval(hashes[static_cast<size_t>(i)], salt) < params.validation_fraction ? held_out : kept)
+                .push_back(i);
+        if (!held_out.empty() && !kept.empty()) return kept;
+        held_out.clear();  // too few sessions to draw by hash: as rows
     }
     auto split = data::random_split(items, params.validation_fraction, static_cast<uint64_t>(params.seed));
     held_out = std::move(split.test);
@@ -338,30 +356,53 @@ LstmModel train_lstm(const data::TabularDataset& train, const data::TabularDatas
 
 LstmModel train_lstm(const data::SequenceDataset& train, const data::SequenceDataset* valid,
                      const LstmParams& params, TrainingLog* log, const ProgressCallback& progress) {
+    return train_lstm(train, lstm::fit_standardiser(train), valid, params, log, progress);
+}
+
+namespace {
+
+// The held-out sessions' targets and masks, without their inputs (those are
+// read in place through the training source): [sessions, steps, 0] inputs.
+data::SequenceDataset session_targets(const data::SequenceDataset& data, const std::vector<int64_t>& sessions) {
+    data::SequenceDataset targets = data;
+    targets.feature_names.clear();
+    targets.inputs = Tensor::zeros({data.sessions(), data.max_steps(), 0}, DType::f32);
+    targets.read_bytes = nullptr;
+    return data::take_sessions(targets, sessions);
+}
+
+}  // namespace
+
+LstmModel train_lstm(const data::SequenceDataset& train, const lstm::Standardiser& standardiser,
+                     const data::SequenceDataset* valid, const LstmParams& params, TrainingLog* log,
+                     const ProgressCallback& progress) {
     require_session_arch(params);
     check_early_stopping(params, valid != nullptr);
-    const auto standardiser = lstm::fit_standardiser(train);
+    if (standardiser.mean.size() != train.feature_names.size() || standardiser.scale.size() != train.feature_names.size())
+        throw Error("train_lstm: a standardiser of " + std::to_string(standardiser.mean.size()) + " features for " +
+                    std::to_string(train.feature_names.size()));
     const size_t features = train.feature_names.size();
     LstmModel model = LstmTrainer::describe_inputs(params, train.feature_names, std::vector<bool>(features, false),
                                                    std::vector<std::vector<std::string>>(features),
                                                    train.num_features(), standardiser);
     if (valid != nullptr) check_feature_names(train.feature_names, valid->feature_names);
     std::vector<int64_t> held_out;
-    auto train_items = carve_validation(train.sessions(), params, valid != nullptr, held_out);
-    data::SequenceDataset carved;
-    if (!held_out.empty()) {
-        carved = data::take_sessions(train, held_out);
-        valid = &carved;
-    }
+    auto train_items = carve_validation(train.sessions(), params, valid != nullptr, held_out, train.session_hash);
     const int64_t encoder_steps = encoder_steps_for(model, train);
     const lstm::SequenceSource train_source(train, standardiser, encoder_steps);
-    std::unique_ptr<lstm::SequenceSource> valid_source;
-    Validation validation;
-    if (valid != nullptr) {
+    std::unique_ptr<lstm::BatchSource> valid_source;
+    data::SequenceDataset carved;
+    if (!held_out.empty()) {
+        carved = session_targets(train, held_out);
+        valid = &carved;
+        valid_source = std::make_unique<lstm::SubsetSource>(train_source, std::move(held_out));
+    } else if (valid != nullptr) {
         valid_source = std::make_unique<lstm::SequenceSource>(*valid, standardiser, encoder_steps);
+    }
+    Validation validation;
+    if (valid != nullptr)
         validation = {valid_source.get(),
                       [valid](const std::vector<double>& p) { return score_valid_sessions(*valid, p); }};
-    }
     LstmTrainer(params, model).run(train_source, std::move(train_items), validation, log, progress);
     return model;
 }
