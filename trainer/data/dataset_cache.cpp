@@ -261,9 +261,17 @@ DatasetCache load_dataset_cache(const std::string& path, bool check_sources) {
         std::memcpy(&sum, e + kNameBytes + 16, 8);
         if (offset % kAlign != 0 || offset > size || length > size - offset)
             throw fail("section '" + name + "' lies outside the file");
-        if (fnv1a64(bytes + offset, length) != sum) throw fail("section '" + name + "' fails its checksum (corrupt)");
-        // Read once to check; whoever uses it touches it again.
-        release_mapped_pages(bytes + offset, length);
+        // Checked in chunks whose pages are dropped once read, so that checking
+        // a large cache does not hold it all in memory; whoever uses a
+        // section touches it again.
+        constexpr size_t kChunk = size_t{64} << 20;
+        uint64_t running = kFnv1aOffset;
+        for (size_t at = 0; at < length; at += kChunk) {
+            const size_t n = std::min(kChunk, static_cast<size_t>(length) - at);
+            running = fnv1a64(bytes + offset + at, n, running);
+            release_mapped_pages(bytes + offset + at, n);
+        }
+        if (running != sum) throw fail("section '" + name + "' fails its checksum (corrupt)");
         sections[name] = {bytes + offset, length};
     }
     const auto section = [&](const std::string& name, size_t expected) {
