@@ -38,6 +38,10 @@ struct SequenceDataset {
     Tensor history_mask;  // f32 [sessions, max_steps]: 1 for positions 1..floor(L/2)
     Tensor predict_mask;  // f32 [sessions, max_steps]: 1 for positions floor(L/2)+1..L
     std::vector<int32_t> lengths;  // L per session
+    // i32 [sessions, max_steps]: each real step's track id hashed
+    // (ops::key_hash, in [0, 2^31)); -1 on padding. The track embedding's
+    // table row is ops::hash_bucket(hash, track_embedding_buckets).
+    Tensor track_hash;
 
     int64_t sessions() const { return inputs.defined() ? inputs.size(0) : 0; }
     int64_t max_steps() const { return inputs.defined() ? inputs.size(1) : 0; }
