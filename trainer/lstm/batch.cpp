@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "engine/error.h"
+#include "engine/ops.h"
 
 namespace skipper::lstm {
 
@@ -105,7 +106,8 @@ TabularSource::TabularSource(const data::TabularDataset& data, Standardiser stan
 }
 
 double TabularSource::fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask,
-                           float* targets, float* weights) const {
+                           float* targets, float* weights, int32_t* tracks) const {
+    if (tracks != nullptr) throw Error("LSTM input: rows have no tracks to embed (track_embedding_dim is for sessions)");
     const float* x = data_.features.data<float>();
     const float* y = data_.labels.defined() ? data_.labels.data<float>() : nullptr;
     for (size_t b = 0; b < indices.size(); ++b) {
@@ -121,13 +123,23 @@ double TabularSource::fill(const std::vector<int64_t>& indices, int64_t batch, f
     return static_cast<double>(indices.size());
 }
 
-SequenceSource::SequenceSource(const data::SequenceDataset& data, Standardiser standardiser, int64_t encoder_steps)
+SequenceSource::SequenceSource(const data::SequenceDataset& data, Standardiser standardiser, int64_t encoder_steps,
+                               int64_t track_rows)
     : data_(data),
       standardiser_(std::move(standardiser)),
       sessions_(data.sessions()),
       steps_(data.max_steps()),
-      features_(data.num_features()) {
+      features_(data.num_features()),
+      track_rows_(track_rows) {
     check_sequence_dataset(data);
+    if (track_rows_ > 0 && sessions_ > 0) {
+        const Shape per_step{sessions_, steps_};
+        if (!data.track_hash.defined() || data.track_hash.dtype() != DType::i32 ||
+            data.track_hash.device() != Device::cpu || data.track_hash.shape() != per_step)
+            throw Error("LSTM input: the track embedding needs track_hash i32" + shape_string(per_step) +
+                        " on the host (each step's hashed track id), got " +
+                        (data.track_hash.defined() ? data.track_hash.describe() : std::string("none")));
+    }
     if (standardiser_.mean.size() != static_cast<size_t>(features_))
         throw Error("LSTM input: the standardiser has " + std::to_string(standardiser_.mean.size()) +
                     " features, the data " + std::to_string(features_));
@@ -158,7 +170,10 @@ SequenceSource::SequenceSource(const data::SequenceDataset& data, Standardiser s
 }
 
 double SequenceSource::fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask,
-                            float* targets, float* weights) const {
+                            float* targets, float* weights, int32_t* tracks) const {
+    if ((tracks != nullptr) != (track_rows_ > 0))
+        throw Error("LSTM input: the batch and the source disagree on the track embedding");
+    const int32_t* track_hash = track_rows_ > 0 ? data_.track_hash.data<int32_t>() : nullptr;
     const float* x = data_.inputs.data<float>();
     const float* step_mask = data_.step_mask.data<float>();
     const float* y = data_.labels.defined() ? data_.labels.data<float>() : nullptr;
@@ -178,6 +193,7 @@ double SequenceSource::fill(const std::vector<int64_t>& indices, int64_t batch, 
             targets[cell] = y != nullptr ? y[item] : 0.0f;
             weights[cell] = predict != nullptr ? predict[item] : 0.0f;
             weight_sum += weights[cell];
+            if (tracks != nullptr && track_hash[item] >= 0) tracks[cell] = ops::hash_bucket(track_hash[item], track_rows_);
         }
     }
     return weight_sum;
@@ -194,6 +210,7 @@ BatchStaging::BatchStaging(LstmNetwork& net, int64_t steps, int64_t batch)
         host_.mask = Tensor::zeros(device.mask.shape(), DType::f32);
         host_.targets = Tensor::zeros(device.targets.shape(), DType::f32);
         host_.weights = Tensor::zeros(device.weights.shape(), DType::f32);
+        if (device.tracks.defined()) host_.tracks = Tensor::zeros(device.tracks.shape(), DType::i32);
     }
 }
 
@@ -208,11 +225,18 @@ double BatchStaging::fill(const BatchSource& source, const std::vector<int64_t>&
     LstmBatch& device = net_.batch(steps_, batch_);
     if (net_.device() == Device::cpu) host_ = device;
     for (Tensor* t : {&host_.inputs, &host_.mask, &host_.targets, &host_.weights}) std::memset(t->raw(), 0, t->nbytes());
-    const double weight_sum = source.fill(indices, batch_, host_.inputs.data<float>(), host_.mask.data<float>(),
-                                          host_.targets.data<float>(), host_.weights.data<float>());
+    const bool tracks = host_.tracks.defined();
+    if (tracks) std::memset(host_.tracks.raw(), 0xFF, host_.tracks.nbytes());  // every i32 -1: no row
+    const double weight_sum =
+        source.fill(indices, batch_, host_.inputs.data<float>(), host_.mask.data<float>(), host_.targets.data<float>(),
+                    host_.weights.data<float>(), tracks ? host_.tracks.data<int32_t>() : nullptr);
     if (net_.device() != Device::cpu) {
-        const Tensor sources[] = {host_.inputs, host_.mask, host_.targets, host_.weights};
-        Tensor targets[] = {device.inputs, device.mask, device.targets, device.weights};
+        std::vector<Tensor> sources{host_.inputs, host_.mask, host_.targets, host_.weights};
+        std::vector<Tensor> targets{device.inputs, device.mask, device.targets, device.weights};
+        if (tracks) {
+            sources.push_back(host_.tracks);
+            targets.push_back(device.tracks);
+        }
         uploader_.upload(sources, targets);
     }
     return weight_sum;

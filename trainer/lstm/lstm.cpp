@@ -37,6 +37,13 @@ lstm::LstmArchitecture architecture_for(const LstmParams& params, int64_t input_
     arch.encoder_decoder = params.arch == "session_seq2seq";
     // The encoder hands its state forward: one direction.
     if (arch.encoder_decoder) arch.bidirectional = false;
+    if (params.track_embedding_dim > 0) {
+        if (!arch.output_every_step)
+            throw ParamError("track_embedding_dim", "the track embedding is for sessions (arch=session_seq2seq or "
+                                                    "session), got arch=" + params.arch);
+        arch.embedding_dim = params.track_embedding_dim;
+        arch.embedding_rows = params.track_embedding_buckets;
+    }
     return arch;
 }
 
@@ -58,6 +65,14 @@ void require_session_arch(const LstmParams& params) {
 // The step at which the encoder-decoder's decoder starts: half the steps.
 int64_t encoder_steps_for(const LstmModel& model, const data::SequenceDataset& data) {
     return model.architecture().encoder_decoder ? data.max_steps() / 2 : 0;
+}
+
+// A model's view of a session dataset: aligned for its arch, and with its
+// embedding table's rows when it embeds track ids.
+lstm::SequenceSource session_source(const LstmModel& model, const data::SequenceDataset& data,
+                                    lstm::Standardiser standardiser) {
+    return lstm::SequenceSource(data, std::move(standardiser), encoder_steps_for(model, data),
+                                model.architecture().embedding_dim > 0 ? model.architecture().embedding_rows : 0);
 }
 
 double sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
@@ -231,7 +246,8 @@ void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train
             // the rank's first row so that ranks draw different masks.
             net.set_dropout(params_.dropout,
                             counter_hash(static_cast<uint64_t>(params_.seed), static_cast<uint64_t>(step)) +
-                                static_cast<uint64_t>(share.begin));
+                                static_cast<uint64_t>(share.begin),
+                            params_.track_embedding_dropout);
             const double local_loss = net.forward_backward();
             const GlobalLoss global = sum_gradients(net.context(), gradients, local_loss, local_weight);
             // Clipped after the sum: the norm is the global batch's.
@@ -353,12 +369,11 @@ LstmModel train_lstm(const data::SequenceDataset& train, const data::SequenceDat
         carved = data::take_sessions(train, held_out);
         valid = &carved;
     }
-    const int64_t encoder_steps = encoder_steps_for(model, train);
-    const lstm::SequenceSource train_source(train, standardiser, encoder_steps);
+    const lstm::SequenceSource train_source = session_source(model, train, standardiser);
     std::unique_ptr<lstm::SequenceSource> valid_source;
     Validation validation;
     if (valid != nullptr) {
-        valid_source = std::make_unique<lstm::SequenceSource>(*valid, standardiser, encoder_steps);
+        valid_source = std::make_unique<lstm::SequenceSource>(session_source(model, *valid, standardiser));
         validation = {valid_source.get(),
                       [valid](const std::vector<double>& p) { return score_valid_sessions(*valid, p); }};
     }
@@ -404,8 +419,7 @@ std::vector<double> LstmModel::predict_proba(const data::SequenceDataset& data, 
     if (!is_session_arch(params_.arch)) throw Error("this LSTM model has arch=" + params_.arch + ": it predicts rows");
     check_feature_names(feature_names_, data.feature_names);
     if (data.sessions() == 0) return {};
-    const lstm::SequenceSource source(data, lstm::Standardiser{feature_mean_, feature_scale_},
-                                      encoder_steps_for(*this, data));
+    const lstm::SequenceSource source = session_source(*this, data, lstm::Standardiser{feature_mean_, feature_scale_});
     auto proba = predict_with(net, source, params_.batch_size);
     // 0 on padded steps, as documented.
     const auto mask = data.step_mask.to_vector<float>();
