@@ -193,10 +193,36 @@ double SequenceSource::fill(const std::vector<int64_t>& indices, int64_t batch, 
             targets[cell] = y != nullptr ? y[item] : 0.0f;
             weights[cell] = predict != nullptr ? predict[item] : 0.0f;
             weight_sum += weights[cell];
-            if (tracks != nullptr && track_hash[item] >= 0) tracks[cell] = ops::hash_bucket(track_hash[item], track_rows_);
+            if (tracks != nullptr) tracks[cell] = row_of(track_hash[item]);
         }
     }
     return weight_sum;
+}
+
+int32_t SequenceSource::row_of(int32_t track_hash) const {
+    if (track_hash < 0) return -1;
+    const int32_t row = ops::hash_bucket(track_hash, track_rows_);
+    return !excluded_.empty() && excluded_[static_cast<size_t>(row)] ? -1 : row;
+}
+
+std::vector<int64_t> SequenceSource::rare_rows(const std::vector<int64_t>& items, int64_t min_count) const {
+    if (track_rows_ == 0) throw Error("LSTM input: rare_rows needs the track embedding's rows");
+    std::vector<int64_t> count(static_cast<size_t>(track_rows_), 0);
+    const int32_t* track_hash = data_.track_hash.data<int32_t>();
+    for (int64_t item : items)
+        for (int64_t t = 0; t < steps_; ++t) {
+            const int32_t hash = track_hash[item * steps_ + t];
+            if (hash >= 0) ++count[static_cast<size_t>(ops::hash_bucket(hash, track_rows_))];
+        }
+    std::vector<int64_t> rare;
+    for (int64_t row = 0; row < track_rows_; ++row)
+        if (count[static_cast<size_t>(row)] < min_count) rare.push_back(row);
+    return rare;
+}
+
+void SequenceSource::exclude_rows(const std::vector<int64_t>& rows) {
+    excluded_.assign(static_cast<size_t>(track_rows_), false);
+    for (int64_t row : rows) excluded_.at(static_cast<size_t>(row)) = true;
 }
 
 BatchStaging::BatchStaging(LstmNetwork& net, int64_t steps, int64_t batch)

@@ -75,12 +75,20 @@ public:
     int64_t steps() const override { return steps_; }
     double fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask, float* targets,
                 float* weights, int32_t* tracks) const override;
+    // Table rows of the items `items` with fewer than `min_count` steps (the
+    // rows of tracks seen too rarely to learn their own row).
+    std::vector<int64_t> rare_rows(const std::vector<int64_t>& items, int64_t min_count) const;
+    // From now on, steps whose row is in `rows` embed nothing (-1).
+    void exclude_rows(const std::vector<int64_t>& rows);
 
 private:
+    int32_t row_of(int32_t track_hash) const;
+
     const data::SequenceDataset& data_;
     Standardiser standardiser_;
     int64_t sessions_, steps_, features_;
     int64_t track_rows_;
+    std::vector<bool> excluded_;  // per table row; empty: none
     std::vector<int64_t> offsets_;  // per session, when shifted
 };
 

@@ -188,9 +188,10 @@ public:
         return model;
     }
 
-    // Trains on the items `train_items` of `train`; `valid.source` may be null.
+    // Trains on the items `train_items` of `train`; `valid.source` may be
+    // null. The embedding's `zero_rows` start at 0 (train must not use them).
     void run(const lstm::BatchSource& train, std::vector<int64_t> train_items, const Validation& valid,
-             TrainingLog* log, const ProgressCallback& progress);
+             TrainingLog* log, const ProgressCallback& progress, const std::vector<int64_t>& zero_rows = {});
 
 private:
     const LstmParams& params_;
@@ -198,7 +199,7 @@ private:
 };
 
 void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train_items, const Validation& valid,
-                      TrainingLog* log, const ProgressCallback& progress) {
+                      TrainingLog* log, const ProgressCallback& progress, const std::vector<int64_t>& zero_rows) {
     if (train_items.empty()) throw Error("train_lstm: the training set is empty");
     const bool early_stopping = params_.early_stopping_round > 0 && valid.source != nullptr;
     const auto start = std::chrono::steady_clock::now();
@@ -207,6 +208,14 @@ void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train
     net.set_tf32(params_.tf32);
     net.set_cuda_graph(true);  // used on CUDA for the steps without dropout (network.h)
     net.initialize(static_cast<uint64_t>(params_.seed));
+    if (!zero_rows.empty()) {
+        // No step reaches them, so their gradient and Adam moments stay 0 and
+        // they stay 0: the same as no embedding, in training and prediction.
+        Tensor table = net.parameter("embedding.weight");
+        const int64_t dim = table.size(1);
+        for (int64_t row : zero_rows) std::fill_n(table.data<float>() + row * dim, dim, 0.0f);
+        net.set_parameter("embedding.weight", table);
+    }
 
     ops::AdamOptions adam;
     adam.beta1 = params_.beta1;
@@ -369,7 +378,12 @@ LstmModel train_lstm(const data::SequenceDataset& train, const data::SequenceDat
         carved = data::take_sessions(train, held_out);
         valid = &carved;
     }
-    const lstm::SequenceSource train_source = session_source(model, train, standardiser);
+    lstm::SequenceSource train_source = session_source(model, train, standardiser);
+    std::vector<int64_t> rare_rows;
+    if (model.architecture().embedding_dim > 0 && params.track_embedding_min_count > 1) {
+        rare_rows = train_source.rare_rows(train_items, params.track_embedding_min_count);
+        train_source.exclude_rows(rare_rows);
+    }
     std::unique_ptr<lstm::SequenceSource> valid_source;
     Validation validation;
     if (valid != nullptr) {
@@ -377,7 +391,7 @@ LstmModel train_lstm(const data::SequenceDataset& train, const data::SequenceDat
         validation = {valid_source.get(),
                       [valid](const std::vector<double>& p) { return score_valid_sessions(*valid, p); }};
     }
-    LstmTrainer(params, model).run(train_source, std::move(train_items), validation, log, progress);
+    LstmTrainer(params, model).run(train_source, std::move(train_items), validation, log, progress, rare_rows);
     return model;
 }
 

@@ -33,6 +33,8 @@ const std::vector<ParamSpec<LstmParams>>& lstm_param_table() {
          "rows of the track-id embedding table: track ids are hashed to this many"},
         {"track_embedding_dropout", &P::track_embedding_dropout, 0, 0.9, {},
          "dropout on the embedded track rows (training only)"},
+        {"track_embedding_min_count", &P::track_embedding_min_count, 0, kMaxInt, {},
+         "embedding rows the training steps hit fewer times stay 0 (unlearned)"},
         {"max_grad_norm", &P::max_grad_norm, 0, 1e6, {}, "clip the global gradient norm to this (0: off)",
          {"clip_grad_norm"}},
         {"lr_schedule", &P::lr_schedule, 0, 0, {"constant", "cosine"},

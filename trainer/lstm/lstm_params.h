@@ -48,6 +48,10 @@ struct LstmParams {
     int64_t track_embedding_dim = 0;
     int64_t track_embedding_buckets = 1 << 16;
     double track_embedding_dropout = 0.0;
+    // Rows hit fewer than this many times by the training steps are not
+    // learned: they stay 0 (as no embedding), so that tracks seen once or
+    // twice cannot memorise their labels. 0 or 1: every row learns.
+    int64_t track_embedding_min_count = 0;
     // Clip the global gradient norm to this before each Adam step (0: off),
     // as torch.nn.utils.clip_grad_norm_.
     double max_grad_norm = 1.0;
