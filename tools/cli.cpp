@@ -127,6 +127,10 @@ Spec spec_sessions() {
     return {"sessions", &CliOptions::sessions, 20, 50000000, {}, "sessions in the generated sample (no data=)"};
 }
 Spec spec_sample_seed() { return {"sample_seed", &CliOptions::sample_seed, 0, kMaxInt, {}, "generated sample's seed"}; }
+Spec spec_sample_num_tracks() {
+    return {"sample_num_tracks", &CliOptions::num_tracks, 0, 1e9, {},
+            "generated sample's track catalogue (0: about 5 per session, at least 1000)"};
+}
 Spec spec_on_bad_row() {
     return {"on_bad_row", &CliOptions::on_bad_row, 0, 0, {"error", "skip"}, "malformed rows: stop, or skip and count"};
 }
@@ -152,7 +156,8 @@ Spec spec_output_result() {
 
 const std::vector<Spec>& data_specs() {
     static const std::vector<Spec> specs = {spec_data(),    spec_log(),         spec_tracks(),     spec_files(),
-                                            spec_sample_sessions(), spec_sessions(), spec_sample_seed(), spec_on_bad_row()};
+                                            spec_sample_sessions(), spec_sessions(), spec_sample_seed(), spec_on_bad_row(),
+                                            spec_sample_num_tracks()};
     return specs;
 }
 
@@ -182,7 +187,7 @@ const std::vector<Command>& commands();
 // ---------------------------------------------------------------- helpers
 
 DataSource data_source_of(const CliOptions& o) {
-    return {o.data, o.log, o.tracks, o.sessions, o.sample_seed, o.on_bad_row, o.files, o.sample_sessions};
+    return {o.data, o.log, o.tracks, o.sessions, o.sample_seed, o.on_bad_row, o.files, o.sample_sessions, o.num_tracks};
 }
 
 std::string fixed(double value, int digits = 4) {
@@ -826,6 +831,14 @@ int cmd_run(Invocation& inv) {
                       row.seconds > 0 ? format_duration(row.seconds).c_str() : "");
         inv.out << line;
     }
+    // Which learner leads on the session task, in words (issue 15).
+    double session_aa[2] = {NAN, NAN};  // gbdt, lstm
+    for (const auto& row : inputs.results)
+        if (row.task == "session task" && (row.learner == "gbdt" || row.learner == "lstm"))
+            session_aa[row.learner == "lstm" ? 1 : 0] = row.metrics.at("aa");
+    const double lead = session_aa[1] - session_aa[0];
+    inv.out << "\nsession task: the " << (lead > 0 ? "lstm" : "gbdt") << " is ahead by " << fixed(std::fabs(lead))
+            << " AA" << (lead > 0 ? "" : " (the lstm does not beat the gbdt on this data)") << '\n';
     inv.out << "\nwarning: the seed task's near-perfect accuracy with the leak comes from " << data::kLeakingColumn
             << ", which is written when the track ends; the rows without it are the honest figures.\n";
     if (!o.report.empty()) {

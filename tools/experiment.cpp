@@ -1,5 +1,6 @@
 #include "tools/experiment.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -115,6 +116,33 @@ Scores score_sequences(const LstmModel& model, const data::SequenceDataset& all_
     return out;
 }
 
+// The GBDT validates as the LSTM does (LstmParams::validation_fraction of
+// the training items, drawn with the learner's seed): on a hold-out of the
+// training sessions (rows for the seed task), never on the test split. It
+// trains on the rest, so both learners learn from and select on the same
+// shares of the data.
+struct GbdtParts {
+    data::TabularDataset train, valid;
+};
+
+GbdtParts carve_gbdt_validation(const data::TabularDataset& train, bool session_task, uint64_t seed) {
+    const double fraction = LstmParams{}.validation_fraction;
+    if (!session_task) {
+        const auto split = data::random_split(train.rows(), fraction, seed);
+        return {data::take_rows(train, split.train), data::take_rows(train, split.test)};
+    }
+    std::vector<int64_t> sessions(train.session_index.begin(), train.session_index.end());
+    std::sort(sessions.begin(), sessions.end());
+    sessions.erase(std::unique(sessions.begin(), sessions.end()), sessions.end());
+    const auto split = data::session_split(static_cast<int64_t>(sessions.size()), fraction, seed);
+    auto sessions_of = [&](const std::vector<int64_t>& picks) {
+        std::vector<int64_t> out;
+        for (int64_t i : picks) out.push_back(sessions[static_cast<size_t>(i)]);
+        return data::take_rows(train, data::rows_of_sessions(train, out));
+    };
+    return {sessions_of(split.train), sessions_of(split.test)};
+}
+
 bool uses_sequences(const AnyModel& model) {
     const auto* lstm = std::get_if<LstmModel>(&model);
     return lstm != nullptr && is_session_arch(lstm->arch());
@@ -170,7 +198,9 @@ TrainedRun train_and_score(const std::string& learner, const TaskData& data, con
         GbdtParams params;
         set_params(params, gbdt_param_table(), learner_params);
         validate_gbdt_params(params);
-        run.model = train_gbdt(data.train_rows, &data.test_rows, params, &run.log, progress);
+        const GbdtParts parts =
+            carve_gbdt_validation(data.train_rows, data.choice.task == Task::session, static_cast<uint64_t>(params.seed));
+        run.model = train_gbdt(parts.train, &parts.valid, params, &run.log, progress);
     } else if (learner == "lstm") {
         // The seed task has one arch (Keras's model, LstmParams' defaults). The
         // session task defaults to the encoder-decoder with the settings of

@@ -91,6 +91,7 @@ TEST_F(CachedSequences, EqualTheInMemoryBuilderBitForBit) {
         expect_same_bytes(got->step_mask, want->step_mask, "step_mask");
         expect_same_bytes(got->history_mask, want->history_mask, "history_mask");
         expect_same_bytes(got->predict_mask, want->predict_mask, "predict_mask");
+        expect_same_bytes(got->track_hash, want->track_hash, "track_hash");
         EXPECT_EQ(got->lengths, want->lengths);
         EXPECT_EQ(got->session_hash, want->session_hash);
     }
@@ -120,8 +121,11 @@ TEST_F(CachedSequences, TrainTheSameModelAsTheCsvFiles) {
     ASSERT_FALSE(cache_log.records.empty());
     EXPECT_GT(cache_log.records.back().metrics.count("valid_aa"), 0u);
     EXPECT_EQ(memory_log.records.back().metrics, cache_log.records.back().metrics);
-    // The other arch too (no encoder offsets).
+    // The other arch too (no encoder offsets), with the hashed track embedding
+    // (its rows come from the cache's track_hash).
     params.arch = "session";
+    params.track_embedding_dim = 4;
+    params.track_embedding_buckets = 256;
     EXPECT_EQ(train_lstm(memory.train, nullptr, params).to_bytes(),
               train_lstm(cache.train, cache.standardiser, nullptr, params).to_bytes());
 }

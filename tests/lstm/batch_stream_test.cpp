@@ -76,7 +76,7 @@ public:
     int64_t items() const override { return items_; }
     int64_t steps() const override { return 3; }
     double fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask, float* targets,
-                float* weights) const override {
+                float* weights, int32_t* /*tracks*/) const override {
         ++calls;
         for (size_t b = 0; b < indices.size(); ++b) {
             if (indices[b] == poison_) throw std::runtime_error("bad item " + std::to_string(poison_));

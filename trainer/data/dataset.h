@@ -48,6 +48,10 @@ struct SequenceDataset {
     // bytes each batch read, so that the mapping's pages can be dropped as a
     // pass goes on and its memory stays bounded. Unset for data in memory.
     std::function<void(size_t bytes)> read_bytes;
+    // i32 [sessions, max_steps]: each real step's track id hashed
+    // (ops::key_hash, in [0, 2^31)); -1 on padding. The track embedding's
+    // table row is ops::hash_bucket(hash, track_embedding_buckets).
+    Tensor track_hash;
 
     int64_t sessions() const { return inputs.defined() ? inputs.size(0) : 0; }
     int64_t max_steps() const { return inputs.defined() ? inputs.size(1) : 0; }

@@ -22,17 +22,18 @@ using nlohmann::json;
 constexpr int kSequenceFormat = 1;
 const char* const kParts[2] = {"train", "test"};
 
-// A per-step f32 tensor member, [sessions, steps, width].
-SequenceField tensor_field(const char* name, Tensor SequenceDataset::*member, int64_t steps, int64_t width) {
-    const auto per_session = static_cast<size_t>(steps * width) * sizeof(float);
+// A per-step tensor member, [sessions, steps, width] of `dtype`.
+SequenceField tensor_field(const char* name, Tensor SequenceDataset::*member, int64_t steps, int64_t width,
+                           DType dtype = DType::f32) {
+    const auto per_session = static_cast<size_t>(steps * width) * dtype_size(dtype);
     return {name, per_session,
             [member, per_session](const SequenceDataset& data, int64_t s) {
                 return static_cast<const uint8_t*>((data.*member).raw()) + static_cast<size_t>(s) * per_session;
             },
-            [member, steps, width](SequenceDataset& data, const uint8_t* bytes, int64_t sessions,
+            [member, steps, width, dtype](SequenceDataset& data, const uint8_t* bytes, int64_t sessions,
                                    const std::shared_ptr<const void>& owner) {
                 const Shape shape = width == 1 ? Shape{sessions, steps} : Shape{sessions, steps, width};
-                data.*member = Tensor::view_host(const_cast<uint8_t*>(bytes), shape, DType::f32, owner);
+                data.*member = Tensor::view_host(const_cast<uint8_t*>(bytes), shape, dtype, owner);
             }};
 }
 
@@ -74,12 +75,12 @@ void merge_names(std::vector<std::string>& into, const std::vector<std::string>&
 }  // namespace
 
 std::vector<SequenceField> sequence_fields(int64_t max_steps, int64_t features) {
-    // The per-step track index of the track-embedding work (issue 15) goes here too.
     return {tensor_field("inputs", &SequenceDataset::inputs, max_steps, features),
             tensor_field("labels", &SequenceDataset::labels, max_steps, 1),
             tensor_field("step_mask", &SequenceDataset::step_mask, max_steps, 1),
             tensor_field("history_mask", &SequenceDataset::history_mask, max_steps, 1),
             tensor_field("predict_mask", &SequenceDataset::predict_mask, max_steps, 1),
+            tensor_field("track_hash", &SequenceDataset::track_hash, max_steps, 1, DType::i32),
             vector_field("lengths", &SequenceDataset::lengths),
             vector_field("session_hash", &SequenceDataset::session_hash)};
 }

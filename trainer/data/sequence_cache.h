@@ -82,9 +82,12 @@ struct SequenceCache {
 };
 
 // The sequences of a loaded cache (DataError naming `path` when it has none,
-// or they do not fit their meta). `resident_bytes` bounds how much of the
-// mapped sequences a pass keeps in memory before it drops their pages.
+// or they do not fit their meta). After every `resident_bytes` read, the
+// mapped sequences' pages are dropped. What stays resident is the folios the
+// reads touched, up to 2 MB each (a session's fields lie in separate
+// sections), so this is kept small: 8 MB is about 1,400 sessions, and
+// dropping and refaulting costs far less than the LSTM's step on them.
 SequenceCache load_sequence_cache(const DatasetCache& cache, const std::string& path,
-                                  size_t resident_bytes = size_t{256} << 20);
+                                  size_t resident_bytes = size_t{8} << 20);
 
 }  // namespace skipper::data

@@ -49,9 +49,11 @@ public:
     virtual int64_t steps() const = 0;
     // Writes items[indices[b]] into column b of zeroed time-major host buffers
     // of batch width `batch`: inputs [T, B, F], mask [T, B], targets and
-    // weights [T, B] or [B]. Returns the sum of the loss weights written.
+    // weights [T, B] or [B], and, when `tracks` is given, each step's
+    // embedding row [T, B] into a buffer of -1. Returns the sum of the loss
+    // weights written.
     virtual double fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask,
-                        float* targets, float* weights) const = 0;
+                        float* targets, float* weights, int32_t* tracks) const = 0;
     // The batch step that holds the item's step 0 (its outputs are shifted
     // by as much); 0 unless the source aligns items otherwise.
     virtual int64_t step_offset(int64_t /*item*/) const { return 0; }
@@ -64,8 +66,9 @@ public:
     TabularSource(const data::TabularDataset& data, Standardiser standardiser);
     int64_t items() const override { return rows_; }
     int64_t steps() const override { return features_; }
+    // Rows have no tracks: `tracks` must be null.
     double fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask, float* targets,
-                float* weights) const override;
+                float* weights, int32_t* tracks) const override;
 
 private:
     const data::TabularDataset& data_;
@@ -77,20 +80,32 @@ private:
 // the loss weights the predict mask. Sessions are left-aligned, or, with
 // encoder_steps > 0 (the encoder-decoder), shifted so that each history ends
 // at step encoder_steps - 1 and the positions to predict start at
-// encoder_steps (an Error if a session does not fit).
+// encoder_steps (an Error if a session does not fit). With track_rows > 0
+// the steps' embedding rows are ops::hash_bucket(track_hash, track_rows)
+// (the data must carry track_hash).
 class SequenceSource final : public BatchSource {
 public:
-    SequenceSource(const data::SequenceDataset& data, Standardiser standardiser, int64_t encoder_steps = 0);
+    SequenceSource(const data::SequenceDataset& data, Standardiser standardiser, int64_t encoder_steps = 0,
+                   int64_t track_rows = 0);
     int64_t step_offset(int64_t item) const override { return offsets_.empty() ? 0 : offsets_[static_cast<size_t>(item)]; }
     int64_t items() const override { return sessions_; }
     int64_t steps() const override { return steps_; }
     double fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask, float* targets,
-                float* weights) const override;
+                float* weights, int32_t* tracks) const override;
+    // Table rows of the items `items` with fewer than `min_count` steps (the
+    // rows of tracks seen too rarely to learn their own row).
+    std::vector<int64_t> rare_rows(const std::vector<int64_t>& items, int64_t min_count) const;
+    // From now on, steps whose row is in `rows` embed nothing (-1).
+    void exclude_rows(const std::vector<int64_t>& rows);
 
 private:
+    int32_t row_of(int32_t track_hash) const;
+
     const data::SequenceDataset& data_;
     Standardiser standardiser_;
     int64_t sessions_, steps_, features_;
+    int64_t track_rows_;
+    std::vector<bool> excluded_;  // per table row; empty: none
     std::vector<int64_t> offsets_;  // per session, when shifted
 };
 
@@ -98,6 +113,7 @@ private:
 // prefetch thread fills one while the network trains on another).
 struct HostBatch {
     std::vector<float> inputs, mask, targets, weights;
+    std::vector<int32_t> tracks;  // each step's embedding row; empty without a track embedding
     double weight_sum = 0.0;
     // Zeroes the buffers and writes `indices` of `source` into them; items
     // beyond indices.size() are padding (mask 0, weight 0).

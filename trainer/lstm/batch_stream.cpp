@@ -44,10 +44,10 @@ std::vector<int64_t> epoch_order(const std::vector<int64_t>& items, uint64_t see
 }
 
 double SubsetSource::fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask,
-                          float* targets, float* weights) const {
+                          float* targets, float* weights, int32_t* tracks) const {
     std::vector<int64_t> inner(indices.size());
     for (size_t i = 0; i < indices.size(); ++i) inner[i] = items_[static_cast<size_t>(indices[i])];
-    return inner_.fill(inner, batch, inputs, mask, targets, weights);
+    return inner_.fill(inner, batch, inputs, mask, targets, weights, tracks);
 }
 
 BatchPrefetcher::BatchPrefetcher(const BatchSource& source, std::vector<std::vector<int64_t>> batches,

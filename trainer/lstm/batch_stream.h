@@ -22,10 +22,13 @@ namespace skipper::lstm {
 // (so across the files it came from), and then each run of `window`
 // consecutive items of that order is shuffled within itself. A window touches
 // at most window/block + 1 blocks of storage, so reading the data in this
-// order keeps a bounded part of a mapped cache in memory. With window >= the
-// item count, every permutation is possible.
+// order keeps a bounded part of a mapped cache in memory: the kernel maps a
+// file in folios of up to 2 MB, so what a window holds resident is about
+// (blocks per window) x (sections) x (folio), whatever the data's size;
+// 16 blocks of 512 sessions keep that near 256 MB at worst. With
+// window >= the item count, every permutation is possible.
 struct ShuffleShape {
-    int64_t block = 64;
+    int64_t block = 512;
     int64_t window = 8192;
 };
 
@@ -42,7 +45,7 @@ public:
     int64_t items() const override { return static_cast<int64_t>(items_.size()); }
     int64_t steps() const override { return inner_.steps(); }
     double fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask, float* targets,
-                float* weights) const override;
+                float* weights, int32_t* tracks) const override;
     int64_t step_offset(int64_t item) const override { return inner_.step_offset(items_[static_cast<size_t>(item)]); }
 
 private:

@@ -39,6 +39,13 @@ lstm::LstmArchitecture architecture_for(const LstmParams& params, int64_t input_
     arch.encoder_decoder = params.arch == "session_seq2seq";
     // The encoder hands its state forward: one direction.
     if (arch.encoder_decoder) arch.bidirectional = false;
+    if (params.track_embedding_dim > 0) {
+        if (!arch.output_every_step)
+            throw ParamError("track_embedding_dim", "the track embedding is for sessions (arch=session_seq2seq or "
+                                                    "session), got arch=" + params.arch);
+        arch.embedding_dim = params.track_embedding_dim;
+        arch.embedding_rows = params.track_embedding_buckets;
+    }
     return arch;
 }
 
@@ -60,6 +67,14 @@ void require_session_arch(const LstmParams& params) {
 // The step at which the encoder-decoder's decoder starts: half the steps.
 int64_t encoder_steps_for(const LstmModel& model, const data::SequenceDataset& data) {
     return model.architecture().encoder_decoder ? data.max_steps() / 2 : 0;
+}
+
+// A model's view of a session dataset: aligned for its arch, and with its
+// embedding table's rows when it embeds track ids.
+lstm::SequenceSource session_source(const LstmModel& model, const data::SequenceDataset& data,
+                                    lstm::Standardiser standardiser) {
+    return lstm::SequenceSource(data, std::move(standardiser), encoder_steps_for(model, data),
+                                model.architecture().embedding_dim > 0 ? model.architecture().embedding_rows : 0);
 }
 
 double sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
@@ -175,9 +190,10 @@ public:
         return model;
     }
 
-    // Trains on the items `train_items` of `train`; `valid.source` may be null.
+    // Trains on the items `train_items` of `train`; `valid.source` may be
+    // null. The embedding's `zero_rows` start at 0 (train must not use them).
     void run(const lstm::BatchSource& train, std::vector<int64_t> train_items, const Validation& valid,
-             TrainingLog* log, const ProgressCallback& progress);
+             TrainingLog* log, const ProgressCallback& progress, const std::vector<int64_t>& zero_rows = {});
 
 private:
     const LstmParams& params_;
@@ -185,7 +201,7 @@ private:
 };
 
 void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train_items, const Validation& valid,
-                      TrainingLog* log, const ProgressCallback& progress) {
+                      TrainingLog* log, const ProgressCallback& progress, const std::vector<int64_t>& zero_rows) {
     if (train_items.empty()) throw Error("train_lstm: the training set is empty");
     const bool early_stopping = params_.early_stopping_round > 0 && valid.source != nullptr;
     const auto start = std::chrono::steady_clock::now();
@@ -194,6 +210,14 @@ void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train
     net.set_tf32(params_.tf32);
     net.set_cuda_graph(true);  // used on CUDA for the steps without dropout (network.h)
     net.initialize(static_cast<uint64_t>(params_.seed));
+    if (!zero_rows.empty()) {
+        // No step reaches them, so their gradient and Adam moments stay 0 and
+        // they stay 0: the same as no embedding, in training and prediction.
+        Tensor table = net.parameter("embedding.weight");
+        const int64_t dim = table.size(1);
+        for (int64_t row : zero_rows) std::fill_n(table.data<float>() + row * dim, dim, 0.0f);
+        net.set_parameter("embedding.weight", table);
+    }
 
     ops::AdamOptions adam;
     adam.beta1 = params_.beta1;
@@ -239,7 +263,8 @@ void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train
             // the rank's first row so that ranks draw different masks.
             net.set_dropout(params_.dropout,
                             counter_hash(static_cast<uint64_t>(params_.seed), static_cast<uint64_t>(step)) +
-                                static_cast<uint64_t>(share_begin));
+                                static_cast<uint64_t>(share_begin),
+                            params_.track_embedding_dropout);
             const double local_loss = net.forward_backward();
             const GlobalLoss global = sum_gradients(net.context(), gradients, local_loss, local_weight);
             // Clipped after the sum: the norm is the global batch's.
@@ -388,22 +413,30 @@ LstmModel train_lstm(const data::SequenceDataset& train, const lstm::Standardise
     if (valid != nullptr) check_feature_names(train.feature_names, valid->feature_names);
     std::vector<int64_t> held_out;
     auto train_items = carve_validation(train.sessions(), params, valid != nullptr, held_out, train.session_hash);
-    const int64_t encoder_steps = encoder_steps_for(model, train);
-    const lstm::SequenceSource train_source(train, standardiser, encoder_steps);
+    lstm::SequenceSource train_source = session_source(model, train, standardiser);
+    std::vector<int64_t> rare_rows;
+    if (model.architecture().embedding_dim > 0 && params.track_embedding_min_count > 1) {
+        rare_rows = train_source.rare_rows(train_items, params.track_embedding_min_count);
+        train_source.exclude_rows(rare_rows);
+    }
+    // The held-out sessions are read in place, through a source that
+    // excludes no rows (the exclusion is for training).
+    std::unique_ptr<lstm::SequenceSource> valid_base;
     std::unique_ptr<lstm::BatchSource> valid_source;
     data::SequenceDataset carved;
     if (!held_out.empty()) {
         carved = session_targets(train, held_out);
         valid = &carved;
-        valid_source = std::make_unique<lstm::SubsetSource>(train_source, std::move(held_out));
+        valid_base = std::make_unique<lstm::SequenceSource>(session_source(model, train, standardiser));
+        valid_source = std::make_unique<lstm::SubsetSource>(*valid_base, std::move(held_out));
     } else if (valid != nullptr) {
-        valid_source = std::make_unique<lstm::SequenceSource>(*valid, standardiser, encoder_steps);
+        valid_source = std::make_unique<lstm::SequenceSource>(session_source(model, *valid, standardiser));
     }
     Validation validation;
     if (valid != nullptr)
         validation = {valid_source.get(),
                       [valid](const std::vector<double>& p) { return score_valid_sessions(*valid, p); }};
-    LstmTrainer(params, model).run(train_source, std::move(train_items), validation, log, progress);
+    LstmTrainer(params, model).run(train_source, std::move(train_items), validation, log, progress, rare_rows);
     return model;
 }
 
@@ -445,8 +478,7 @@ std::vector<double> LstmModel::predict_proba(const data::SequenceDataset& data, 
     if (!is_session_arch(params_.arch)) throw Error("this LSTM model has arch=" + params_.arch + ": it predicts rows");
     check_feature_names(feature_names_, data.feature_names);
     if (data.sessions() == 0) return {};
-    const lstm::SequenceSource source(data, lstm::Standardiser{feature_mean_, feature_scale_},
-                                      encoder_steps_for(*this, data));
+    const lstm::SequenceSource source = session_source(*this, data, lstm::Standardiser{feature_mean_, feature_scale_});
     auto proba = predict_with(net, source, params_.batch_size);
     // 0 on padded steps, as documented.
     const auto mask = data.step_mask.to_vector<float>();
