@@ -3,12 +3,14 @@
 #include "engine/error.h"
 #include "kernels/cpu/adam.h"
 #include "kernels/cpu/dropout.h"
+#include "kernels/cpu/embedding.h"
 #include "kernels/cpu/loss.h"
 #include "kernels/cpu/lstm_cell.h"
 
 #if SKIPPER_HAS_CUDA
 #include "kernels/cuda/adam.h"
 #include "kernels/cuda/dropout.h"
+#include "kernels/cuda/embedding.h"
 #include "kernels/cuda/loss.h"
 #include "kernels/cuda/lstm_cell.h"
 #define SKIPPER_ON_CUDA(...) __VA_ARGS__
@@ -187,6 +189,59 @@ void dropout_forward(Context& ctx, const Tensor& x, double p, uint64_t seed, Ten
 
 void dropout_backward(Context& ctx, const Tensor& dy, double p, uint64_t seed, Tensor& dx, const DropoutSlice& slice) {
     dropout<true>("dropout_backward", ctx, dy, p, seed, dx, slice);
+}
+
+namespace {
+
+// table/d_table [rows, D], index i32 [n], rows/d_rows [n, D]; on the CPU every
+// index is checked (on CUDA the caller's host code produced them).
+void require_embedding(const char* op, Context& ctx, const Tensor& table, const Tensor& index, const Tensor& rows) {
+    require_context_device(op, ctx, table);
+    require_float(op, table);
+    if (table.dim() != 2) throw Error(std::string(op) + ": the table must be [rows, D], got " + table.describe());
+    if (!index.defined() || index.dtype() != DType::i32 || index.dim() != 1 || index.device() != table.device())
+        throw Error(std::string(op) + ": index must be i32 [n] on the table's device, got " +
+                    (index.defined() ? index.describe() : std::string("an undefined tensor")));
+    require_tensor(op, "rows", rows, {index.size(0), table.size(1)}, table);
+    if (index.device() != Device::cpu) return;
+    const auto* idx = index.data<int32_t>();
+    for (int64_t m = 0; m < index.size(0); ++m)
+        if (idx[m] < -1 || idx[m] >= table.size(0))
+            throw Error(std::string(op) + ": index[" + std::to_string(m) + "] = " + std::to_string(idx[m]) +
+                        " outside [-1, " + std::to_string(table.size(0)) + ")");
+}
+
+}  // namespace
+
+void embedding_forward(Context& ctx, const Tensor& table, const Tensor& index, Tensor& out) {
+    require_embedding("embedding_forward", ctx, table, index, out);
+    dispatch_float(table.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        if (table.device() == Device::cpu)
+            cpu::embedding_forward<T>(table.data<T>(), table.size(1), index.data<int32_t>(), index.size(0),
+                                      out.data<T>());
+        else
+            SKIPPER_ON_CUDA(cuda::embedding_forward<T>(table.data<T>(), table.size(1), index.data<int32_t>(),
+                                                       index.size(0), out.data<T>(), ctx.cuda_stream()));
+    });
+}
+
+void embedding_backward(Context& ctx, const Tensor& d_out, const Tensor& index, Tensor& d_table) {
+    require_embedding("embedding_backward", ctx, d_table, index, d_out);
+    dispatch_float(d_table.dtype(), [&](auto zero) {
+        using T = decltype(zero);
+        const int64_t n = index.size(0), dim = d_table.size(1), rows = d_table.size(0);
+        if (d_table.device() == Device::cpu) {
+            cpu::embedding_backward<T>(d_out.data<T>(), dim, index.data<int32_t>(), n, rows, d_table.data<T>());
+        } else {
+            SKIPPER_ON_CUDA({
+                const size_t bytes = cuda::embedding_backward_workspace_bytes(n);
+                Tensor workspace = Tensor::empty({static_cast<int64_t>(bytes)}, DType::u8, ctx);
+                cuda::embedding_backward<T>(d_out.data<T>(), dim, index.data<int32_t>(), n, rows, d_table.data<T>(),
+                                            workspace.raw(), bytes, ctx.cuda_stream());
+            });
+        }
+    });
 }
 
 void adam_step(Context& ctx, Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamOptions& options,

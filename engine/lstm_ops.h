@@ -72,6 +72,16 @@ void dropout_forward(Context& ctx, const Tensor& x, double p, uint64_t seed, Ten
 void dropout_backward(Context& ctx, const Tensor& dy, double p, uint64_t seed, Tensor& dx,
                       const DropoutSlice& slice = {});
 
+// Embedding lookup (the track-id embedding): out[m, :] = table[index[m], :],
+// or zeros where index[m] = -1 (padding). table [rows, D] (f32/f64), index
+// i32 [n] in [-1, rows), out [n, D] of the table's dtype.
+void embedding_forward(Context& ctx, const Tensor& table, const Tensor& index, Tensor& out);
+// d_table = the sum over m with index[m] = r of d_out[m, :], per row r
+// (overwritten; rows no index names are 0). Deterministic on every device:
+// each row's sum is taken over its m in increasing order (on CUDA after a
+// stable sort of the indices, with no floating-point atomics).
+void embedding_backward(Context& ctx, const Tensor& d_out, const Tensor& index, Tensor& d_table);
+
 struct AdamOptions {
     double learning_rate = 1e-3;
     double beta1 = 0.9;

@@ -1,6 +1,7 @@
 #include "engine/ops.h"
 
 #include "engine/error.h"
+#include "engine/serialize.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/random.h"
@@ -222,5 +223,12 @@ void fill_uniform(Context& ctx, Tensor& x, double lo, double hi, uint64_t seed) 
         else SKIPPER_ON_CUDA(cuda::fill_uniform<T>(x.data<T>(), x.numel(), lo, hi, seed, ctx.cuda_stream()));
     });
     }
+
+int32_t key_hash(std::string_view key) {
+    // FNV-1a alone leaves similar ids (t_1, t_2, ...) in nearby low bits;
+    // counter_hash's finaliser spreads them over the whole word.
+    const uint64_t fnv = fnv1a64(reinterpret_cast<const uint8_t*>(key.data()), key.size());
+    return static_cast<int32_t>(counter_hash(fnv, 0) >> 33);
+}
 
 }  // namespace skipper::ops

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
 
 #include "engine/context.h"
 #include "engine/tensor.h"
@@ -43,5 +44,12 @@ void sum_rows(Context& ctx, const Tensor& x, Tensor& out);
 // Fills x with values uniform in [lo, hi) from a counter-based generator:
 // element i depends only on (seed, i), so every device gives the same values.
 void fill_uniform(Context& ctx, Tensor& x, double lo, double hi, uint64_t seed);
+
+// Hashed ids (the LSTM's track-id embedding): a key's hash in [0, 2^31), the
+// same on every machine, build and run (FNV-1a of its bytes, mixed by
+// counter_hash), and its row in a table of `buckets` rows. The data keeps the
+// hash, so one sequence form serves any table size.
+int32_t key_hash(std::string_view key);
+inline int32_t hash_bucket(int32_t hash, int64_t buckets) { return static_cast<int32_t>(hash % buckets); }
 
 }  // namespace skipper::ops

@@ -17,6 +17,7 @@
 #include "trainer/data/features.h"
 #include "trainer/data/generator.h"
 #include "trainer/data/mssd_files.h"
+#include "trainer/data/sequence_cache.h"
 #include "trainer/data/test_set.h"
 #include "trainer/data_parallel.h"
 #include "tools/bench.h"
@@ -128,6 +129,10 @@ Spec spec_sessions() {
     return {"sessions", &CliOptions::sessions, 20, 50000000, {}, "sessions in the generated sample (no data=)"};
 }
 Spec spec_sample_seed() { return {"sample_seed", &CliOptions::sample_seed, 0, kMaxInt, {}, "generated sample's seed"}; }
+Spec spec_sample_num_tracks() {
+    return {"sample_num_tracks", &CliOptions::num_tracks, 0, 1e9, {},
+            "generated sample's track catalogue (0: about 5 per session, at least 1000)"};
+}
 Spec spec_on_bad_row() {
     return {"on_bad_row", &CliOptions::on_bad_row, 0, 0, {"error", "skip"}, "malformed rows: stop, or skip and count"};
 }
@@ -153,7 +158,8 @@ Spec spec_output_result() {
 
 const std::vector<Spec>& data_specs() {
     static const std::vector<Spec> specs = {spec_data(),    spec_log(),         spec_tracks(),     spec_files(),
-                                            spec_sample_sessions(), spec_sessions(), spec_sample_seed(), spec_on_bad_row()};
+                                            spec_sample_sessions(), spec_sessions(), spec_sample_seed(), spec_on_bad_row(),
+                                            spec_sample_num_tracks()};
     return specs;
 }
 
@@ -183,7 +189,7 @@ const std::vector<Command>& commands();
 // ---------------------------------------------------------------- helpers
 
 DataSource data_source_of(const CliOptions& o) {
-    return {o.data, o.log, o.tracks, o.sessions, o.sample_seed, o.on_bad_row, o.files, o.sample_sessions};
+    return {o.data, o.log, o.tracks, o.sessions, o.sample_seed, o.on_bad_row, o.files, o.sample_sessions, o.num_tracks};
 }
 
 std::string fixed(double value, int digits = 4) {
@@ -311,7 +317,9 @@ data::IngestOptions ingest_options(const CliOptions& o, const GbdtParams& params
 }
 
 // The session rows of the named files, streamed, or of a prepared cache.
-data::DatasetCache session_rows_of(const CliOptions& o, const GbdtParams& params, std::ostream& err, std::string& description) {
+// With `sequences`, the files' LSTM sequences go to it as they stream.
+data::DatasetCache session_rows_of(const CliOptions& o, const GbdtParams& params, std::ostream& err, std::string& description,
+                                   data::SequenceCacheWriter* sequences = nullptr) {
     if (!o.dataset.empty()) {
         if (!o.data.empty() || !o.log.empty() || !o.tracks.empty())
             throw ParamError("dataset", "give either dataset=FILE or the data files, not both");
@@ -334,6 +342,12 @@ data::DatasetCache session_rows_of(const CliOptions& o, const GbdtParams& params
     options.session_shard = share.session_shard;
     options.session_shards = share.session_shards;
     data::DatasetCache cache;
+    if (sequences != nullptr) {
+        options.on_window = [sequences](const data::MssdData& d, const data::TrackStandardiser& z,
+                                        const std::vector<uint64_t>& hashes, const std::vector<uint8_t>& held_out) {
+            sequences->add_window(d, z, hashes, held_out);
+        };
+    }
     cache.data = data::ingest_session_rows(share.logs, files.tracks, options);
     cache.test_fraction = o.test_fraction;
     cache.split_seed = static_cast<uint64_t>(o.split_seed);
@@ -375,10 +389,57 @@ bool streams_session_rows(const CliOptions& o) {
     return o.learner == "gbdt" && o.task == "session" && (!o.data.empty() || !o.log.empty());
 }
 
+// The LSTM sequences of a prepared cache, mapped.
+data::SequenceCache sequences_of(const CliOptions& o, std::string& description) {
+    if (!o.data.empty() || !o.log.empty() || !o.tracks.empty())
+        throw ParamError("dataset", "give either dataset=FILE or the data files, not both");
+    data::SequenceCache sequences = data::load_sequence_cache(data::load_dataset_cache(o.dataset), o.dataset);
+    description = o.dataset + ": " + std::to_string(sequences.train.sessions()) + " training sessions, " +
+                  std::to_string(sequences.test.sessions()) + " held-out sessions (streamed from the mapped cache)";
+    return sequences;
+}
+
+// train lstm task=session dataset=FILE: mini-batches streamed from the
+// mapped cache (trainer/lstm/batch_stream.h), memory bounded whatever its size.
+int train_lstm_from_cache(Invocation& inv, const KeyValues& params) {
+    const CliOptions& o = inv.options;
+    const TaskChoice choice{Task::session, false};
+    const LstmParams lstm_params = lstm_params_for(choice, params);
+    std::string description;
+    const data::SequenceCache sequences = sequences_of(o, description);
+    inv.err << "data: " << description << '\n';
+    TrainedRun run;
+    run.learner = "lstm";
+    run.choice = choice;
+    {
+        ProgressPrinter progress(inv.err, writes_to_terminal(inv.err), "lstm session", "epoch");
+        const auto start = std::chrono::steady_clock::now();
+        run.model = train_lstm(sequences.train, sequences.standardiser, nullptr, lstm_params, &run.log, progress.callback());
+        run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        progress.finish();
+    }
+    TaskData scoring;
+    scoring.choice = choice;
+    scoring.test_sequences = sequences.test;
+    scoring.has_sequences = true;
+    if (sequences.test.sessions() > 0) run.test = score_model(run.model, scoring);
+    save_model(run.model, o.output_model);
+    print_scores(inv.out, "lstm on the " + choice.label() + ": held-out scores (" + fixed(run.seconds, 1) + "s of training)",
+                 run.test);
+    inv.out << "model saved to " << o.output_model << '\n';
+    json document = run_json(run);
+    document["command"] = "train";
+    document["data"] = description;
+    document["model"] = o.output_model;
+    write_metrics(o.metrics_out, document, inv.err);
+    return kExitSuccess;
+}
+
 int train_streamed(Invocation& inv, const KeyValues& params) {
     const CliOptions& o = inv.options;
+    if (o.learner == "lstm" && o.task == "session" && !o.dataset.empty()) return train_lstm_from_cache(inv, params);
     if (o.learner != "gbdt" || o.task != "session")
-        throw ParamError("dataset", "the dataset cache holds the session task's gbdt rows: use train gbdt task=session");
+        throw ParamError("dataset", "the dataset cache holds the session task: use train gbdt|lstm task=session");
     GbdtParams gbdt_params;
     set_params(gbdt_params, gbdt_param_table(), params);
     validate_gbdt_params(gbdt_params);
@@ -431,11 +492,15 @@ int cmd_prepare(Invocation& inv) {
     std::string description;
     CliOptions files_only = o;
     files_only.dataset.clear();
-    const data::DatasetCache cache = session_rows_of(files_only, params, inv.err, description);
+    // The LSTM's sequences stream into spill files beside the cache, which
+    // the save copies in.
+    data::SequenceCacheWriter sequences(o.cache_out);
+    data::DatasetCache cache = session_rows_of(files_only, params, inv.err, description, &sequences);
+    sequences.finish(cache);
     data::save_dataset_cache(o.cache_out, cache);
     inv.out << "prepared " << cache.data.train.rows() << " training rows and " << cache.data.test.rows()
-            << " held-out rows (" << cache.data.train.num_features() << " features, one byte each) from " << description
-            << "\nwrote " << o.cache_out << '\n';
+            << " held-out rows (" << cache.data.train.num_features() << " features, one byte each) and the sessions' "
+            << "lstm sequences from " << description << "\nwrote " << o.cache_out << '\n';
     return kExitSuccess;
 }
 
@@ -528,9 +593,22 @@ int cmd_eval(Invocation& inv) {
     require_model(o);
     const AnyModel model = load_any_model(o.input_model);
     const TaskChoice choice = task_of(model);
+    if (!o.dataset.empty() && std::holds_alternative<LstmModel>(model) && choice.task == Task::session) {
+        std::string description;
+        TaskData scoring;
+        scoring.choice = choice;
+        scoring.test_sequences = sequences_of(o, description).test;
+        scoring.has_sequences = true;
+        const Scores scores = score_model(model, scoring);
+        print_scores(inv.out, "lstm model " + o.input_model + " on the " + choice.label() + ", the cache's held-out sessions", scores);
+        json document = {{"command", "eval"}, {"model", o.input_model}, {"learner", "lstm"}, {"task", "session"},
+                         {"data", description}, {"metrics", metrics_json(scores.metrics)}};
+        write_metrics(o.metrics_out, document, inv.err);
+        return kExitSuccess;
+    }
     if (!o.dataset.empty()) {
         if (!std::holds_alternative<GbdtModel>(model) || choice.task != Task::session)
-            throw ParamError("dataset", "the dataset cache holds the session task's gbdt rows; this model is not a session gbdt");
+            throw ParamError("dataset", "the dataset cache holds the session task; this model is neither a session gbdt nor a session lstm");
         std::string description;
         const data::DatasetCache cache = session_rows_of(o, GbdtParams{}, inv.err, description);
         TaskData scoring;
@@ -783,6 +861,14 @@ int cmd_run(Invocation& inv) {
                       row.seconds > 0 ? format_duration(row.seconds).c_str() : "");
         inv.out << line;
     }
+    // Which learner leads on the session task, in words (issue 15).
+    double session_aa[2] = {NAN, NAN};  // gbdt, lstm
+    for (const auto& row : inputs.results)
+        if (row.task == "session task" && (row.learner == "gbdt" || row.learner == "lstm"))
+            session_aa[row.learner == "lstm" ? 1 : 0] = row.metrics.at("aa");
+    const double lead = session_aa[1] - session_aa[0];
+    inv.out << "\nsession task: the " << (lead > 0 ? "lstm" : "gbdt") << " is ahead by " << fixed(std::fabs(lead))
+            << " AA" << (lead > 0 ? "" : " (the lstm does not beat the gbdt on this data)") << '\n';
     inv.out << "\nwarning: the seed task's near-perfect accuracy with the leak comes from " << data::kLeakingColumn
             << ", which is written when the track ends; the rows without it are the honest figures.\n";
     if (!o.report.empty()) {

@@ -31,9 +31,12 @@ LoadedData load_data(const DataSource& source, std::ostream& log) {
         data::GeneratorOptions options;
         options.sessions = source.sessions;
         options.seed = static_cast<uint64_t>(source.sample_seed);
+        options.tracks = source.sample_num_tracks;
         loaded.mssd = data::generate_mssd(options);
         loaded.description = "generated sample: " + std::to_string(source.sessions) + " sessions, " +
-                             std::to_string(loaded.mssd.log.rows) + " rows, seed " + std::to_string(source.sample_seed);
+                             std::to_string(loaded.mssd.log.rows) + " rows, seed " + std::to_string(source.sample_seed) +
+                             (source.sample_num_tracks > 0 ? ", " + std::to_string(source.sample_num_tracks) + " tracks"
+                                                           : std::string());
         return loaded;
     }
     if (files.logs.empty())

@@ -22,6 +22,7 @@ struct DataSource {
     std::string on_bad_row = "error";
     std::string files;            // files=: a subset of the log files (layout.h select_files)
     double sample_sessions = 1.0;  // share of sessions kept, by session-id hash
+    int64_t sample_num_tracks = 0;  // generated sample's catalogue size (0: the generator's default)
 };
 
 struct LoadedData {

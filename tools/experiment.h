@@ -72,6 +72,11 @@ struct TrainedRun {
     Scores test;
 };
 
+// The lstm's parameters for a task: arch follows the task; the session task
+// defaults to the encoder-decoder with issue 15's settings, which the user's
+// own values override.
+LstmParams lstm_params_for(const TaskChoice& choice, const KeyValues& learner_params);
+
 // The learner's parameters as key=value pairs; the learner's table validates
 // them (ParamError names a bad one). For lstm, arch follows the task.
 TrainedRun train_and_score(const std::string& learner, const TaskData& data, const KeyValues& learner_params,

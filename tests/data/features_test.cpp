@@ -6,6 +6,7 @@
 #include <set>
 
 #include "engine/error.h"
+#include "engine/ops.h"
 #include "trainer/data/features.h"
 #include "trainer/data/generator.h"
 #include "trainer/data/split.h"
@@ -107,6 +108,32 @@ TEST(SessionRows, OneRowPerPredictedPositionWithHistoryAggregates) {
         ASSERT_EQ(x[r * width + last], skip_2[first + h - 1]);
         ASSERT_EQ(rows.labels.to_vector<float>()[r], skip_2[first + rows.position[r] - 1]);
     }
+}
+
+TEST(SessionSequences, EachStepHoldsItsTracksHashedId) {
+    const MssdData data = small_data();
+    const SequenceDataset seq = build_session_sequences(data);
+    ASSERT_EQ(seq.track_hash.shape(), (Shape{seq.sessions(), 20}));
+    const auto hash = seq.track_hash.to_vector<int32_t>();
+    const auto* session = data.log.session.data<int32_t>();
+    const auto* position = data.log.session_position.data<int32_t>();
+    const auto* track = data.log.track.data<int32_t>();
+    std::vector<int32_t> expected(hash.size(), -1);  // padding
+    for (int64_t i = 0; i < data.log.rows; ++i)
+        expected[static_cast<size_t>(session[i] * 20 + position[i] - 1)] =
+            ops::key_hash(data.log.track_ids[static_cast<size_t>(track[i])]);
+    EXPECT_EQ(hash, expected);
+    std::set<int32_t> distinct;
+    for (int32_t v : hash) {
+        ASSERT_GE(v, -1);
+        distinct.insert(v);
+    }
+    EXPECT_GT(distinct.size(), 20u);  // tracks differ, so their hashes do
+    // take_sessions carries it with the session.
+    const SequenceDataset two = take_sessions(seq, {3, 1});
+    const auto taken = two.track_hash.to_vector<int32_t>();
+    EXPECT_TRUE(std::equal(taken.begin(), taken.begin() + 20, hash.begin() + 3 * 20));
+    EXPECT_TRUE(std::equal(taken.begin() + 20, taken.end(), hash.begin() + 20));
 }
 
 TEST(SessionSequences, MasksAndInputsFollowTheProtocol) {

@@ -198,5 +198,18 @@ TEST(RandomCpu, UniformFillIsSeededAndInRange) {
     EXPECT_NE(av, b.to_vector<float>());
 }
 
+TEST(Ops, KeyHashIsStableAndSpreadsSimilarIds) {
+    // Saved models index their embedding tables by these values: pinned.
+    EXPECT_EQ(ops::key_hash("t_0"), 1302423076);
+    EXPECT_EQ(ops::key_hash(""), 2016385582);
+    std::vector<int64_t> count(16, 0);
+    for (int i = 0; i < 16000; ++i) {
+        const int32_t h = ops::key_hash("t_" + std::to_string(i));
+        ASSERT_GE(h, 0);
+        ++count[static_cast<size_t>(ops::hash_bucket(h, 16))];
+    }
+    for (int64_t c : count) EXPECT_NEAR(static_cast<double>(c), 1000.0, 150.0);  // about 5 sd of a binomial
+}
+
 }  // namespace
 }  // namespace skipper

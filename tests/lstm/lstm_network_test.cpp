@@ -109,6 +109,7 @@ struct GradCase {
     const char* name;
     LstmArchitecture arch;
     double dropout = 0.0;  // with a fixed seed: the same masks in every pass
+    double embedding_dropout = 0.0;
 };
 
 class LstmGradientCheck : public ::testing::TestWithParam<GradCase> {};
@@ -122,7 +123,7 @@ TEST_P(LstmGradientCheck, EveryParameterAndInputMatchesFiniteDifferences) {
     const auto batch = static_cast<int64_t>(lengths.size());
     LstmNetwork net(arch, DType::f64, Device::cpu, 1);
     set_random_parameters(net, 7);
-    net.set_dropout(GetParam().dropout, 12);
+    net.set_dropout(GetParam().dropout, 12, GetParam().embedding_dropout);
     const auto mask = length_mask(lengths, steps);
     const auto x = test::random_values(static_cast<size_t>(steps * batch * arch.input_size), 8, -1.5, 1.5);
     const Shape out_shape = arch.output_every_step ? Shape{steps, batch} : Shape{batch};
@@ -138,6 +139,15 @@ TEST_P(LstmGradientCheck, EveryParameterAndInputMatchesFiniteDifferences) {
     in.mask.copy_from(Tensor::from_vector<double>(mask, {steps, batch}));
     in.targets.copy_from(Tensor::from_vector<double>(targets, out_shape));
     in.weights.copy_from(Tensor::from_vector<double>(weights, out_shape));
+    if (arch.embedding_dim > 0) {
+        // Rows repeat across steps and sequences (their gradients add up), one
+        // real step has no row, padding has none, and the last row is unused
+        // (its gradient must be 0).
+        std::vector<int32_t> tracks(mask.size(), -1);
+        for (size_t i = 1; i < mask.size(); ++i)
+            if (mask[i] != 0.0) tracks[i] = static_cast<int32_t>((i * 7) % static_cast<size_t>(arch.embedding_rows - 1));
+        in.tracks.copy_from(Tensor::from_vector<int32_t>(tracks, {steps, batch}));
+    }
 
     net.forward_backward(true);
     const auto input_grad = net.input_gradient().to_vector<double>();
@@ -267,7 +277,7 @@ TEST(LstmNetwork, DropoutOfABatchSliceIsTheGlobalBatchsDropout) {
         auto& pin = part.batch(steps, padded);
         pin.inputs.copy_from(Tensor::from_vector<double>(xs, {steps, padded, 2}));
         pin.mask.copy_from(Tensor::from_vector<double>(mask, {steps, padded}));
-        part.set_dropout(0.5, 9, offset, global);
+        part.set_dropout(0.5, 9, 0.0, offset, global);
         const auto got = part.forward().to_vector<double>();
         for (int64_t t = 0; t < steps; ++t)
             for (int64_t b = 0; b < count; ++b)
@@ -287,8 +297,67 @@ INSTANTIATE_TEST_SUITE_P(
                       GradCase{"session_like_with_dropout", LstmArchitecture{3, 3, 2, true, true}, 0.4},
                       GradCase{"seed_like_with_dropout", LstmArchitecture{1, 3, 2, true, false}, 0.5},
                       GradCase{"encoder_decoder", LstmArchitecture{3, 2, 2, false, true, true}},
-                      GradCase{"encoder_decoder_with_dropout", LstmArchitecture{2, 3, 2, false, true, true}, 0.3}),
+                      GradCase{"encoder_decoder_with_dropout", LstmArchitecture{2, 3, 2, false, true, true}, 0.3},
+                      GradCase{"encoder_decoder_with_embedding", LstmArchitecture{3, 2, 2, false, true, true, 2, 5}},
+                      GradCase{"encoder_decoder_with_embedding_and_dropouts",
+                               LstmArchitecture{2, 3, 1, false, true, true, 3, 4}, 0.3, 0.4},
+                      GradCase{"bidirectional_with_embedding", LstmArchitecture{2, 2, 2, true, true, false, 2, 3}}),
     [](const ::testing::TestParamInfo<GradCase>& param_info) { return std::string(param_info.param.name); });
+
+// The embedding is nn.Embedding's table, last in the flat buffer; the first
+// layer's input weights take its columns after the features'. A step's row
+// changes only that step's outputs onwards, and a row of -1 embeds zeros.
+TEST(LstmNetwork, TrackEmbeddingIsConcatenatedToTheInputs) {
+    const LstmArchitecture arch{3, 2, 1, false, true, true, 4, 6};
+    LstmNetwork net(arch, DType::f64, Device::cpu, 1);
+    const auto names = net.parameter_names();
+    EXPECT_EQ(names.back(), "embedding.weight");
+    EXPECT_EQ(net.parameter_shape("embedding.weight"), (Shape{6, 4}));
+    EXPECT_EQ(net.parameter_shape("weight_ih_l0"), (Shape{8, 7}));
+    EXPECT_EQ(net.parameter_shape("decoder.weight_ih_l0"), (Shape{8, 7}));
+    int64_t total = 0;
+    for (const auto& name : names) total += shape_numel(net.parameter_shape(name));
+    EXPECT_EQ(net.flat_parameters().numel(), total);
+    set_random_parameters(net, 40);
+    const int64_t steps = 4, batch = 2;
+    auto& in = net.batch(steps, batch);
+    in.inputs.copy_from(test::random_tensor<double>({steps, batch, 3}, 41));
+    in.mask.copy_from(Tensor::from_vector<double>(std::vector<double>(steps * batch, 1.0), {steps, batch}));
+    in.tracks.copy_from(Tensor::from_vector<int32_t>({0, 1, 2, 3, 4, 5, 0, 1}, {steps, batch}));
+    const auto base = net.forward().to_vector<double>();
+    // Step 2 of sequence 1 (batch cell 2 * 2 + 1) to another row, then to none.
+    for (int32_t row : {3, -1}) {
+        in.tracks.copy_from(Tensor::from_vector<int32_t>({0, 1, 2, 3, 4, row, 0, 1}, {steps, batch}));
+        const auto moved = net.forward().to_vector<double>();
+        for (int64_t t = 0; t < steps; ++t)
+            for (int64_t b = 0; b < batch; ++b) {
+                const auto i = static_cast<size_t>(t * batch + b);
+                if (b == 1 && t >= 2) EXPECT_NE(moved[i], base[i]) << t << "," << b;
+                else EXPECT_EQ(moved[i], base[i]) << t << "," << b;
+            }
+    }
+    // Zero embedding columns in weight_ih_l0: the same as a network without an embedding.
+    LstmNetwork plain(LstmArchitecture{3, 2, 1, false, true, true}, DType::f64, Device::cpu, 1);
+    for (const auto& name : plain.parameter_names()) {
+        if (name.find("weight_ih_l0") == std::string::npos) {
+            plain.set_parameter(name, net.parameter(name));
+            continue;
+        }
+        Tensor full = net.parameter(name);
+        std::vector<double> features;
+        for (int64_t r = 0; r < 8; ++r) {
+            for (int64_t c = 0; c < 3; ++c) features.push_back(full.data<double>()[r * 7 + c]);
+            for (int64_t c = 3; c < 7; ++c) full.data<double>()[r * 7 + c] = 0.0;
+        }
+        net.set_parameter(name, full);
+        plain.set_parameter(name, Tensor::from_vector<double>(features, {8, 3}));
+    }
+    auto& plain_in = plain.batch(steps, batch);
+    plain_in.inputs.copy_from(in.inputs);
+    plain_in.mask.copy_from(in.mask);
+    EXPECT_TRUE(all_close(net.forward().to_vector<double>(), plain.forward().to_vector<double>(), 1e-14, 1e-14));
+    EXPECT_THROW(LstmNetwork(LstmArchitecture{3, 2, 1, false, true, true, 4, 0}, DType::f64, Device::cpu, 1), Error);
+}
 
 TEST(LstmNetwork, ParametersUsePyTorchNamesAndShapes) {
     LstmNetwork net(LstmArchitecture{13, 116, 2, true, false}, DType::f32, Device::cpu, 1);

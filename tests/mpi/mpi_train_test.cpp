@@ -105,14 +105,21 @@ TEST_F(MpiTrain, LstmMatchesOneProcessAfterTenSteps) {
             const auto want = value.to_vector<float>();
             const auto got = model.weights().at(name).to_vector<float>();
             ASSERT_EQ(got.size(), want.size()) << name;
-            // Relative to the tensor's largest weight: the sums over ranks
-            // add the same terms in another order.
-            double scale = 0.0, worst = 0.0;
+            // The sums over ranks add the same terms in another order. Relative
+            // error in the tensor's norm: one element can move further, where
+            // Adam divides a near-zero gradient (an input column set on few
+            // steps) by its own small root mean square.
+            double diff_sq = 0.0, want_sq = 0.0, scale = 0.0, worst = 0.0;
             for (size_t i = 0; i < want.size(); ++i) {
+                const double d = static_cast<double>(got[i]) - want[i];
+                diff_sq += d * d;
+                want_sq += static_cast<double>(want[i]) * want[i];
                 scale = std::max(scale, std::fabs(static_cast<double>(want[i])));
-                worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - want[i]));
+                worst = std::max(worst, std::fabs(d));
             }
-            EXPECT_LE(worst, 1e-5 * scale) << name << " with " << ranks << " ranks";
+            EXPECT_LE(std::sqrt(diff_sq), 1e-5 * std::sqrt(want_sq)) << name << " with " << ranks << " ranks";
+            // Masks or shares drawn wrongly move weights by about 1e-2 of their scale.
+            EXPECT_LE(worst, 1e-4 * scale) << name << " with " << ranks << " ranks";
         }
     }
 }

@@ -2,6 +2,8 @@
 // (trainer/data/) builds them from MSSD files or from the synthetic generator.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,18 @@ struct SequenceDataset {
     Tensor history_mask;  // f32 [sessions, max_steps]: 1 for positions 1..floor(L/2)
     Tensor predict_mask;  // f32 [sessions, max_steps]: 1 for positions floor(L/2)+1..L
     std::vector<int32_t> lengths;  // L per session
+    // Per session: session_hash(session id) (layout.h), which the validation
+    // hold-out is drawn on, as the test split is; empty when the sessions
+    // have no ids (then the hold-out is drawn by index).
+    std::vector<uint64_t> session_hash;
+    // Set on a dataset mapped from a cache (sequence_cache.h): told how many
+    // bytes each batch read, so that the mapping's pages can be dropped as a
+    // pass goes on and its memory stays bounded. Unset for data in memory.
+    std::function<void(size_t bytes)> read_bytes;
+    // i32 [sessions, max_steps]: each real step's track id hashed
+    // (ops::key_hash, in [0, 2^31)); -1 on padding. The track embedding's
+    // table row is ops::hash_bucket(hash, track_embedding_buckets).
+    Tensor track_hash;
 
     int64_t sessions() const { return inputs.defined() ? inputs.size(0) : 0; }
     int64_t max_steps() const { return inputs.defined() ? inputs.size(1) : 0; }

@@ -10,9 +10,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
@@ -37,7 +39,27 @@ struct Section {
     std::string name;
     const void* data;
     size_t bytes;
+    std::string spill_path = {};  // or its bytes are in this file
 };
+
+// Applies `use` to a spill file's bytes in chunks of bounded size.
+void for_each_chunk(const std::string& path, uint64_t bytes, const std::function<void(const uint8_t*, size_t)>& use) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw DataError(path, 0, "", std::string("cannot open the spill file: ") + std::strerror(errno));
+    std::vector<uint8_t> buffer(size_t{16} << 20);
+    uint64_t done = 0;
+    while (done < bytes) {
+        const ssize_t n = ::pread(fd, buffer.data(), static_cast<size_t>(std::min<uint64_t>(buffer.size(), bytes - done)),
+                                  static_cast<off_t>(done));
+        if (n <= 0) {
+            ::close(fd);
+            throw DataError(path, 0, "", "the spill file is shorter than its " + std::to_string(bytes) + " bytes");
+        }
+        use(buffer.data(), static_cast<size_t>(n));
+        done += static_cast<uint64_t>(n);
+    }
+    ::close(fd);
+}
 
 void put_u32(std::string& out, uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); }
 void put_u64(std::string& out, uint64_t v) { out.append(reinterpret_cast<const char*>(&v), 8); }
@@ -105,6 +127,15 @@ const char* kParts[2] = {"train", "test"};
 
 }  // namespace
 
+void release_mapped_pages(const void* data, size_t bytes) {
+    // madvise wants a page-aligned start; the span's partial pages at either
+    // end are dropped too (they are read back on the next touch).
+    const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<uintptr_t>(data) / page * page;
+    const auto end = reinterpret_cast<uintptr_t>(data) + bytes;
+    if (bytes > 0) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 void save_dataset_cache(const std::string& path, const DatasetCache& cache) {
     const auto& d = cache.data;
     const gbdt::BinnedDataset* parts[2] = {&d.train, &d.test};
@@ -122,7 +153,8 @@ void save_dataset_cache(const std::string& path, const DatasetCache& cache) {
                        {"test_fraction", cache.test_fraction},
                        {"split_seed", cache.split_seed},
                        {"sample_sessions", cache.sample_sessions},
-                       {"rows", {d.train.rows(), d.test.rows()}}};
+                       {"rows", {d.train.rows(), d.test.rows()}},
+                       {"extra", json::parse(cache.extra_meta)}};
     const std::string meta_text = meta.dump();
     std::vector<double> bounds;
     for (const auto& b : d.train.feature_bins) bounds.insert(bounds.end(), b.upper_bounds.begin(), b.upper_bounds.end());
@@ -139,6 +171,7 @@ void save_dataset_cache(const std::string& path, const DatasetCache& cache) {
         sections.push_back({prefix + "position", part.position.data(), rows * sizeof(int32_t)});
         sections.push_back({prefix + "row_keys", part.row_keys.data(), part.row_keys.size() * sizeof(uint64_t)});
     }
+    for (const auto& e : cache.extra) sections.push_back({e.name, nullptr, e.bytes, e.spill_path});
     std::string table;
     size_t offset = align_up(kHeaderBytes + sections.size() * kEntryBytes);
     std::vector<size_t> offsets;
@@ -148,7 +181,10 @@ void save_dataset_cache(const std::string& path, const DatasetCache& cache) {
         table.append(name.data(), kNameBytes);
         put_u64(table, offset);
         put_u64(table, s.bytes);
-        put_u64(table, fnv1a64(static_cast<const uint8_t*>(s.data), s.bytes));
+        uint64_t sum = kFnv1aOffset;
+        if (s.spill_path.empty()) sum = fnv1a64(static_cast<const uint8_t*>(s.data), s.bytes);
+        else for_each_chunk(s.spill_path, s.bytes, [&](const uint8_t* p, size_t n) { sum = fnv1a64(p, n, sum); });
+        put_u64(table, sum);
         offsets.push_back(offset);
         offset = align_up(offset + s.bytes);
     }
@@ -163,7 +199,17 @@ void save_dataset_cache(const std::string& path, const DatasetCache& cache) {
     AtomicFile file(path);
     file.write_at(0, header.data(), header.size());
     file.write_at(kHeaderBytes, table.data(), table.size());
-    for (size_t i = 0; i < sections.size(); ++i) file.write_at(offsets[i], sections[i].data, sections[i].bytes);
+    for (size_t i = 0; i < sections.size(); ++i) {
+        if (sections[i].spill_path.empty()) {
+            file.write_at(offsets[i], sections[i].data, sections[i].bytes);
+            continue;
+        }
+        uint64_t at = offsets[i];
+        for_each_chunk(sections[i].spill_path, sections[i].bytes, [&](const uint8_t* p, size_t n) {
+            file.write_at(at, p, n);
+            at += n;
+        });
+    }
     const char zero = 0;
     file.write_at(file_size - 1, &zero, 1);  // the padding after the last section
     file.commit();
@@ -215,7 +261,17 @@ DatasetCache load_dataset_cache(const std::string& path, bool check_sources) {
         std::memcpy(&sum, e + kNameBytes + 16, 8);
         if (offset % kAlign != 0 || offset > size || length > size - offset)
             throw fail("section '" + name + "' lies outside the file");
-        if (fnv1a64(bytes + offset, length) != sum) throw fail("section '" + name + "' fails its checksum (corrupt)");
+        // Checked in chunks whose pages are dropped once read, so that checking
+        // a large cache does not hold it all in memory; whoever uses a
+        // section touches it again.
+        constexpr size_t kChunk = size_t{64} << 20;
+        uint64_t running = kFnv1aOffset;
+        for (size_t at = 0; at < length; at += kChunk) {
+            const size_t n = std::min(kChunk, static_cast<size_t>(length) - at);
+            running = fnv1a64(bytes + offset + at, n, running);
+            release_mapped_pages(bytes + offset + at, n);
+        }
+        if (running != sum) throw fail("section '" + name + "' fails its checksum (corrupt)");
         sections[name] = {bytes + offset, length};
     }
     const auto section = [&](const std::string& name, size_t expected) {
@@ -251,6 +307,7 @@ DatasetCache load_dataset_cache(const std::string& path, bool check_sources) {
             cache.data.sources.push_back({s.at("path").get<std::string>(), s.at("bytes").get<int64_t>(), s.at("mtime_ns").get<int64_t>()});
         rows[0] = meta.at("rows").at(0).get<int64_t>();
         rows[1] = meta.at("rows").at(1).get<int64_t>();
+        if (meta.contains("extra")) cache.extra_meta = meta.at("extra").dump();
         size_t bound_count = 0;
         for (const auto& b : meta.at("bins")) {
             gbdt::FeatureBins bins;
@@ -314,6 +371,13 @@ DatasetCache load_dataset_cache(const std::string& path, bool check_sources) {
                                                  "); prepare it again");
         }
 
+    const std::set<std::string> known = {"meta",        "bin_bounds",         "train.bins",      "train.labels",
+                                          "train.session_index", "train.position", "train.row_keys", "test.bins",
+                                          "test.labels", "test.session_index", "test.position",  "test.row_keys"};
+    for (const auto& [name, span] : sections)
+        if (known.count(name) == 0) cache.extra.push_back({name, "", span.first, span.second});
+    cache.mapping = mapping;
+
     gbdt::BinnedDataset* parts[2] = {&cache.data.train, &cache.data.test};
     for (int p = 0; p < 2; ++p) {
         gbdt::BinnedDataset& part = *parts[p];
@@ -351,6 +415,7 @@ DatasetCache load_dataset_cache(const std::string& path, bool check_sources) {
             } catch (const Error& e) {
                 throw fail(e.what());
             }
+            release_mapped_pages(bins, b_bytes);  // checked; training reads them again
         }
         for (size_t i = 0; i < n; ++i) {
             const int32_t number = part.session_index[i], previous = i == 0 ? -1 : part.session_index[i - 1];

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,13 +28,32 @@ namespace skipper::data {
 
 constexpr uint32_t kDatasetCacheVersion = 1;
 
+// A section beyond the GBDT's rows (the LSTM's sequences, sequence_cache.h).
+// Saved from a spill file, so that it is never held in memory whole; loaded
+// as a span of the mapping.
+struct CacheSection {
+    std::string name;
+    std::string spill_path;         // save: the file holding its bytes
+    const uint8_t* data = nullptr;  // load: its bytes in the mapping
+    uint64_t bytes = 0;
+};
+
 struct DatasetCache {
     std::string task = "session";
     SessionRowIngest data;  // train and test; bins and labels map the file
     double test_fraction = 0.2;
     uint64_t split_seed = 42;
     double sample_sessions = 1.0;
+    std::vector<CacheSection> extra;  // checksummed like the others
+    std::string extra_meta = "null";  // JSON describing them, kept in "meta"
+    std::shared_ptr<const void> mapping;  // load: keeps the extra sections mapped
 };
+
+// Drops the pages of a span of a loaded cache from this process's resident
+// set (madvise MADV_DONTNEED on the read-only mapping): touching them again
+// reads them back from the page cache. Keeps a pass over a large cache from
+// holding all of it in RSS.
+void release_mapped_pages(const void* data, size_t bytes);
 
 void save_dataset_cache(const std::string& path, const DatasetCache& cache);
 

@@ -7,6 +7,8 @@
 #include <numeric>
 
 #include "engine/error.h"
+#include "engine/ops.h"
+#include "trainer/data/layout.h"
 
 namespace skipper::data {
 
@@ -383,12 +385,22 @@ SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps,
     out.step_mask = Tensor::zeros({num_sessions, max_steps}, DType::f32);
     out.history_mask = Tensor::zeros({num_sessions, max_steps}, DType::f32);
     out.predict_mask = Tensor::zeros({num_sessions, max_steps}, DType::f32);
+    out.track_hash = Tensor::from_vector<int32_t>(std::vector<int32_t>(static_cast<size_t>(num_sessions * max_steps), -1),
+                                                  {num_sessions, max_steps});
     out.lengths.resize(static_cast<size_t>(num_sessions));
+    out.session_hash.resize(static_cast<size_t>(num_sessions));
+    for (int64_t s = 0; s < num_sessions; ++s) out.session_hash[static_cast<size_t>(s)] = session_hash(log.session_ids[static_cast<size_t>(s)]);
     float* x = out.inputs.data<float>();
     float* y = out.labels.data<float>();
     float* step = out.step_mask.data<float>();
     float* history = out.history_mask.data<float>();
     float* predict = out.predict_mask.data<float>();
+    auto* track_hash = out.track_hash.data<int32_t>();
+    // From the log's own track ids (the join key): a track table shared by
+    // many logs (TrackStore) keeps no id strings.
+    std::vector<int32_t> hash_of_code(log.track_ids.size());
+    for (size_t c = 0; c < hash_of_code.size(); ++c) hash_of_code[c] = ops::key_hash(log.track_ids[c]);
+    const auto* track_code = log.track.data<int32_t>();
 
     const TrackStandardiser own = standardiser != nullptr ? TrackStandardiser() : TrackStandardiser(data.tracks);
     const TrackStandardiser& z = standardiser != nullptr ? *standardiser : own;
@@ -450,6 +462,7 @@ SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps,
             step[m] = 1.0f;
             history[m] = is_history ? 1.0f : 0.0f;
             predict[m] = is_history ? 0.0f : 1.0f;
+            track_hash[m] = hash_of_code[static_cast<size_t>(track_code[i])];
         }
     }
     return out;

@@ -80,7 +80,7 @@ TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser*
 // an is_history flag; steps to predict hold zeros there and a to_predict flag.
 // Every step also holds the track's distances to the mean features of the
 // history's skipped and kept tracks (as build_session_rows; NaN when the
-// history has none).
+// history has none). track_hash holds each step's hashed track id.
 // Labels are skip_2 on every real step; predict_mask selects the scored ones.
 inline constexpr int64_t kMaxSessionSteps = 20;  // the longest MSSD session
 SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps = kMaxSessionSteps,

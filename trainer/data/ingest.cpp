@@ -28,9 +28,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The split salt: the sessions held out depend on split_seed and the id alone.
 bool is_test_session(uint64_t hash, const IngestOptions& options) {
-    return unit_interval(hash, counter_hash(options.split_seed, 1)) < options.test_fraction;
+    return held_out_session(hash, options.test_fraction, options.split_seed);
 }
 
 gbdt::BinnedDataset allocate(const TabularDataset& schema, const std::vector<gbdt::FeatureBins>& bins, int64_t rows) {
@@ -48,6 +47,11 @@ gbdt::BinnedDataset allocate(const TabularDataset& schema, const std::vector<gbd
 }
 
 }  // namespace
+
+// The split salt: the sessions held out depend on split_seed and the id alone.
+bool held_out_session(uint64_t hash, double test_fraction, uint64_t split_seed) {
+    return unit_interval(hash, counter_hash(split_seed, 1)) < test_fraction;
+}
 
 SourceFile source_file(const std::string& path) {
     struct stat info {};
@@ -319,10 +323,16 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         keep_sample(log, options);
         std::vector<uint64_t> hashes(log.session_ids.size());
         for (size_t s = 0; s < hashes.size(); ++s) hashes[s] = session_hash(log.session_ids[s]);
-        const TabularDataset rows = build_session_rows(store.join(std::move(log), options.read, nullptr), &z);
+        const MssdData data = store.join(std::move(log), options.read, nullptr);
+        const TabularDataset rows = build_session_rows(data, &z);
         if (rows.category_names != schema.category_names)
             throw DataError(path, 0, "", "a categorical column holds a value outside its documented set (" +
                                              std::string(kLeakingColumn) + " or context_type); the GBDT's categories must be the same in every file");
+        if (options.on_window) {
+            std::vector<uint8_t> held_out(hashes.size());
+            for (size_t s = 0; s < hashes.size(); ++s) held_out[s] = is_test_session(hashes[s], options) ? 1 : 0;
+            options.on_window(data, z, hashes, held_out);
+        }
         const Tensor bins = gbdt::bin_rows(rows.features, feature_bins);
         const uint8_t* b = bins.data<uint8_t>();
         const float* y = rows.labels.data<float>();

@@ -30,6 +30,7 @@
 
 #include "engine/error.h"
 #include "trainer/data/dataset.h"
+#include "trainer/data/features.h"
 #include "trainer/data/mssd.h"
 #include "trainer/gbdt/binned_dataset.h"
 
@@ -60,7 +61,18 @@ struct IngestOptions {
     // the output, what bounds the ingest's memory.
     int64_t window_bytes = int64_t{16} << 20;
     IngestProgressCallback progress;
+    // A sink for a second form of the same sessions (the LSTM's sequences,
+    // sequence_cache.h): each window's joined data in pass 2, with the track
+    // standardiser, each session's hash and whether it is held out (1) or
+    // trains (0).
+    std::function<void(const MssdData& data, const TrackStandardiser& standardiser, const std::vector<uint64_t>& hashes,
+                       const std::vector<uint8_t>& held_out)>
+        on_window;
 };
+
+// Whether the session with this hash is in the held-out split: depends on
+// split_seed and the session id alone.
+bool held_out_session(uint64_t hash, double test_fraction, uint64_t split_seed);
 
 // A source file as the cache records it, to notice when it changes.
 struct SourceFile {

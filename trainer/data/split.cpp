@@ -102,8 +102,11 @@ SequenceDataset take_sessions(const SequenceDataset& data, const std::vector<int
     out.step_mask = take(data.step_mask, sessions);
     out.history_mask = take(data.history_mask, sessions);
     out.predict_mask = take(data.predict_mask, sessions);
+    if (data.track_hash.defined()) out.track_hash = take(data.track_hash, sessions);
     out.lengths.reserve(sessions.size());
     for (int64_t s : sessions) out.lengths.push_back(data.lengths[static_cast<size_t>(s)]);
+    if (!data.session_hash.empty())
+        for (int64_t s : sessions) out.session_hash.push_back(data.session_hash[static_cast<size_t>(s)]);
     return out;
 }
 

@@ -1,10 +1,12 @@
 #include "trainer/lstm/batch.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
 #include "engine/error.h"
+#include "engine/ops.h"
 
 namespace skipper::lstm {
 
@@ -14,31 +16,6 @@ void require_host_f32(const Tensor& t, const char* what) {
     if (t.defined() && (t.device() != Device::cpu || t.dtype() != DType::f32))
         throw Error(std::string("LSTM input: ") + what + " must be an f32 host tensor, got " + t.describe());
 }
-
-// Running sums per feature, finished into a standardiser.
-struct Moments {
-    std::vector<double> sum, sum_sq;
-    std::vector<int64_t> count;
-    explicit Moments(size_t n) : sum(n, 0.0), sum_sq(n, 0.0), count(n, 0) {}
-    void add(size_t f, float x) {
-        if (std::isnan(x)) return;
-        sum[f] += x;
-        sum_sq[f] += static_cast<double>(x) * x;
-        ++count[f];
-    }
-    Standardiser finish() const {
-        Standardiser s;
-        for (size_t f = 0; f < sum.size(); ++f) {
-            const double n = static_cast<double>(count[f]);
-            const double mean = n > 0 ? sum[f] / n : 0.0;
-            const double var = n > 0 ? std::fmax(sum_sq[f] / n - mean * mean, 0.0) : 0.0;
-            const double sd = std::sqrt(var);
-            s.mean.push_back(mean);
-            s.scale.push_back(sd > 1e-12 * std::fmax(1.0, std::fabs(mean)) ? sd : 1.0);
-        }
-        return s;
-    }
-};
 
 float standardise(float x, const Standardiser& s, size_t f) {
     if (std::isnan(x)) return 0.0f;
@@ -65,29 +42,48 @@ void check_sequence_dataset(const data::SequenceDataset& data) {
 
 }  // namespace
 
+void StandardiserFit::add_row(const float* x) {
+    for (size_t f = 0; f < sum_.size(); ++f) {
+        if (std::isnan(x[f])) continue;
+        sum_[f] += x[f];
+        sum_sq_[f] += static_cast<double>(x[f]) * x[f];
+        ++count_[f];
+    }
+}
+
+void StandardiserFit::add_steps(const float* x, const float* step_mask, int64_t cells) {
+    for (int64_t i = 0; i < cells; ++i)
+        if (step_mask[i] != 0.0f) add_row(x + static_cast<size_t>(i) * sum_.size());
+}
+
+Standardiser StandardiserFit::finish() const {
+    Standardiser s;
+    for (size_t f = 0; f < sum_.size(); ++f) {
+        const double n = static_cast<double>(count_[f]);
+        const double mean = n > 0 ? sum_[f] / n : 0.0;
+        const double var = n > 0 ? std::fmax(sum_sq_[f] / n - mean * mean, 0.0) : 0.0;
+        const double sd = std::sqrt(var);
+        s.mean.push_back(mean);
+        s.scale.push_back(sd > 1e-12 * std::fmax(1.0, std::fabs(mean)) ? sd : 1.0);
+    }
+    return s;
+}
+
 Standardiser fit_standardiser(const data::TabularDataset& data) {
     require_host_f32(data.features, "features");
     const auto features = static_cast<size_t>(data.num_features());
-    Moments moments(features);
+    StandardiserFit fit(features);
     const float* x = data.features.defined() ? data.features.data<float>() : nullptr;
-    for (int64_t r = 0; r < data.rows(); ++r)
-        for (size_t f = 0; f < features; ++f) moments.add(f, x[static_cast<size_t>(r) * features + f]);
-    return moments.finish();
+    for (int64_t r = 0; r < data.rows(); ++r) fit.add_row(x + static_cast<size_t>(r) * features);
+    return fit.finish();
 }
 
 Standardiser fit_standardiser(const data::SequenceDataset& data) {
     check_sequence_dataset(data);
-    const auto features = static_cast<size_t>(data.num_features());
-    Moments moments(features);
-    if (!data.inputs.defined()) return moments.finish();
-    const float* x = data.inputs.data<float>();
-    const float* mask = data.step_mask.data<float>();
-    const int64_t cells = data.sessions() * data.max_steps();
-    for (int64_t i = 0; i < cells; ++i) {
-        if (mask[i] == 0.0f) continue;
-        for (size_t f = 0; f < features; ++f) moments.add(f, x[static_cast<size_t>(i) * features + f]);
-    }
-    return moments.finish();
+    StandardiserFit fit(static_cast<size_t>(data.num_features()));
+    if (!data.inputs.defined()) return fit.finish();
+    fit.add_steps(data.inputs.data<float>(), data.step_mask.data<float>(), data.sessions() * data.max_steps());
+    return fit.finish();
 }
 
 TabularSource::TabularSource(const data::TabularDataset& data, Standardiser standardiser)
@@ -105,7 +101,8 @@ TabularSource::TabularSource(const data::TabularDataset& data, Standardiser stan
 }
 
 double TabularSource::fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask,
-                           float* targets, float* weights) const {
+                           float* targets, float* weights, int32_t* tracks) const {
+    if (tracks != nullptr) throw Error("LSTM input: rows have no tracks to embed (track_embedding_dim is for sessions)");
     const float* x = data_.features.data<float>();
     const float* y = data_.labels.defined() ? data_.labels.data<float>() : nullptr;
     for (size_t b = 0; b < indices.size(); ++b) {
@@ -121,13 +118,23 @@ double TabularSource::fill(const std::vector<int64_t>& indices, int64_t batch, f
     return static_cast<double>(indices.size());
 }
 
-SequenceSource::SequenceSource(const data::SequenceDataset& data, Standardiser standardiser, int64_t encoder_steps)
+SequenceSource::SequenceSource(const data::SequenceDataset& data, Standardiser standardiser, int64_t encoder_steps,
+                               int64_t track_rows)
     : data_(data),
       standardiser_(std::move(standardiser)),
       sessions_(data.sessions()),
       steps_(data.max_steps()),
-      features_(data.num_features()) {
+      features_(data.num_features()),
+      track_rows_(track_rows) {
     check_sequence_dataset(data);
+    if (track_rows_ > 0 && sessions_ > 0) {
+        const Shape per_step{sessions_, steps_};
+        if (!data.track_hash.defined() || data.track_hash.dtype() != DType::i32 ||
+            data.track_hash.device() != Device::cpu || data.track_hash.shape() != per_step)
+            throw Error("LSTM input: the track embedding needs track_hash i32" + shape_string(per_step) +
+                        " on the host (each step's hashed track id), got " +
+                        (data.track_hash.defined() ? data.track_hash.describe() : std::string("none")));
+    }
     if (standardiser_.mean.size() != static_cast<size_t>(features_))
         throw Error("LSTM input: the standardiser has " + std::to_string(standardiser_.mean.size()) +
                     " features, the data " + std::to_string(features_));
@@ -158,7 +165,10 @@ SequenceSource::SequenceSource(const data::SequenceDataset& data, Standardiser s
 }
 
 double SequenceSource::fill(const std::vector<int64_t>& indices, int64_t batch, float* inputs, float* mask,
-                            float* targets, float* weights) const {
+                            float* targets, float* weights, int32_t* tracks) const {
+    if ((tracks != nullptr) != (track_rows_ > 0))
+        throw Error("LSTM input: the batch and the source disagree on the track embedding");
+    const int32_t* track_hash = track_rows_ > 0 ? data_.track_hash.data<int32_t>() : nullptr;
     const float* x = data_.inputs.data<float>();
     const float* step_mask = data_.step_mask.data<float>();
     const float* y = data_.labels.defined() ? data_.labels.data<float>() : nullptr;
@@ -178,9 +188,40 @@ double SequenceSource::fill(const std::vector<int64_t>& indices, int64_t batch, 
             targets[cell] = y != nullptr ? y[item] : 0.0f;
             weights[cell] = predict != nullptr ? predict[item] : 0.0f;
             weight_sum += weights[cell];
+            if (tracks != nullptr) tracks[cell] = row_of(track_hash[item]);
         }
     }
+    if (data_.read_bytes) {
+        const int64_t per_step = features_ + 5;  // inputs, labels, the three masks and the track hash
+        data_.read_bytes(indices.size() * static_cast<size_t>(steps_ * per_step) * sizeof(float));
+    }
     return weight_sum;
+}
+
+int32_t SequenceSource::row_of(int32_t track_hash) const {
+    if (track_hash < 0) return -1;
+    const int32_t row = ops::hash_bucket(track_hash, track_rows_);
+    return !excluded_.empty() && excluded_[static_cast<size_t>(row)] ? -1 : row;
+}
+
+std::vector<int64_t> SequenceSource::rare_rows(const std::vector<int64_t>& items, int64_t min_count) const {
+    if (track_rows_ == 0) throw Error("LSTM input: rare_rows needs the track embedding's rows");
+    std::vector<int64_t> count(static_cast<size_t>(track_rows_), 0);
+    const int32_t* track_hash = data_.track_hash.data<int32_t>();
+    for (int64_t item : items)
+        for (int64_t t = 0; t < steps_; ++t) {
+            const int32_t hash = track_hash[item * steps_ + t];
+            if (hash >= 0) ++count[static_cast<size_t>(ops::hash_bucket(hash, track_rows_))];
+        }
+    std::vector<int64_t> rare;
+    for (int64_t row = 0; row < track_rows_; ++row)
+        if (count[static_cast<size_t>(row)] < min_count) rare.push_back(row);
+    return rare;
+}
+
+void SequenceSource::exclude_rows(const std::vector<int64_t>& rows) {
+    excluded_.assign(static_cast<size_t>(track_rows_), false);
+    for (int64_t row : rows) excluded_.at(static_cast<size_t>(row)) = true;
 }
 
 BatchStaging::BatchStaging(LstmNetwork& net, int64_t steps, int64_t batch)
@@ -194,7 +235,26 @@ BatchStaging::BatchStaging(LstmNetwork& net, int64_t steps, int64_t batch)
         host_.mask = Tensor::zeros(device.mask.shape(), DType::f32);
         host_.targets = Tensor::zeros(device.targets.shape(), DType::f32);
         host_.weights = Tensor::zeros(device.weights.shape(), DType::f32);
+        if (device.tracks.defined()) host_.tracks = Tensor::zeros(device.tracks.shape(), DType::i32);
     }
+}
+
+LstmBatch& BatchStaging::device_batch() {
+    // The network may have been used for another shape since (validation).
+    LstmBatch& device = net_.batch(steps_, batch_);
+    if (net_.device() == Device::cpu) host_ = device;
+    return device;
+}
+
+void BatchStaging::upload(const LstmBatch& device) {
+    if (net_.device() == Device::cpu) return;
+    std::vector<Tensor> sources{host_.inputs, host_.mask, host_.targets, host_.weights};
+    std::vector<Tensor> targets{device.inputs, device.mask, device.targets, device.weights};
+    if (host_.tracks.defined()) {
+        sources.push_back(host_.tracks);
+        targets.push_back(device.tracks);
+    }
+    uploader_.upload(sources, targets);
 }
 
 double BatchStaging::fill(const BatchSource& source, const std::vector<int64_t>& indices) {
@@ -204,18 +264,49 @@ double BatchStaging::fill(const BatchSource& source, const std::vector<int64_t>&
     if (source.steps() != steps_)
         throw Error("BatchStaging: the data has " + std::to_string(source.steps()) + " steps, the batch " +
                     std::to_string(steps_));
-    // The network may have been used for another shape since (validation).
-    LstmBatch& device = net_.batch(steps_, batch_);
-    if (net_.device() == Device::cpu) host_ = device;
+    LstmBatch& device = device_batch();
     for (Tensor* t : {&host_.inputs, &host_.mask, &host_.targets, &host_.weights}) std::memset(t->raw(), 0, t->nbytes());
-    const double weight_sum = source.fill(indices, batch_, host_.inputs.data<float>(), host_.mask.data<float>(),
-                                          host_.targets.data<float>(), host_.weights.data<float>());
-    if (net_.device() != Device::cpu) {
-        const Tensor sources[] = {host_.inputs, host_.mask, host_.targets, host_.weights};
-        Tensor targets[] = {device.inputs, device.mask, device.targets, device.weights};
-        uploader_.upload(sources, targets);
-    }
+    const bool tracks = host_.tracks.defined();
+    if (tracks) std::memset(host_.tracks.raw(), 0xFF, host_.tracks.nbytes());  // every i32 -1: no row
+    const double weight_sum =
+        source.fill(indices, batch_, host_.inputs.data<float>(), host_.mask.data<float>(), host_.targets.data<float>(),
+                    host_.weights.data<float>(), tracks ? host_.tracks.data<int32_t>() : nullptr);
+    upload(device);
     return weight_sum;
+}
+
+HostBatch BatchStaging::make_host_batch() const {
+    HostBatch out;
+    out.inputs.assign(static_cast<size_t>(host_.inputs.numel()), 0.0f);
+    out.mask.assign(static_cast<size_t>(host_.mask.numel()), 0.0f);
+    out.targets.assign(static_cast<size_t>(host_.targets.numel()), 0.0f);
+    out.weights.assign(static_cast<size_t>(host_.weights.numel()), 0.0f);
+    if (host_.tracks.defined()) out.tracks.assign(static_cast<size_t>(host_.tracks.numel()), -1);
+    return out;
+}
+
+double BatchStaging::load(const HostBatch& batch) {
+    LstmBatch& device = device_batch();
+    const std::pair<Tensor*, const std::vector<float>*> parts[] = {
+        {&host_.inputs, &batch.inputs}, {&host_.mask, &batch.mask}, {&host_.targets, &batch.targets}, {&host_.weights, &batch.weights}};
+    for (const auto& [to, from] : parts) {
+        if (static_cast<size_t>(to->numel()) != from->size())
+            throw Error("BatchStaging: a host batch of " + std::to_string(from->size()) + " values for " + to->describe());
+        std::memcpy(to->raw(), from->data(), from->size() * sizeof(float));
+    }
+    if (host_.tracks.defined() != !batch.tracks.empty() ||
+        (host_.tracks.defined() && static_cast<size_t>(host_.tracks.numel()) != batch.tracks.size()))
+        throw Error("BatchStaging: a host batch whose track rows do not fit the network's");
+    if (host_.tracks.defined()) std::memcpy(host_.tracks.raw(), batch.tracks.data(), batch.tracks.size() * sizeof(int32_t));
+    upload(device);
+    return batch.weight_sum;
+}
+
+void HostBatch::fill(const BatchSource& source, const std::vector<int64_t>& indices, int64_t batch) {
+    for (auto* v : {&inputs, &mask, &targets, &weights}) std::fill(v->begin(), v->end(), 0.0f);
+    std::fill(tracks.begin(), tracks.end(), -1);  // no row
+    weight_sum = source.fill(indices, batch, inputs.data(), mask.data(), targets.data(), weights.data(),
+                             tracks.empty() ? nullptr : tracks.data());
 }
 
 }  // namespace skipper::lstm

@@ -17,6 +17,8 @@
 #include "trainer/data/split.h"
 #include "trainer/data_parallel.h"
 #include "trainer/lstm/batch.h"
+#include "trainer/lstm/batch_stream.h"
+#include "trainer/data/layout.h"
 #include "trainer/model_metadata.h"
 #include "trainer/metrics/metrics.h"
 #include "trainer/metrics/session_metrics.h"
@@ -37,6 +39,13 @@ lstm::LstmArchitecture architecture_for(const LstmParams& params, int64_t input_
     arch.encoder_decoder = params.arch == "session_seq2seq";
     // The encoder hands its state forward: one direction.
     if (arch.encoder_decoder) arch.bidirectional = false;
+    if (params.track_embedding_dim > 0) {
+        if (!arch.output_every_step)
+            throw ParamError("track_embedding_dim", "the track embedding is for sessions (arch=session_seq2seq or "
+                                                    "session), got arch=" + params.arch);
+        arch.embedding_dim = params.track_embedding_dim;
+        arch.embedding_rows = params.track_embedding_buckets;
+    }
     return arch;
 }
 
@@ -58,6 +67,14 @@ void require_session_arch(const LstmParams& params) {
 // The step at which the encoder-decoder's decoder starts: half the steps.
 int64_t encoder_steps_for(const LstmModel& model, const data::SequenceDataset& data) {
     return model.architecture().encoder_decoder ? data.max_steps() / 2 : 0;
+}
+
+// A model's view of a session dataset: aligned for its arch, and with its
+// embedding table's rows when it embeds track ids.
+lstm::SequenceSource session_source(const LstmModel& model, const data::SequenceDataset& data,
+                                    lstm::Standardiser standardiser) {
+    return lstm::SequenceSource(data, std::move(standardiser), encoder_steps_for(model, data),
+                                model.architecture().embedding_dim > 0 ? model.architecture().embedding_rows : 0);
 }
 
 double sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
@@ -173,9 +190,10 @@ public:
         return model;
     }
 
-    // Trains on the items `train_items` of `train`; `valid.source` may be null.
+    // Trains on the items `train_items` of `train`; `valid.source` may be
+    // null. The embedding's `zero_rows` start at 0 (train must not use them).
     void run(const lstm::BatchSource& train, std::vector<int64_t> train_items, const Validation& valid,
-             TrainingLog* log, const ProgressCallback& progress);
+             TrainingLog* log, const ProgressCallback& progress, const std::vector<int64_t>& zero_rows = {});
 
 private:
     const LstmParams& params_;
@@ -183,7 +201,7 @@ private:
 };
 
 void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train_items, const Validation& valid,
-                      TrainingLog* log, const ProgressCallback& progress) {
+                      TrainingLog* log, const ProgressCallback& progress, const std::vector<int64_t>& zero_rows) {
     if (train_items.empty()) throw Error("train_lstm: the training set is empty");
     const bool early_stopping = params_.early_stopping_round > 0 && valid.source != nullptr;
     const auto start = std::chrono::steady_clock::now();
@@ -192,6 +210,14 @@ void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train
     net.set_tf32(params_.tf32);
     net.set_cuda_graph(true);  // used on CUDA for the steps without dropout (network.h)
     net.initialize(static_cast<uint64_t>(params_.seed));
+    if (!zero_rows.empty()) {
+        // No step reaches them, so their gradient and Adam moments stay 0 and
+        // they stay 0: the same as no embedding, in training and prediction.
+        Tensor table = net.parameter("embedding.weight");
+        const int64_t dim = table.size(1);
+        for (int64_t row : zero_rows) std::fill_n(table.data<float>() + row * dim, dim, 0.0f);
+        net.set_parameter("embedding.weight", table);
+    }
 
     ops::AdamOptions adam;
     adam.beta1 = params_.beta1;
@@ -211,27 +237,33 @@ void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train
     const int64_t total_steps = steps_per_epoch * params_.epochs;
     // Data-parallel: every rank shuffles alike and takes its share of each global batch.
     lstm::BatchStaging staging(net, train.steps(), largest_rank_share(batch));
-    std::mt19937_64 rng(static_cast<uint64_t>(params_.seed));
-    std::vector<int64_t> indices;
     int64_t step = 0;
     double best_loss = INFINITY;
     int64_t best_epoch = 0;
     std::string stopped = "completed";
 
     for (int64_t epoch = 1; epoch <= params_.epochs; ++epoch) {
-        std::shuffle(train_items.begin(), train_items.end(), rng);
-        double loss_sum = 0.0, weight_sum = 0.0;
+        const std::vector<int64_t> order = lstm::epoch_order(train_items, static_cast<uint64_t>(params_.seed), epoch);
+        std::vector<std::vector<int64_t>> batches;
+        std::vector<int64_t> first_of_share;  // per step: the rank's first row in its global batch
         for (int64_t begin = 0; begin < items; begin += batch) {
-            const int64_t end = std::min(items, begin + batch);
-            const RankShare share = rank_share(end - begin);
-            indices.assign(train_items.begin() + begin + share.begin, train_items.begin() + begin + share.end);
-            const double local_weight = staging.fill(train, indices);
+            const RankShare share = rank_share(std::min(items, begin + batch) - begin);
+            batches.emplace_back(order.begin() + begin + share.begin, order.begin() + begin + share.end);
+            first_of_share.push_back(share.begin);
+        }
+        // The next batch is assembled on the prefetch thread while this one trains.
+        lstm::BatchPrefetcher prefetcher(train, std::move(batches), largest_rank_share(batch), staging.make_host_batch());
+        double loss_sum = 0.0, weight_sum = 0.0;
+        for (const int64_t share_begin : first_of_share) {
+            const lstm::HostBatch* next = prefetcher.next();
+            if (next == nullptr) throw Error("train_lstm: the prefetcher ran out of batches");
+            const double local_weight = staging.load(*next);
             ++step;
             // A fresh dropout mask per step, reproducible from the seed, drawn
             // on each element's place in the global batch (its row there, not
             // this rank's), so the ranks together drop what one process drops.
             net.set_dropout(params_.dropout, counter_hash(static_cast<uint64_t>(params_.seed), static_cast<uint64_t>(step)),
-                            share.begin, batch);
+                            params_.track_embedding_dropout, share_begin, batch);
             const double local_loss = net.forward_backward();
             const GlobalLoss global = sum_gradients(net.context(), gradients, local_loss, local_weight);
             // Clipped after the sum: the norm is the global batch's.
@@ -289,12 +321,22 @@ namespace {
 // Early stopping without a validation set given: hold out
 // validation_fraction of the training items (never the test split). Returns
 // the items left to train on; `held_out` receives the others.
+// Items with a session hash are held out by it (as the test split is, with
+// another salt), so that the choice follows the session and not where it is
+// stored; others (rows) by a seeded random split.
 std::vector<int64_t> carve_validation(int64_t items, const LstmParams& params, bool given_valid,
-                                      std::vector<int64_t>& held_out) {
-    if (given_valid || params.early_stopping_round == 0 || params.validation_fraction == 0.0 || items < 2) {
-        std::vector<int64_t> all(static_cast<size_t>(items));
-        std::iota(all.begin(), all.end(), 0);
-        return all;
+                                      std::vector<int64_t>& held_out, const std::vector<uint64_t>& hashes = {}) {
+    std::vector<int64_t> all(static_cast<size_t>(items));
+    std::iota(all.begin(), all.end(), 0);
+    if (given_valid || params.early_stopping_round == 0 || params.validation_fraction == 0.0 || items < 2) return all;
+    if (static_cast<int64_t>(hashes.size()) == items) {
+        std::vector<int64_t> kept;
+        const uint64_t salt = counter_hash(static_cast<uint64_t>(params.seed), 2);
+        for (int64_t i = 0; i < items; ++i)
+            (data::unit_interval(hashes[static_cast<size_t>(i)], salt) < params.validation_fraction ? held_out : kept)
+                .push_back(i);
+        if (!held_out.empty() && !kept.empty()) return kept;
+        held_out.clear();  // too few sessions to draw by hash: as rows
     }
     auto split = data::random_split(items, params.validation_fraction, static_cast<uint64_t>(params.seed));
     held_out = std::move(split.test);
@@ -338,31 +380,62 @@ LstmModel train_lstm(const data::TabularDataset& train, const data::TabularDatas
 
 LstmModel train_lstm(const data::SequenceDataset& train, const data::SequenceDataset* valid,
                      const LstmParams& params, TrainingLog* log, const ProgressCallback& progress) {
+    return train_lstm(train, lstm::fit_standardiser(train), valid, params, log, progress);
+}
+
+namespace {
+
+// The held-out sessions' targets and masks, without their inputs (those are
+// read in place through the training source): [sessions, steps, 0] inputs.
+data::SequenceDataset session_targets(const data::SequenceDataset& data, const std::vector<int64_t>& sessions) {
+    data::SequenceDataset targets = data;
+    targets.feature_names.clear();
+    targets.inputs = Tensor::zeros({data.sessions(), data.max_steps(), 0}, DType::f32);
+    targets.read_bytes = nullptr;
+    return data::take_sessions(targets, sessions);
+}
+
+}  // namespace
+
+LstmModel train_lstm(const data::SequenceDataset& train, const lstm::Standardiser& standardiser,
+                     const data::SequenceDataset* valid, const LstmParams& params, TrainingLog* log,
+                     const ProgressCallback& progress) {
     require_session_arch(params);
     check_early_stopping(params, valid != nullptr);
-    const auto standardiser = lstm::fit_standardiser(train);
+    if (standardiser.mean.size() != train.feature_names.size() || standardiser.scale.size() != train.feature_names.size())
+        throw Error("train_lstm: a standardiser of " + std::to_string(standardiser.mean.size()) + " features for " +
+                    std::to_string(train.feature_names.size()));
     const size_t features = train.feature_names.size();
     LstmModel model = LstmTrainer::describe_inputs(params, train.feature_names, std::vector<bool>(features, false),
                                                    std::vector<std::vector<std::string>>(features),
                                                    train.num_features(), standardiser);
     if (valid != nullptr) check_feature_names(train.feature_names, valid->feature_names);
     std::vector<int64_t> held_out;
-    auto train_items = carve_validation(train.sessions(), params, valid != nullptr, held_out);
+    auto train_items = carve_validation(train.sessions(), params, valid != nullptr, held_out, train.session_hash);
+    lstm::SequenceSource train_source = session_source(model, train, standardiser);
+    std::vector<int64_t> rare_rows;
+    if (model.architecture().embedding_dim > 0 && params.track_embedding_min_count > 1) {
+        rare_rows = train_source.rare_rows(train_items, params.track_embedding_min_count);
+        train_source.exclude_rows(rare_rows);
+    }
+    // The held-out sessions are read in place, through a source that
+    // excludes no rows (the exclusion is for training).
+    std::unique_ptr<lstm::SequenceSource> valid_base;
+    std::unique_ptr<lstm::BatchSource> valid_source;
     data::SequenceDataset carved;
     if (!held_out.empty()) {
-        carved = data::take_sessions(train, held_out);
+        carved = session_targets(train, held_out);
         valid = &carved;
+        valid_base = std::make_unique<lstm::SequenceSource>(session_source(model, train, standardiser));
+        valid_source = std::make_unique<lstm::SubsetSource>(*valid_base, std::move(held_out));
+    } else if (valid != nullptr) {
+        valid_source = std::make_unique<lstm::SequenceSource>(session_source(model, *valid, standardiser));
     }
-    const int64_t encoder_steps = encoder_steps_for(model, train);
-    const lstm::SequenceSource train_source(train, standardiser, encoder_steps);
-    std::unique_ptr<lstm::SequenceSource> valid_source;
     Validation validation;
-    if (valid != nullptr) {
-        valid_source = std::make_unique<lstm::SequenceSource>(*valid, standardiser, encoder_steps);
+    if (valid != nullptr)
         validation = {valid_source.get(),
                       [valid](const std::vector<double>& p) { return score_valid_sessions(*valid, p); }};
-    }
-    LstmTrainer(params, model).run(train_source, std::move(train_items), validation, log, progress);
+    LstmTrainer(params, model).run(train_source, std::move(train_items), validation, log, progress, rare_rows);
     return model;
 }
 
@@ -404,8 +477,7 @@ std::vector<double> LstmModel::predict_proba(const data::SequenceDataset& data, 
     if (!is_session_arch(params_.arch)) throw Error("this LSTM model has arch=" + params_.arch + ": it predicts rows");
     check_feature_names(feature_names_, data.feature_names);
     if (data.sessions() == 0) return {};
-    const lstm::SequenceSource source(data, lstm::Standardiser{feature_mean_, feature_scale_},
-                                      encoder_steps_for(*this, data));
+    const lstm::SequenceSource source = session_source(*this, data, lstm::Standardiser{feature_mean_, feature_scale_});
     auto proba = predict_with(net, source, params_.batch_size);
     // 0 on padded steps, as documented.
     const auto mask = data.step_mask.to_vector<float>();

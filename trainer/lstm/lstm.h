@@ -20,6 +20,7 @@
 
 #include "engine/tensor.h"
 #include "trainer/data/dataset.h"
+#include "trainer/lstm/batch.h"
 #include "trainer/lstm/lstm_params.h"
 #include "trainer/lstm/network.h"
 #include "trainer/training_log.h"
@@ -90,7 +91,15 @@ LstmModel train_lstm(const data::TabularDataset& train, const data::TabularDatas
 // with the same validation and early stopping over sessions; the validation
 // metrics are logloss on the positions to predict, valid_aa and
 // valid_first_accuracy.
+// Sessions with session_hash are held out for validation by it.
 LstmModel train_lstm(const data::SequenceDataset& train, const data::SequenceDataset* valid,
                      const LstmParams& params, TrainingLog* log = nullptr, const ProgressCallback& progress = {});
+// The same with the standardisation fitted beforehand: the overload above
+// passes lstm::fit_standardiser(train); a dataset cache passes the one it
+// computed while it was written (trainer/data/sequence_cache.h), which is the
+// same bit for bit.
+LstmModel train_lstm(const data::SequenceDataset& train, const lstm::Standardiser& standardiser,
+                     const data::SequenceDataset* valid, const LstmParams& params, TrainingLog* log = nullptr,
+                     const ProgressCallback& progress = {});
 
 }  // namespace skipper

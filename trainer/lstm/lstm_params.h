@@ -40,6 +40,18 @@ struct LstmParams {
     // Dropout on the inputs of every layer above the first and of the head,
     // during training only (inverted dropout: kept values scaled by 1/(1-p)).
     double dropout = 0.0;
+    // Hashed track-id embedding (session archs): each step's track id is
+    // hashed (ops::key_hash) to one of track_embedding_buckets rows of a
+    // learned table of track_embedding_dim columns, concatenated to the step's
+    // inputs for the encoder and the decoder. 0: off. Most tracks are seen a
+    // few times, so the embedded rows get their own dropout during training.
+    int64_t track_embedding_dim = 0;
+    int64_t track_embedding_buckets = 1 << 16;
+    double track_embedding_dropout = 0.0;
+    // Rows hit fewer than this many times by the training steps are not
+    // learned: they stay 0 (as no embedding), so that tracks seen once or
+    // twice cannot memorise their labels. 0 or 1: every row learns.
+    int64_t track_embedding_min_count = 0;
     // Clip the global gradient norm to this before each Adam step (0: off),
     // as torch.nn.utils.clip_grad_norm_.
     double max_grad_norm = 1.0;

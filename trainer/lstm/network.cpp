@@ -60,6 +60,8 @@ struct LstmNetwork::Workspace {
     Tensor input_grad;              // [T, B, F]
     Tensor input_grad_flat;         // [T*B, F]
     bool has_input_grad = false;
+    Tensor tracks_flat;             // i32 [T*B] (embedding_dim > 0)
+    Tensor embedded, d_embedded;    // [T*B, D]: the embedded rows (after dropout) and their gradient
 };
 
 namespace {
@@ -135,6 +137,9 @@ LstmNetwork::LstmNetwork(const LstmArchitecture& architecture, DType dtype, Devi
         throw Error("LstmNetwork: input_size, hidden_size and num_layers must be at least 1");
     if (architecture.encoder_decoder && (architecture.bidirectional || !architecture.output_every_step))
         throw Error("LstmNetwork: an encoder-decoder is one-directional with an output at every step");
+    if (architecture.embedding_dim < 0 || (architecture.embedding_dim > 0 && architecture.embedding_rows < 1))
+        throw Error("LstmNetwork: an embedding needs embedding_dim >= 0 and at least one row, got dim " +
+                    std::to_string(architecture.embedding_dim) + ", rows " + std::to_string(architecture.embedding_rows));
     for (int64_t d = 0; d < architecture.directions(); ++d) {
         contexts_.push_back(std::make_unique<Context>(device, num_threads));
         direction_contexts_.push_back(contexts_.back().get());
@@ -148,10 +153,10 @@ void LstmNetwork::allocate_parameters() {
     const int64_t h = architecture_.hidden_size, dirs = architecture_.directions();
     int64_t total = 0;
     for (int64_t l = 0; l < architecture_.num_layers; ++l) {
-        const int64_t in = l == 0 ? architecture_.input_size : dirs * h;
+        const int64_t in = l == 0 ? architecture_.input_size + architecture_.embedding_dim : dirs * h;
         total += architecture_.parts() * dirs * (4 * h * in + 4 * h * h + 4 * h);
     }
-    total += dirs * h + 1;
+    total += dirs * h + 1 + architecture_.embedding_rows * architecture_.embedding_dim;
     flat_parameters_ = Tensor::zeros({total}, dtype_, device_);
     flat_gradients_ = Tensor::zeros({total}, dtype_, device_);
 
@@ -169,13 +174,13 @@ void LstmNetwork::allocate_parameters() {
         for (auto& dir : layer.directions) {
             dir.parts.resize(static_cast<size_t>(architecture_.parts()));
             for (auto& part : dir.parts) {
-                const int64_t blocks = l == 0 ? 1 : dirs;
-                const int64_t block_width = l == 0 ? architecture_.input_size : h;
-                part.w_ih.resize(static_cast<size_t>(blocks));
-                part.w_ih_grad.resize(static_cast<size_t>(blocks));
-                for (int64_t p = 0; p < blocks; ++p)
-                    take({4 * h, block_width}, part.w_ih[static_cast<size_t>(p)],
-                         part.w_ih_grad[static_cast<size_t>(p)]);
+                // The first layer's input blocks: the step's features, then its embedded track.
+                std::vector<int64_t> widths(static_cast<size_t>(dirs), h);
+                if (l == 0) widths = {architecture_.input_size};
+                if (l == 0 && architecture_.embedding_dim > 0) widths.push_back(architecture_.embedding_dim);
+                part.w_ih.resize(widths.size());
+                part.w_ih_grad.resize(widths.size());
+                for (size_t p = 0; p < widths.size(); ++p) take({4 * h, widths[p]}, part.w_ih[p], part.w_ih_grad[p]);
                 take({4 * h, h}, part.w_hh, part.w_hh_grad);
                 take({4 * h}, part.bias, part.bias_grad);
             }
@@ -186,6 +191,8 @@ void LstmNetwork::allocate_parameters() {
     for (int64_t d = 0; d < dirs; ++d)
         take({1, h}, fc_weight_[static_cast<size_t>(d)], fc_weight_grad_[static_cast<size_t>(d)]);
     take({1}, fc_bias_, fc_bias_grad_);
+    if (architecture_.embedding_dim > 0)
+        take({architecture_.embedding_rows, architecture_.embedding_dim}, embedding_, embedding_grad_);
 }
 
 std::vector<ParameterSpec> parameter_specs(const LstmArchitecture& architecture) {
@@ -195,13 +202,15 @@ std::vector<ParameterSpec> parameter_specs(const LstmArchitecture& architecture)
         for (int64_t l = 0; l < architecture.num_layers; ++l)
             for (int64_t d = 0; d < dirs; ++d) {
                 const std::string suffix = "_l" + std::to_string(l) + direction_suffix(d);
-                const int64_t in = l == 0 ? architecture.input_size : dirs * h;
+                const int64_t in = l == 0 ? architecture.input_size + architecture.embedding_dim : dirs * h;
                 specs.push_back({part_prefix(k) + "weight_ih" + suffix, {4 * h, in}});
                 specs.push_back({part_prefix(k) + "weight_hh" + suffix, {4 * h, h}});
                 specs.push_back({part_prefix(k) + "bias" + suffix, {4 * h}});
             }
     specs.push_back({"fc.weight", {1, dirs * h}});
     specs.push_back({"fc.bias", {1}});
+    if (architecture.embedding_dim > 0)
+        specs.push_back({"embedding.weight", {architecture.embedding_rows, architecture.embedding_dim}});
     return specs;
 }
 
@@ -214,6 +223,7 @@ std::vector<std::string> LstmNetwork::parameter_names() const {
 std::vector<Tensor> LstmNetwork::parameter_blocks(const std::string& name, bool gradient) const {
     if (name == "fc.weight") return gradient ? fc_weight_grad_ : fc_weight_;
     if (name == "fc.bias") return {gradient ? fc_bias_grad_ : fc_bias_};
+    if (name == "embedding.weight" && architecture_.embedding_dim > 0) return {gradient ? embedding_grad_ : embedding_};
     for (int64_t k = 0; k < architecture_.parts(); ++k)
         for (int64_t l = 0; l < architecture_.num_layers; ++l)
             for (int64_t d = 0; d < architecture_.directions(); ++d) {
@@ -311,6 +321,15 @@ void LstmNetwork::initialize(uint64_t seed) {
     const int64_t fc_in = architecture_.directions() * h;
     set_parameter("fc.weight", host_tensor(glorot_uniform(fc_in, 1, fc_in, rng), {1, fc_in}, dtype_));
     set_parameter("fc.bias", host_tensor({0.0}, {1}, dtype_));
+    if (architecture_.embedding_dim > 0) {
+        // Keras's Embedding default, U(-0.05, 0.05): small against the
+        // standardised features, so that rare tracks start near neutral.
+        const Shape shape{architecture_.embedding_rows, architecture_.embedding_dim};
+        std::uniform_real_distribution<double> dist(-0.05, 0.05);
+        std::vector<double> table(static_cast<size_t>(shape_numel(shape)));
+        for (auto& x : table) x = dist(rng);
+        set_parameter("embedding.weight", host_tensor(table, shape, dtype_));
+    }
 }
 
 LstmBatch& LstmNetwork::batch(int64_t steps, int64_t batch_size) {
@@ -333,6 +352,15 @@ LstmBatch& LstmNetwork::batch(int64_t steps, int64_t batch_size) {
     ws->inputs.targets = Tensor::zeros(out_shape, dtype_, device_);
     ws->inputs.weights = Tensor::zeros(out_shape, dtype_, device_);
     ws->inputs_flat = ws->inputs.inputs.reshape({t_count * b, f});
+    if (architecture_.embedding_dim > 0) {
+        const int64_t dim = architecture_.embedding_dim;
+        ws->inputs.tracks =
+            Tensor::from_vector<int32_t>(std::vector<int32_t>(static_cast<size_t>(t_count * b), -1), {t_count, b})
+                .to(device_);
+        ws->tracks_flat = ws->inputs.tracks.reshape({t_count * b});
+        ws->embedded = Tensor::zeros({t_count * b, dim}, dtype_, device_);
+        ws->d_embedded = Tensor::zeros({t_count * b, dim}, dtype_, device_);
+    }
     for (int64_t t = 0; t < t_count; ++t) ws->mask_t.push_back(ws->inputs.mask.slice_rows(t, t + 1).reshape({b}));
 
     ws->layers.resize(static_cast<size_t>(architecture_.num_layers));
@@ -391,10 +419,9 @@ void LstmNetwork::run_direction_forward(int64_t layer, int64_t direction) {
     for (size_t k = 0; k < dir.parts.size(); ++k) {
         const auto& w = dir.parts[k];
         Tensor gates = part_rows(buf.gates_flat, k);
-        for (size_t p = 0; p < w.w_ih.size(); ++p) {
-            const Tensor& x = layer == 0 ? ws.inputs_flat : layer_output(layer - 1, static_cast<int64_t>(p));
-            ops::matmul(ctx, part_rows(x, k), false, w.w_ih[p], true, gates, 1.0, p == 0 ? 0.0 : 1.0);
-        }
+        for (size_t p = 0; p < w.w_ih.size(); ++p)
+            ops::matmul(ctx, part_rows(layer_input(layer, p), k), false, w.w_ih[p], true, gates, 1.0,
+                        p == 0 ? 0.0 : 1.0);
     }
     if (recurrent_algorithm_ == ops::RecurrentAlgorithm::standard) {
         const int64_t steps = ws.steps;
@@ -431,11 +458,15 @@ Tensor LstmNetwork::part_rows(const Tensor& flat, size_t part) const {
     return part == 0 ? flat.slice_rows(0, split) : flat.slice_rows(split, workspace_->steps * b);
 }
 
-void LstmNetwork::set_dropout(double p, uint64_t seed, int64_t batch_offset, int64_t global_batch) {
+void LstmNetwork::set_dropout(double p, uint64_t seed, double embedding_p, int64_t batch_offset,
+                              int64_t global_batch) {
     if (!(p >= 0.0 && p < 1.0)) throw Error("LstmNetwork::set_dropout: p must be in [0, 1), got " + std::to_string(p));
+    if (!(embedding_p >= 0.0 && embedding_p < 1.0))
+        throw Error("LstmNetwork::set_dropout: embedding_p must be in [0, 1), got " + std::to_string(embedding_p));
     if (batch_offset < 0 || global_batch < 0)
         throw Error("LstmNetwork::set_dropout: negative batch offset or global batch");
     dropout_ = p;
+    embedding_dropout_ = embedding_p;
     dropout_seed_ = seed;
     dropout_batch_offset_ = batch_offset;
     dropout_global_batch_ = global_batch;
@@ -453,6 +484,23 @@ ops::DropoutSlice LstmNetwork::dropout_slice(const Tensor& flat) const {
     return {batch * width, dropout_global_batch_ * width, dropout_batch_offset_ * width};
 }
 
+const Tensor& LstmNetwork::layer_input(int64_t layer, size_t block) const {
+    if (layer > 0) return layer_output(layer - 1, static_cast<int64_t>(block));
+    return block == 0 ? workspace_->inputs_flat : workspace_->embedded;
+}
+
+void LstmNetwork::input_block_gradient(Context& ctx, int64_t layer, size_t block, Tensor& out) {
+    const auto& weights = layers_[static_cast<size_t>(layer)];
+    const auto& bufs = workspace_->layers[static_cast<size_t>(layer)];
+    for (size_t k = 0; k < static_cast<size_t>(architecture_.parts()); ++k) {
+        Tensor out_rows = part_rows(out, k);
+        for (int64_t d = 0; d < architecture_.directions(); ++d)
+            ops::matmul(ctx, part_rows(bufs[static_cast<size_t>(d)].dgates_flat, k), false,
+                        weights.directions[static_cast<size_t>(d)].parts[k].w_ih[block], false, out_rows, 1.0,
+                        d == 0 ? 0.0 : 1.0);
+    }
+}
+
 bool LstmNetwork::drops_output(int64_t layer) const {
     return dropout_ > 0.0 && (layer < architecture_.num_layers - 1 || architecture_.output_every_step);
 }
@@ -464,6 +512,11 @@ const Tensor& LstmNetwork::layer_output(int64_t layer, int64_t direction) const 
 
 uint64_t LstmNetwork::dropout_seed(int64_t layer, int64_t direction) const {
     return counter_hash(dropout_seed_, static_cast<uint64_t>(layer * architecture_.directions() + direction));
+}
+
+uint64_t LstmNetwork::embedding_dropout_seed() const {
+    // The counter after every layer direction's.
+    return counter_hash(dropout_seed_, static_cast<uint64_t>(architecture_.num_layers * architecture_.directions()));
 }
 
 void LstmNetwork::set_cuda_graph(bool enabled) {
@@ -491,6 +544,13 @@ const Tensor& LstmNetwork::forward() {
     // stream; the reverse direction must not read the weights before it ends.
     join_directions();
     const int64_t dirs = architecture_.directions();
+    if (architecture_.embedding_dim > 0) {
+        ops::embedding_forward(context(), embedding_, ws.tracks_flat, ws.embedded);
+        if (embedding_dropout_ > 0.0)
+            ops::dropout_forward(context(), ws.embedded, embedding_dropout_, embedding_dropout_seed(), ws.embedded,
+                                 dropout_slice(ws.embedded));
+        join_directions();  // the reverse direction reads the embedded rows
+    }
     for (int64_t l = 0; l < architecture_.num_layers; ++l) {
         run_concurrently(direction_contexts_, [&](size_t d) { run_direction_forward(l, static_cast<int64_t>(d)); });
         join_directions();
@@ -541,17 +601,17 @@ void LstmNetwork::run_direction_backward(int64_t layer, int64_t direction) {
         auto& w = dir.parts[k];
         const Tensor dgates = part_rows(buf.dgates_flat, k);
         ops::matmul(ctx, dgates, true, part_rows(buf.prev_flat, k), false, w.w_hh_grad);
-        for (size_t p = 0; p < w.w_ih.size(); ++p) {
-            const Tensor& x = layer == 0 ? ws.inputs_flat : layer_output(layer - 1, static_cast<int64_t>(p));
-            ops::matmul(ctx, dgates, true, part_rows(x, k), false, w.w_ih_grad[p]);
-        }
+        for (size_t p = 0; p < w.w_ih.size(); ++p)
+            ops::matmul(ctx, dgates, true, part_rows(layer_input(layer, p), k), false, w.w_ih_grad[p]);
         ops::sum_rows(ctx, dgates, w.bias_grad);
     }
 }
 
 double LstmNetwork::forward_backward(bool with_input_gradient) {
     if (!workspace_) throw Error("LstmNetwork::forward_backward: call batch(steps, batch_size) and fill it first");
-    if (use_graph_ && device_ == Device::cuda && !with_input_gradient && dropout_ == 0.0) {
+    // The embedding's backward pass allocates its sort workspace per call: op by op.
+    if (use_graph_ && device_ == Device::cuda && !with_input_gradient && dropout_ == 0.0 &&
+        architecture_.embedding_dim == 0) {
         if (!graph_)
             graph_ = std::make_unique<StepGraph>(direction_contexts_, [this] { queue_forward_backward(false); });
         graph_->launch();
@@ -587,29 +647,30 @@ void LstmNetwork::queue_forward_backward(bool with_input_gradient) {
     for (int64_t l = architecture_.num_layers - 1; l >= 0; --l) {
         run_concurrently(direction_contexts_, [&](size_t d) { run_direction_backward(l, static_cast<int64_t>(d)); });
         join_directions();
-        // The gradient reaching the layer below (or the inputs): block p of
-        // every direction's input weights maps back to input block p, on
-        // block p's context so that the directions stay concurrent.
-        const bool to_inputs = l == 0;
-        if (to_inputs && !with_input_gradient) continue;
-        if (to_inputs && !ws.has_input_grad) {
-            // Only the gradient checks ask for it: allocated on first use.
-            ws.input_grad = Tensor::zeros(ws.inputs.inputs.shape(), dtype_, device_);
-            ws.input_grad_flat = ws.input_grad.reshape(ws.inputs_flat.shape());
-            ws.has_input_grad = true;
-        }
-        const auto& layer = layers_[static_cast<size_t>(l)];
-        const auto& bufs = ws.layers[static_cast<size_t>(l)];
-        const auto blocks = static_cast<size_t>(to_inputs ? 1 : dirs);
-        run_concurrently(std::span(direction_contexts_).first(blocks), [&](size_t p) {
-            Tensor& out = to_inputs ? ws.input_grad_flat : ws.layers[static_cast<size_t>(l - 1)][p].d_out_flat;
-            for (size_t k = 0; k < static_cast<size_t>(architecture_.parts()); ++k) {
-                Tensor out_rows = part_rows(out, k);
-                for (int64_t d = 0; d < dirs; ++d)
-                    ops::matmul(*direction_contexts_[p], part_rows(bufs[static_cast<size_t>(d)].dgates_flat, k), false,
-                                layer.directions[static_cast<size_t>(d)].parts[k].w_ih[p], false, out_rows, 1.0,
-                                d == 0 ? 0.0 : 1.0);
+        if (l == 0) {
+            // The embedded rows' gradient, through their dropout mask, summed into the table's rows.
+            if (architecture_.embedding_dim > 0) {
+                input_block_gradient(ctx, 0, 1, ws.d_embedded);
+                if (embedding_dropout_ > 0.0)
+                    ops::dropout_backward(ctx, ws.d_embedded, embedding_dropout_, embedding_dropout_seed(),
+                                          ws.d_embedded, dropout_slice(ws.d_embedded));
+                ops::embedding_backward(ctx, ws.d_embedded, ws.tracks_flat, embedding_grad_);
             }
+            if (!with_input_gradient) continue;
+            if (!ws.has_input_grad) {
+                // Only the gradient checks ask for it: allocated on first use.
+                ws.input_grad = Tensor::zeros(ws.inputs.inputs.shape(), dtype_, device_);
+                ws.input_grad_flat = ws.input_grad.reshape(ws.inputs_flat.shape());
+                ws.has_input_grad = true;
+            }
+            input_block_gradient(ctx, 0, 0, ws.input_grad_flat);
+            continue;
+        }
+        // The gradient reaching the layer below: block p of every direction's
+        // input weights maps back to input block p, on block p's context so
+        // that the directions stay concurrent.
+        run_concurrently(direction_contexts_, [&](size_t p) {
+            input_block_gradient(*direction_contexts_[p], l, p, ws.layers[static_cast<size_t>(l - 1)][p].d_out_flat);
         });
         join_directions();
     }

@@ -50,6 +50,13 @@ struct LstmArchitecture {
     // arch right-aligns each history to end at step floor(T/2) - 1 and starts
     // the positions to predict at floor(T/2) (lstm::SequenceSource).
     bool encoder_decoder = false;
+    // Hashed track-id embedding (0: none): a table [embedding_rows,
+    // embedding_dim] whose row for each step (LstmBatch::tracks) is
+    // concatenated to the step's inputs; the first layer's input weights have
+    // input_size + embedding_dim columns (weight set of the encoder and of
+    // the decoder alike).
+    int64_t embedding_dim = 0;
+    int64_t embedding_rows = 0;
 
     int64_t directions() const { return bidirectional ? 2 : 1; }
     int64_t parts() const { return encoder_decoder ? 2 : 1; }  // weight sets per layer direction
@@ -71,6 +78,7 @@ struct LstmBatch {
     Tensor mask;     // [T, B]: 1 = real step, 0 = padding (right-padded); only 0 or 1
     Tensor targets;  // [T, B] when output_every_step, else [B]; 0 or 1
     Tensor weights;  // like targets: loss weight per output (0 = left out of the loss)
+    Tensor tracks;   // i32 [T, B] when embedding_dim > 0: each step's embedding row, -1 for none
 };
 
 class LstmNetwork {
@@ -95,7 +103,8 @@ public:
     //              bias_l{k}[_reverse] [4H] (PyTorch's bias_ih + bias_hh; Keras's bias),
     //   nn.Linear: fc.weight [1, D*H], fc.bias [1];
     //   encoder_decoder: the nn.LSTM names are the encoder's, and the decoder's
-    //   follow as decoder.weight_ih_l{k}, decoder.weight_hh_l{k}, decoder.bias_l{k}.
+    //   follow as decoder.weight_ih_l{k}, decoder.weight_hh_l{k}, decoder.bias_l{k};
+    //   embedding_dim > 0: then nn.Embedding's embedding.weight [rows, D].
     std::vector<std::string> parameter_names() const;
     Shape parameter_shape(const std::string& name) const;
     // Host copies (dtype of the network); set_parameter takes any f32/f64 tensor.
@@ -126,16 +135,20 @@ public:
 
     // Dropout for the following forward and forward_backward calls (training):
     // with probability p, on the outputs of every layer that feeds another
-    // layer or, in output_every_step mode, the head. Each layer direction
+    // layer or, in output_every_step mode, the head; with probability
+    // embedding_p on the embedded rows (the table's regulariser: most tracks
+    // are seen a few times). Each layer direction
     // draws its mask from (seed, layer, direction) (ops::dropout_forward), so
     // a given seed gives the same masks on every call: the gradient checks
     // rely on it, and the trainer passes a new seed per step. p = 0 (the
     // default): no dropout, as for inference.
+    // embedding_p: dropout on the track embedding's rows (0: none).
     // Data-parallel, the batch is rows [batch_offset, batch_offset + B) of a
     // global batch of global_batch rows (0: the batch is the whole batch):
     // each element is drawn on its place in the global batch
     // (ops::DropoutSlice), so the ranks drop what one process drops.
-    void set_dropout(double p, uint64_t seed, int64_t batch_offset = 0, int64_t global_batch = 0);
+    void set_dropout(double p, uint64_t seed, double embedding_p = 0.0, int64_t batch_offset = 0,
+                     int64_t global_batch = 0);
 
     // On CUDA: forward_backward captures the forward and backward passes once
     // per batch shape as a CUDA graph (engine/step_graph.h) and replays it: one
@@ -172,12 +185,18 @@ private:
     size_t part_of_step(int64_t t) const;
     // The rows of a [T*B, X] buffer that weight set `part` runs on.
     Tensor part_rows(const Tensor& flat, size_t part) const;
+    // Input block p of layer l: the batch's inputs and the embedded rows for
+    // the first layer, the layer below's (dropped) outputs per direction above.
+    const Tensor& layer_input(int64_t layer, size_t block) const;
+    // out = the gradient reaching input block p of layer l (all weight sets and directions), on ctx.
+    void input_block_gradient(Context& ctx, int64_t layer, size_t block, Tensor& out);
     // Whether layer l's outputs go through dropout, and what its consumers read.
     bool drops_output(int64_t layer) const;
     const Tensor& layer_output(int64_t layer, int64_t direction) const;
     uint64_t dropout_seed(int64_t layer, int64_t direction) const;
     // Where a layer's [T * B, H] outputs sit in the global batch.
     ops::DropoutSlice dropout_slice(const Tensor& flat) const;
+    uint64_t embedding_dropout_seed() const;
     // The tensors holding a named parameter inside the flat buffer (one, or one
     // column block per input direction).
     std::vector<Tensor> parameter_blocks(const std::string& name, bool gradient) const;
@@ -192,11 +211,13 @@ private:
     std::vector<Layer> layers_;
     std::vector<Tensor> fc_weight_, fc_weight_grad_;  // [1, H] per direction
     Tensor fc_bias_, fc_bias_grad_;                   // [1]
+    Tensor embedding_, embedding_grad_;               // [rows, D] when embedding_dim > 0
     std::unique_ptr<Workspace> workspace_;
     bool use_graph_ = false;
     ops::RecurrentAlgorithm recurrent_algorithm_ = ops::RecurrentAlgorithm::standard;
     std::unique_ptr<StepGraph> graph_;  // of the current workspace; destroyed before it
     double dropout_ = 0.0;
+    double embedding_dropout_ = 0.0;
     uint64_t dropout_seed_ = 0;
     int64_t dropout_batch_offset_ = 0, dropout_global_batch_ = 0;
 };
