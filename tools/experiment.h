@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <ostream>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -78,6 +79,10 @@ TrainedRun train_and_score(const std::string& learner, const TaskData& data, con
                            const ProgressCallback& progress);
 
 Scores score_model(const AnyModel& model, const TaskData& data);
+// The held-out scores of given per-row probabilities for session-task (or
+// seed-task) rows: what score_model reports for a row model.
+Scores score_row_probabilities(const data::TabularDataset& rows, std::span<const float> probabilities,
+                               bool session_task);
 
 void save_model(const AnyModel& model, const std::string& path);
 // Reads either learner's model file (the metadata names the learner).
