@@ -5,7 +5,9 @@
 // sample_seed=S [sample_num_tracks=T]` scores its learners on (split seed 42,
 // 20% of sessions), with the repeat-last baseline from the same code.
 //
-//   oracle_ceiling SESSIONS SEED [TRACKS]
+//   oracle_ceiling SESSIONS SEED [TRACKS [SAMPLES]]
+// (TRACKS 0: the generator's default catalogue; SAMPLES: the posterior
+// oracle's importance samples per session, 2000 by default.)
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -16,14 +18,15 @@
 using namespace skipper;
 
 int main(int argc, char** argv) {
-    if (argc < 3 || argc > 4) {
-        std::fprintf(stderr, "usage: %s SESSIONS SEED [TRACKS]\n", argv[0]);
+    if (argc < 3 || argc > 5) {
+        std::fprintf(stderr, "usage: %s SESSIONS SEED [TRACKS [SAMPLES]]\n", argv[0]);
         return 2;
     }
     data::GeneratorOptions options;
     options.sessions = std::stoll(argv[1]);
     options.seed = std::stoull(argv[2]);
-    options.tracks = argc == 4 ? std::stoll(argv[3]) : 0;
+    options.tracks = argc >= 4 ? std::stoll(argv[3]) : 0;
+    const int samples = argc == 5 ? std::stoi(argv[4]) : 2000;
     data::HiddenState hidden;
     const data::MssdData mssd = data::generate_mssd(options, &hidden);
     const tools::TaskData task = tools::build_task_data(mssd, {tools::Task::session, false}, false, tools::SplitOptions{},
@@ -40,6 +43,7 @@ int main(int argc, char** argv) {
                 static_cast<long long>(task.test_rows.rows()));
     const auto full = report("full oracle", tools::full_oracle_probabilities(task.test_rows, mssd, hidden));
     report("history oracle", tools::history_oracle_probabilities(task.test_rows, mssd, hidden));
+    report("posterior oracle", tools::posterior_oracle_probabilities(task.test_rows, mssd, hidden, samples, 1));
     std::printf("%-16s AA %.4f  first %.4f\n", "repeat-last", full.metrics.at("baseline_aa"),
                 full.metrics.at("baseline_first_accuracy"));
     return 0;

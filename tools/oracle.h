@@ -4,6 +4,7 @@
 // Both read data::HiddenState, which only the generator hands out on request.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
 #include "trainer/data/dataset.h"
@@ -26,6 +27,17 @@ std::vector<double> full_oracle_probabilities(const data::TabularDataset& rows, 
 // the history alone can beat it on average.
 std::vector<double> history_oracle_probabilities(const data::TabularDataset& rows, const data::MssdData& mssd,
                                                  const data::HiddenState& hidden);
+
+// Per row, the Bayes posterior predictive P(skip_2 | the history's skip_2
+// labels) under the generator's own model, for a predictor that knows the
+// model, every track's a_t and c_t and the session's observed context (the
+// prior mean of u), but not u, w or the mood: importance sampling with the
+// prior as proposal, `samples` draws of (u, w, s_1..s_L) per session, weighted
+// by the likelihood of the history labels. The best any learner can do on
+// average that sees the history's labels and knows the tracks' hidden terms
+// (more than the learners know: c_t is only partly readable from features).
+std::vector<double> posterior_oracle_probabilities(const data::TabularDataset& rows, const data::MssdData& mssd,
+                                                   const data::HiddenState& hidden, int samples, uint64_t seed);
 
 // E[sigmoid(mean + sd Z)], Z ~ N(0, 1), by the midpoint rule over +-8 sd
 // (error far below 1e-9 for the logits here).

@@ -115,7 +115,8 @@ TEST(Oracle, HistoryOracleAveragesOverTheFutureMood) {
     }
 }
 
-// On enough sessions the ceilings order as they must: full > history > repeat-last.
+// On enough sessions the ceilings order as they must: full > history (the
+// state known) > posterior (the state inferred from the history's labels) > repeat-last.
 TEST(Oracle, CeilingsOrderAboveRepeatLast) {
     data::HiddenState hidden;
     const auto mssd = data::generate_mssd(small(3000), &hidden);
@@ -127,7 +128,10 @@ TEST(Oracle, CeilingsOrderAboveRepeatLast) {
     const auto full = aa(full_oracle_probabilities(task.test_rows, mssd, hidden));
     const auto history = aa(history_oracle_probabilities(task.test_rows, mssd, hidden));
     EXPECT_GT(full.at("aa"), history.at("aa") + 0.02);
-    EXPECT_GT(history.at("aa"), history.at("baseline_aa") + 0.05);
+    const auto posterior = aa(posterior_oracle_probabilities(task.test_rows, mssd, hidden, 400, 1));
+    EXPECT_GT(history.at("aa"), posterior.at("aa") + 0.02);
+    EXPECT_GT(posterior.at("aa"), posterior.at("baseline_aa") + 0.03);
+    EXPECT_LT(posterior.at("logloss"), 0.69);
 }
 
 }  // namespace
