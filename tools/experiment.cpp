@@ -81,12 +81,7 @@ Scores score_rank_rows(const AnyModel& model, const data::TabularDataset& rows, 
     const std::vector<double> probabilities =
         std::visit([&](const auto& m) { return m.predict_proba(rows); }, model);
     const std::vector<float> scores(probabilities.begin(), probabilities.end());
-    const auto labels = floats(rows.labels);
-    Scores out = scores_of(labels, scores);
-    if (session_task)
-        add_session_scores(out, metrics::session_scores(rows, scores),
-                           metrics::session_scores(rows, metrics::repeat_last_skip_predictions(rows)));
-    return out;
+    return score_row_probabilities(rows, scores, session_task);
 }
 
 namespace {
@@ -235,6 +230,15 @@ std::vector<double> predict_test(const AnyModel& model, const TaskData& data) {
     const auto& lstm = std::get<LstmModel>(model);
     if (lstm.arch() == "seed") return lstm.predict_proba(data.test_rows);
     return predicted_positions(data.test_sequences, lstm.predict_proba(data.test_sequences));
+}
+
+Scores score_row_probabilities(const data::TabularDataset& rows, std::span<const float> probabilities,
+                               bool session_task) {
+    Scores out = scores_of(floats(rows.labels), probabilities);
+    if (session_task)
+        add_session_scores(out, metrics::session_scores(rows, probabilities),
+                           metrics::session_scores(rows, metrics::repeat_last_skip_predictions(rows)));
+    return out;
 }
 
 Scores score_model(const AnyModel& model, const TaskData& data) {

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <ostream>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -87,6 +88,10 @@ Scores score_model(const AnyModel& model, const TaskData& data);
 // `rows` are this rank's (whole sessions); the metrics are reduced over the
 // ranks. score_model, whose every rank holds every row, scores its share here.
 Scores score_rank_rows(const AnyModel& model, const data::TabularDataset& rows, bool session_task);
+// The held-out scores of given per-row probabilities for session-task (or
+// seed-task) rows: what score_model reports for a row model.
+Scores score_row_probabilities(const data::TabularDataset& rows, std::span<const float> probabilities,
+                               bool session_task);
 
 void save_model(const AnyModel& model, const std::string& path);
 // Reads either learner's model file (the metadata names the learner).

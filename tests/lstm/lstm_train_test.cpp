@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "engine/error.h"
+#include "engine/ops.h"
 #include "tests/test_util.h"
 #include "trainer/data/split.h"
 #include "trainer/lstm/lstm.h"
@@ -172,6 +173,67 @@ TEST(LstmTrain, Seq2SeqArchLearnsTheSignalAcrossTheHandOver) {
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("history_mask"), std::string::npos) << e.what();
     }
+}
+
+// Sessions whose label depends on the track alone: of 24 tracks, the even
+// ones are skipped; the inputs are noise. Only the track embedding can learn
+// it. Track 23 is played only in the first 10 sessions: with a minimum count
+// above its plays its row stays exactly 0.
+data::SequenceDataset track_sessions(int64_t sessions, uint64_t seed) {
+    data::SequenceDataset d = toy_sessions(sessions, seed);
+    const int64_t steps = d.max_steps();
+    std::vector<int32_t> hash(static_cast<size_t>(sessions * steps), -1);
+    std::vector<float> labels = d.labels.to_vector<float>();
+    const auto mask = d.step_mask.to_vector<float>();
+    for (int64_t s = 0; s < sessions; ++s)
+        for (int64_t t = 0; t < steps; ++t) {
+            const auto i = static_cast<size_t>(s * steps + t);
+            if (mask[i] == 0.0f) continue;
+            const int64_t track = s < 10 && t == 0 ? 23 : (s * 7 + t * 3) % 23;
+            hash[i] = ops::key_hash("track_" + std::to_string(track));
+            labels[i] = track % 2 == 0 ? 1.0f : 0.0f;
+        }
+    d.labels = Tensor::from_vector<float>(labels, {sessions, steps});
+    d.track_hash = Tensor::from_vector<int32_t>(hash, {sessions, steps});
+    return d;
+}
+
+TEST(LstmTrain, TrackEmbeddingLearnsWhatOnlyTheTrackTells) {
+    const auto train = track_sessions(400, 5), valid = track_sessions(100, 6);
+    auto params = small_params("session_seq2seq");
+    params.epochs = 10;
+    params.early_stopping_round = 0;
+    TrainingLog without_log, with_log;
+    (void)train_lstm(train, &valid, params, &without_log);
+    params.track_embedding_dim = 2;
+    params.track_embedding_buckets = 1 << 12;
+    params.track_embedding_min_count = 20;  // track 23: 10 plays in the training sessions
+    const LstmModel model = train_lstm(train, &valid, params, &with_log);
+    EXPECT_LT(without_log.records.back().metrics.at("valid_accuracy"), 0.7);
+    EXPECT_GT(with_log.records.back().metrics.at("valid_accuracy"), 0.95);
+    // The rare track's row never learned; the others did.
+    const auto table = model.weights().at("embedding.weight").to_vector<float>();
+    const auto row_of = [&](int track) {
+        return ops::hash_bucket(ops::key_hash("track_" + std::to_string(track)), params.track_embedding_buckets);
+    };
+    EXPECT_EQ(table[static_cast<size_t>(row_of(23) * 2)], 0.0f);
+    EXPECT_EQ(table[static_cast<size_t>(row_of(23) * 2 + 1)], 0.0f);
+    EXPECT_NE(table[static_cast<size_t>(row_of(4) * 2)], 0.0f);
+    // The model file carries the table and the settings.
+    const LstmModel loaded = LstmModel::from_bytes(model.to_bytes(), "memory");
+    EXPECT_EQ(loaded.architecture().embedding_dim, 2);
+    EXPECT_EQ(loaded.predict_proba(valid), model.predict_proba(valid));
+    // Sessions without track ids are a clear error for such a model.
+    data::SequenceDataset anonymous = valid;
+    anonymous.track_hash = Tensor();
+    try {
+        (void)model.predict_proba(anonymous);
+        ADD_FAILURE() << "sessions without track_hash were accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("track_hash"), std::string::npos) << e.what();
+    }
+    params.arch = "seed";
+    EXPECT_THROW((void)train_lstm(toy_rows(50, 1), nullptr, params), ParamError);
 }
 
 TEST(LstmTrain, SameSeedGivesTheSameWeights) {

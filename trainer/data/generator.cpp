@@ -161,7 +161,9 @@ int32_t draw_session_length(Random& random) {
 
 }  // namespace
 
-MssdData generate_mssd(const GeneratorOptions& options) {
+MssdData generate_mssd(const GeneratorOptions& options) { return generate_mssd(options, nullptr); }
+
+MssdData generate_mssd(const GeneratorOptions& options, HiddenState* hidden) {
     if (options.sessions < 1) throw ParamError("sessions", "must be at least 1, got " + std::to_string(options.sessions));
     if (options.tracks < 0) throw ParamError("tracks", "must be 0 (automatic) or positive");
     const int64_t sessions = options.sessions;
@@ -262,6 +264,18 @@ MssdData generate_mssd(const GeneratorOptions& options) {
         first_row[s + 1] = first_row[s] + lengths[s];
     }
     const int64_t rows = first_row[sessions];
+    if (hidden != nullptr) {
+        *hidden = HiddenState{};
+        for (auto* column : {&hidden->session_propensity, &hidden->taste, &hidden->track_propensity, &hidden->mood,
+                             &hidden->logit})
+            column->resize(static_cast<size_t>(rows));
+        hidden->taste_direction.resize(static_cast<size_t>(sessions * kTasteDims));
+        hidden->taste_weight = kTasteWeight;
+        hidden->track_weight = kTrackWeight;
+        hidden->mood_sd = kMoodSd;
+        hidden->mood_persistence = kMoodPersistence;
+        hidden->position_offset.assign(std::begin(kPositionOffset), std::end(kPositionOffset));
+    }
 
     SessionLog log;
     log.source = "generated";
@@ -343,6 +357,7 @@ MssdData generate_mssd(const GeneratorOptions& options) {
             norm += v * v;
         }
         for (double& v : w) v /= std::sqrt(norm);
+        if (hidden != nullptr) std::copy(w.begin(), w.end(), hidden->taste_direction.begin() + s * kTasteDims);
         const int genre = static_cast<int>(random.below(kGenres));
         double mood = kMoodSd * random.normal();
         int32_t previous_end = re_trackdone;
@@ -355,6 +370,13 @@ MssdData generate_mssd(const GeneratorOptions& options) {
             for (int j = 0; j < kTasteDims; ++j) taste += w[j] * draws[t].taste[j];
             const double logit = kPositionOffset[std::min(p, 3) - 1] + u + mood + kTasteWeight * taste +
                                  kTrackWeight * draws[t].propensity;
+            if (hidden != nullptr) {
+                hidden->session_propensity[i] = u;
+                hidden->taste[i] = taste;
+                hidden->track_propensity[i] = draws[t].propensity;
+                hidden->mood[i] = mood;
+                hidden->logit[i] = logit;
+            }
             const bool skipped_2 = random.bernoulli(sigmoid(logit));
             // Nested flags: skip_1 => skip_2 => skip_3; not_skipped is almost always !skip_3.
             const bool skipped_1 = skipped_2 && random.bernoulli(0.815);

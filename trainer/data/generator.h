@@ -22,6 +22,25 @@ struct GeneratorOptions {
 // The tables in memory, already joined (about 16 rows per session).
 MssdData generate_mssd(const GeneratorOptions& options);
 
+// The hidden quantities behind each skip, for measuring what an oracle that
+// knows them scores (tools/oracle.h). Returned only to a caller that asks for
+// it: no file and no learner sees it. Per row, in the log's row order:
+//   logit = b(p) + u + mood + taste_weight * taste + track_weight * track_propensity.
+struct HiddenState {
+    std::vector<double> session_propensity;  // u of the row's session
+    std::vector<double> taste;               // <w, a_t>
+    std::vector<double> track_propensity;    // c_t (standardised)
+    std::vector<double> mood;                // s_p
+    std::vector<double> logit;               // the whole skip logit, as drawn
+    // Per session: the taste direction w (8 numbers each, row-major).
+    std::vector<double> taste_direction;
+    // The model's constants, so that an oracle does not restate them.
+    double taste_weight = 0.0, track_weight = 0.0, mood_sd = 0.0, mood_persistence = 0.0;
+    std::vector<double> position_offset;  // b(1), b(2), b(p >= 3)
+};
+// The same tables (bit for bit), and the hidden state in `hidden`.
+MssdData generate_mssd(const GeneratorOptions& options, HiddenState* hidden);
+
 // The files `skipper gen --sessions N --seed S --out DIR` writes.
 struct GeneratedFiles {
     std::string log_path;     // DIR/log_0.csv: the session logs
