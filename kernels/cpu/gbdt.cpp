@@ -1,38 +1,17 @@
+// The log-loss pass's exponential (fast_exp.h) vectorises only without
+// trapping math; nothing here reads the trap flags.
+#pragma GCC optimize("no-trapping-math")
+
 #include "kernels/cpu/gbdt.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 
+#include "kernels/cpu/fast_exp.h"
 #include "kernels/cpu/histogram.h"
 #include "kernels/cpu/random.h"
 
 namespace skipper::cpu {
-
-namespace {
-
-// exp(x) for x <= 0 in plain float arithmetic the compiler vectorizes (libm's
-// expf is a call per row: it was two thirds of the gradient pass). Cephes'
-// expf: x = n ln 2 + r with |r| <= ln 2 / 2, e^r by its degree-6 polynomial
-// (within 2 ulp), 2^n put into the exponent bits. Below -87 the result would
-// be subnormal: it is clamped there (e^-87 ~ 1.6e-38, a gradient of 0 to any
-// precision a sum sees).
-inline float exp_nonpositive(float x) {
-    x = std::max(x, -87.0f);
-    const float n = std::floor(x * 1.44269504088896341f + 0.5f);
-    const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    const auto scale = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
-    return p * scale;
-}
-
-}  // namespace
 
 void logloss_gradients(const float* labels, const double* scores, float* gradients, float* hessians, int64_t rows,
                        double* max_abs_gradient, double* max_hessian) {
@@ -40,7 +19,7 @@ void logloss_gradients(const float* labels, const double* scores, float* gradien
 #pragma omp parallel for simd schedule(static) reduction(max : g_max, h_max)
     for (int64_t r = 0; r < rows; ++r) {
         const auto score = static_cast<float>(scores[r]);
-        const float e = exp_nonpositive(-std::fabs(score));
+        const float e = exp_f32(-std::fabs(score));
         const float q = 1.0f / (1.0f + e);
         const float p = score >= 0.0f ? q : e * q;
         const float g = p - labels[r], h = e * q * q;

@@ -1,13 +1,14 @@
 // GCC vectorises neither the clamps nor the float/int bit tricks of the
-// exponential below while it must keep floating-point traps exact; nothing
+// exponential (fast_exp.h) while it must keep floating-point traps exact; nothing
 // here reads the trap flags, so trapping math is off for this file.
 #pragma GCC optimize("no-trapping-math")
 
 #include "kernels/cpu/lstm_cell.h"
 
-#include <bit>
 #include <cmath>
 #include <type_traits>
+
+#include "kernels/cpu/fast_exp.h"
 
 namespace skipper::cpu {
 
@@ -15,30 +16,6 @@ namespace {
 
 // Below this many cells per step a parallel region costs more than it saves.
 constexpr int64_t kParallelCells = 1 << 14;
-
-// exp for f32 that GCC vectorises (std::exp does not without -ffast-math):
-// Cephes's expf, a range reduction to [-ln2/2, ln2/2] and a degree-6
-// polynomial, within 1e-7 relative of the true value on the clamped range.
-inline float exp_f32(float x) {
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.7f ? 88.7f : x;
-    // Adding 1.5 * 2^23 rounds x log2(e) to the nearest integer n and leaves n
-    // in the low mantissa bits, with no float-to-int conversion.
-    constexpr float kShift = 12582912.0f;
-    const float shifted = x * 1.44269504088896341f + kShift;
-    const float n = shifted - kShift;
-    const int32_t n_bits = std::bit_cast<int32_t>(shifted) - std::bit_cast<int32_t>(kShift);
-    x = x - n * 0.693359375f;
-    x = x - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * x + 1.3981999507e-3f;
-    p = p * x + 8.3334519073e-3f;
-    p = p * x + 4.1665795894e-2f;
-    p = p * x + 1.6666665459e-1f;
-    p = p * x + 5.0000001201e-1f;
-    const float y = p * x * x + x + 1.0f;
-    return y * std::bit_cast<float>((n_bits + 127) << 23);
-}
 
 // Cephes's tanhf: a polynomial near 0 (where 1 - 2/(e^2x + 1) would cancel),
 // the exponential form elsewhere; branch-free so that it vectorises.
