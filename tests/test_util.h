@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <cstdint>
 #include <random>
@@ -21,6 +23,16 @@ namespace skipper::test {
     do {                                                                        \
         if (!::skipper::cuda_available()) GTEST_SKIP() << "no usable GPU here"; \
     } while (0)
+
+// A scratch file's path under GoogleTest's TempDir(), prefixed by the
+// running test's name: ctest -j runs the tests of one program in parallel, and
+// two of them writing one fixed name truncate each other's (mapped) files.
+inline std::string scratch_path(const std::string& name) {
+    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string prefix = info == nullptr ? "" : std::string(info->test_suite_name()) + "." + info->name() + ".";
+    std::replace(prefix.begin(), prefix.end(), '/', '_');
+    return (std::filesystem::path(::testing::TempDir()) / (prefix + name)).string();
+}
 
 inline std::vector<double> random_values(size_t n, uint64_t seed, double lo = -1.0, double hi = 1.0) {
     std::mt19937_64 rng(seed);

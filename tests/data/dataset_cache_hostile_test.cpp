@@ -21,6 +21,7 @@
 
 #include "engine/error.h"
 #include "engine/serialize.h"
+#include "tests/test_util.h"
 #include "trainer/data/dataset_cache.h"
 
 namespace skipper::data {
@@ -50,9 +51,7 @@ gbdt::BinnedDataset part(const std::vector<uint8_t>& bins, const std::vector<flo
     return d;
 }
 
-std::string temp_file(const std::string& name) {
-    return (std::filesystem::path(testing::TempDir()) / ("dataset_cache_hostile_" + name)).string();
-}
+std::string temp_file(const std::string& name) { return test::scratch_path(name); }
 
 std::string read_all(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
