@@ -83,7 +83,7 @@ LstmParams small_params(const std::string& arch) {
 }
 
 TEST(LstmTrain, SeedArchLossFallsOnLearnableRows) {
-    const auto train = toy_rows(600, 1), valid = toy_rows(200, 2);
+    const auto train = toy_rows(1200, 1), valid = toy_rows(200, 2);
     TrainingLog log;
     int64_t calls = 0;
     const LstmModel model = train_lstm(train, &valid, small_params("seed"), &log, [&](const IterationRecord&) { ++calls; });
@@ -96,10 +96,8 @@ TEST(LstmTrain, SeedArchLossFallsOnLearnableRows) {
     EXPECT_GT(last.at("valid_auc"), 0.95);
     const auto proba = model.predict_proba(valid);
     const std::vector<float> scores(proba.begin(), proba.end());
-    // 200 rows: one row is 0.005. The bar depends on the epochs' order (the
-    // window shuffle of batch_stream.h gives 0.895 where std::shuffle gave
-    // above 0.9); a model that has not learned the rule scores near 0.5.
-    EXPECT_GT(metrics::accuracy(valid.labels.to_vector<float>(), scores), 0.88);
+    // A model that has not learned the rule scores near 0.5.
+    EXPECT_GT(metrics::accuracy(valid.labels.to_vector<float>(), scores), 0.9);
     EXPECT_EQ(log.stopped_reason, "completed");
     // The model keeps what a server needs to build its form.
     EXPECT_EQ(model.feature_names(), train.feature_names);
