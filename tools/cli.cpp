@@ -285,6 +285,20 @@ void add_traffic(json& document, std::ostream& err) {
     document["collective"] = {{"ranks", collective::size()}, {"calls", traffic.calls}, {"bytes", traffic.bytes}};
 }
 
+// What every train command ends with: where the model went, and the metrics
+// document (with the collectives' traffic in a data-parallel job).
+int finish_train(Invocation& inv, const TrainedRun& run, const std::string& data) {
+    const CliOptions& o = inv.options;
+    inv.out << "model saved to " << o.output_model << '\n';
+    json document = run_json(run);
+    document["command"] = "train";
+    document["data"] = data;
+    document["model"] = o.output_model;
+    add_traffic(document, inv.err);
+    write_metrics(o.metrics_out, document, inv.err);
+    return kExitSuccess;
+}
+
 // ------------------------------------------------- streamed session-task gbdt
 
 // One line per file (or one line redrawn on a terminal): the ingest's rate and what is left.
@@ -426,13 +440,7 @@ int train_lstm_from_cache(Invocation& inv, const KeyValues& params) {
     save_model(run.model, o.output_model);
     print_scores(inv.out, "lstm on the " + choice.label() + ": held-out scores (" + fixed(run.seconds, 1) + "s of training)",
                  run.test);
-    inv.out << "model saved to " << o.output_model << '\n';
-    json document = run_json(run);
-    document["command"] = "train";
-    document["data"] = description;
-    document["model"] = o.output_model;
-    write_metrics(o.metrics_out, document, inv.err);
-    return kExitSuccess;
+    return finish_train(inv, run, description);
 }
 
 int train_streamed(Invocation& inv, const KeyValues& params) {
@@ -470,14 +478,7 @@ int train_streamed(Invocation& inv, const KeyValues& params) {
                               fixed(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1) +
                               "s in all)",
                  run.test);
-    inv.out << "model saved to " << o.output_model << '\n';
-    json document = run_json(run);
-    document["command"] = "train";
-    document["data"] = description;
-    document["model"] = o.output_model;
-    add_traffic(document, inv.err);
-    write_metrics(o.metrics_out, document, inv.err);
-    return kExitSuccess;
+    return finish_train(inv, run, description);
 }
 
 int cmd_prepare(Invocation& inv) {
@@ -574,14 +575,7 @@ int cmd_train(Invocation& inv) {
     print_scores(inv.out, learner + " on the " + choice.label() + ": held-out scores (" + fixed(run.seconds, 1) +
                               "s of training)",
                  run.test);
-    inv.out << "model saved to " << o.output_model << '\n';
-    json document = run_json(run);
-    document["command"] = "train";
-    document["data"] = loaded.description;
-    document["model"] = o.output_model;
-    add_traffic(document, inv.err);
-    write_metrics(o.metrics_out, document, inv.err);
-    return kExitSuccess;
+    return finish_train(inv, run, loaded.description);
 }
 
 void require_model(const CliOptions& o) {
