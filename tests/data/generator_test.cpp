@@ -14,6 +14,7 @@
 #include "trainer/data/generator.h"
 #include "trainer/data/split.h"
 #include "trainer/metrics/session_metrics.h"
+#include "tests/test_util.h"
 
 namespace skipper::data {
 namespace {
@@ -232,7 +233,7 @@ TEST(Generator, WrittenFilesReadBackIntoTheSameTables) {
     GeneratorOptions options;
     options.sessions = 200;
     options.seed = 3;
-    const std::string dir = ::testing::TempDir() + "skipper_gen_test";
+    const std::string dir = test::scratch_path("gen");
     const GeneratedFiles files = write_generated_mssd(options, dir);
     EXPECT_EQ(files.log_path, dir + "/log_0.csv");
     EXPECT_EQ(files.tracks_path, dir + "/tf_0.csv");

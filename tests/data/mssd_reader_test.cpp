@@ -10,6 +10,7 @@
 
 #include "engine/error.h"
 #include "trainer/data/mssd.h"
+#include "tests/test_util.h"
 
 namespace skipper::data {
 namespace {
@@ -40,7 +41,7 @@ const std::string kTrackB =
     "0,0,0,0,0,0,0,0";
 
 std::string write_file(const std::string& name, const std::string& text) {
-    const std::string path = ::testing::TempDir() + "skipper_reader_" + name;
+    const std::string path = test::scratch_path(name);
     std::ofstream(path, std::ios::binary) << text;
     return path;
 }
@@ -276,8 +277,8 @@ TEST(Writer, RoundTripsThroughTheReader) {
     const std::string log_path = write_file("rt_in.csv", kLogHeader + "\n" + kRow1 + "\n" + kRow2 + "\n");
     const std::string tf_path = write_file("rt_tf_in.csv", kTrackHeader + "\n" + kTrackA + "\n" + kTrackB + "\n");
     const MssdData data = load_mssd(log_path, tf_path);
-    const std::string log_out = ::testing::TempDir() + "skipper_reader_rt_out.csv";
-    const std::string tf_out = ::testing::TempDir() + "skipper_reader_rt_tf_out.csv";
+    const std::string log_out = test::scratch_path("rt_out.csv");
+    const std::string tf_out = test::scratch_path("rt_tf_out.csv");
     write_session_log_csv(data.log, log_out);
     write_track_features_csv(data.tracks, tf_out);
     std::ifstream in(log_out);

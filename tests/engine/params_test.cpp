@@ -5,6 +5,7 @@
 
 #include "engine/error.h"
 #include "engine/params.h"
+#include "tests/test_util.h"
 
 namespace skipper {
 namespace {
@@ -55,7 +56,7 @@ TEST(Params, ErrorsNameTheParameter) {
 }
 
 TEST(Params, ConfigFileWithCommentsAndLineNumbers) {
-    const std::string path = testing::TempDir() + "params_test.conf";
+    const std::string path = test::scratch_path("params.conf");
     {
         std::ofstream out(path);
         out << "# a LightGBM-style config\nlearning_rate = 0.2  # shrink\n\nnum_leaves=7\n";

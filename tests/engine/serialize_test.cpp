@@ -7,6 +7,7 @@
 
 #include "engine/error.h"
 #include "engine/serialize.h"
+#include "tests/test_util.h"
 
 namespace skipper {
 namespace {
@@ -86,7 +87,7 @@ TEST(Serialize, UnknownVersionIsNamed) {
 }
 
 TEST(Serialize, FileSaveIsAtomicAndReplacesTheOldFile) {
-    const std::filesystem::path dir = std::filesystem::path(testing::TempDir()) / "serialize_test";
+    const std::filesystem::path dir = std::filesystem::path(test::scratch_path("dir"));
     std::filesystem::create_directories(dir);
     const std::string path = (dir / "model.skm").string();
     ModelFile first = small_model();

@@ -18,6 +18,7 @@
 #include "engine/gbdt_ops.h"
 #include "engine/params.h"
 #include "trainer/gbdt/gbdt.h"
+#include "tests/test_util.h"
 
 namespace skipper {
 namespace {
@@ -559,7 +560,7 @@ TEST(GbdtBoosting, FeatureImportanceFavoursTheSignal) {
 // ---- Model files ----
 
 std::string temp_path(const std::string& name) {
-    return (std::filesystem::path(testing::TempDir()) / ("skipper_gbdt_test_" + name)).string();
+    return test::scratch_path(name);
 }
 
 TEST(GbdtModelFile, SaveLoadGivesIdenticalPredictions) {

@@ -13,7 +13,7 @@ namespace skipper {
 namespace {
 
 std::string temp_path(const std::string& name) {
-    return (std::filesystem::path(testing::TempDir()) / ("skipper_npy_test_" + name)).string();
+    return test::scratch_path(name);
 }
 
 template <class T> void check_round_trip(const Shape& shape) {

@@ -266,7 +266,7 @@ TEST(LstmTrain, SaveAndReloadGiveIdenticalPredictions) {
     auto params = small_params("session");
     params.epochs = 2;
     const LstmModel model = train_lstm(train, nullptr, params);
-    const std::string path = ::testing::TempDir() + "lstm_save_reload.skm";
+    const std::string path = test::scratch_path("lstm.skm");
     model.save(path);
     const LstmModel loaded = LstmModel::load(path);
     EXPECT_EQ(loaded.predict_proba(train), model.predict_proba(train));
@@ -411,7 +411,7 @@ TEST(LstmTrain, ClearErrorsForBadParametersAndData) {
 }
 
 TEST(LstmTrain, RefusesForeignAndTruncatedFiles) {
-    const std::string path = ::testing::TempDir() + "lstm_not_a_model.skm";
+    const std::string path = test::scratch_path("not_a_model.skm");
     {
         std::ofstream out(path, std::ios::binary);
         out << "learner=lstm\nthis is not a model file";
