@@ -1,11 +1,15 @@
 #include "trainer/data/track_store.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <optional>
 #include <cstring>
 
 #include "engine/allocator.h"
 #include "engine/error.h"
 #include "trainer/data/csv_windows.h"
+#include "trainer/data/ordered_jobs.h"
 #include "trainer/data/text_codes.h"
 
 namespace skipper::data {
@@ -40,55 +44,91 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
     slots_.assign(slots, Slot{});
     mask_ = slots - 1;
 
-    float* values = values_.data<float>();
-    for (const auto& path : paths) {
-        file_rows_.emplace_back(rows_, path);
-        sources_ += (sources_.empty() ? "" : ", ") + path;
-        CsvWindows windows(path, window_bytes);
-        ReadOptions window_options = options;
-        while (windows.next()) {
-            window_options.line_offset = windows.line_offset();
-            // A window of 16 MB holds about 50k tracks: its parsed form is small and short-lived.
-            ReadReport window_report;
-            TrackTable part = parse_track_features(windows.text(), path, window_options, report != nullptr ? &window_report : nullptr);
-            windows.consume(windows.body().size());
-            if (report != nullptr) {
-                report->rows_read += window_report.rows_read;
-                report->rows_skipped += window_report.rows_skipped;
-                for (auto& p : window_report.problems)
-                    if (report->problems.size() < ReadReport::kMaxProblems) report->problems.push_back(std::move(p));
+    // Windows parse on one thread each, as many at once as threads (ordered_jobs.h);
+    // their tracks enter the table in file order.
+    const int threads = options.num_threads > 0 ? options.num_threads : omp_get_max_threads();
+    ReadOptions window_read = options;
+    window_read.num_threads = 1;
+    struct Window {
+        size_t file = 0;
+        bool first_of_file = false;
+        std::string text;  // header and body
+        int64_t line_offset = 0;
+        TrackTable part;   // parsed by the worker
+        ReadReport report;
+    };
+    size_t file = 0;
+    std::optional<CsvWindows> windows;
+    const auto take = [&]() -> std::optional<Window> {
+        for (; file < paths.size(); ++file) {
+            bool first = false;
+            if (!windows) {
+                windows.emplace(paths[file], std::max<int64_t>(window_bytes / threads, 1));
+                sources_ += (sources_.empty() ? "" : ", ") + paths[file];
+                first = true;
             }
-            if (ids_.capacity() == 0 && part.rows() > 0) {
-                // Reserve the ids' bytes from this first window's mean, with room to spare.
-                size_t bytes = 0;
-                for (const auto& id : part.track_ids) bytes += id.size();
-                ids_.reserve(bytes / static_cast<size_t>(part.rows()) * static_cast<size_t>(capacity) * 5 / 4 + 64);
+            if (windows->next()) {
+                Window window;
+                window.file = file;
+                window.first_of_file = first;
+                window.line_offset = windows->line_offset();
+                window.text.assign(windows->text());
+                windows->consume(windows->body().size());
+                return window;
             }
-            const float* v = part.values.data<float>();
-            for (int64_t r = 0; r < part.rows(); ++r) {
-                const std::string& id = part.track_ids[static_cast<size_t>(r)];
-                int32_t found = -1;
-                if (!insert(id, found)) {
-                    // Within one window the parser already refused a repeat; here it is another window or file.
-                    const auto file = std::upper_bound(file_rows_.begin(), file_rows_.end(), int64_t{found},
-                                                       [](int64_t row, const auto& first) { return row < first.first; }) - 1;
-                    if (file->second != path)
-                        throw DataError(path, 0, "track_id", "track '" + id + "' is also listed in " + file->second +
-                                                                 ", expected each track id in one file");
-                    const DataError error(path, 0, "track_id", "found '" + id + "' again, expected each track id once");
-                    if (options.on_bad_row == OnBadRow::error) throw error;
-                    if (report != nullptr) {
-                        --report->rows_read;
-                        ++report->rows_skipped;
-                        if (report->problems.size() < ReadReport::kMaxProblems) report->problems.push_back(error.what());
-                    }
-                    continue;
-                }
-                std::memcpy(values + rows_ * columns, v + r * columns, static_cast<size_t>(columns) * sizeof(float));
-                ++rows_;
-            }
+            windows.reset();
         }
-    }
+        return std::nullopt;
+    };
+    const auto work = [&](Window& window) {
+        ReadOptions read = window_read;
+        read.line_offset = window.line_offset;
+        window.part = parse_track_features(window.text, paths[window.file], read, report != nullptr ? &window.report : nullptr);
+        window.text = std::string();
+    };
+    float* values = values_.data<float>();
+    const auto commit = [&](Window& window) {
+        const std::string& path = paths[window.file];
+        const TrackTable& part = window.part;
+        if (window.first_of_file) file_rows_.emplace_back(rows_, path);
+        if (report != nullptr) {
+            report->rows_read += window.report.rows_read;
+            report->rows_skipped += window.report.rows_skipped;
+            for (auto& p : window.report.problems)
+                if (report->problems.size() < ReadReport::kMaxProblems) report->problems.push_back(std::move(p));
+        }
+        if (ids_.capacity() == 0 && part.rows() > 0) {
+            // Reserve the ids' bytes from this first window's mean, with room to spare.
+            size_t bytes = 0;
+            for (const auto& id : part.track_ids) bytes += id.size();
+            ids_.reserve(bytes / static_cast<size_t>(part.rows()) * static_cast<size_t>(capacity) * 5 / 4 + 64);
+        }
+        const float* v = part.values.data<float>();
+        for (int64_t r = 0; r < part.rows(); ++r) {
+            const std::string& id = part.track_ids[static_cast<size_t>(r)];
+            int32_t found = -1;
+            if (!insert(id, found)) {
+                // Within one window the parser already refused a repeat; here it is another window or file.
+                const auto first = std::upper_bound(file_rows_.begin(), file_rows_.end(), int64_t{found},
+                                                    [](int64_t row, const auto& f) { return row < f.first; }) - 1;
+                if (first->second != path)
+                    throw DataError(path, 0, "track_id", "track '" + id + "' is also listed in " + first->second +
+                                                             ", expected each track id in one file");
+                const DataError error(path, 0, "track_id", "found '" + id + "' again, expected each track id once");
+                if (options.on_bad_row == OnBadRow::error) throw error;
+                if (report != nullptr) {
+                    --report->rows_read;
+                    ++report->rows_skipped;
+                    if (report->problems.size() < ReadReport::kMaxProblems) report->problems.push_back(error.what());
+                }
+                continue;
+            }
+            std::memcpy(values + rows_ * columns, v + r * columns, static_cast<size_t>(columns) * sizeof(float));
+            ++rows_;
+        }
+        window = Window();
+    };
+    run_ordered_jobs(threads, take, work, commit);
     values_ = values_.slice_rows(0, rows_);
     standardiser_ = TrackStandardiser(values_);
     // The windows' parsed tensors were each of another size: the host allocator would keep them all.
