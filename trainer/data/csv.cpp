@@ -463,6 +463,13 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
     std::vector<std::vector<int32_t>> remap(specs.size() * static_cast<size_t>(chunks));
     for (size_t s = 0; s < specs.size(); ++s) {
         if (specs[s].kind != Kind::text) continue;
+        std::vector<std::string>& names = table.columns[s].dictionary;
+        if (chunks == 1 && specs[s].values.empty()) {
+            // One chunk (a window parsed on one thread): its codes are already the file's.
+            const auto& local = results[0].dictionaries[s].codes.names();
+            names.assign(local.begin(), local.end());
+            continue;
+        }
         TextCodes global;
         for (const auto& v : specs[s].values) global.insert(v);
         for (int64_t k = 0; k < chunks; ++k) {
@@ -471,7 +478,6 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
             map.reserve(local.size());
             for (std::string_view name : local) map.push_back(global.insert(name));
         }
-        std::vector<std::string>& names = table.columns[s].dictionary;
         names.assign(global.names().begin(), global.names().end());
     }
 
@@ -484,8 +490,8 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
         const int64_t from = capacity_offset[k];
         const int64_t n = results[k].rows;
         for (size_t s = 0; s < specs.size(); ++s) {
-            if (specs[s].kind != Kind::text) continue;
             const auto& map = remap[s * static_cast<size_t>(chunks) + static_cast<size_t>(k)];
+            if (specs[s].kind != Kind::text || map.empty()) continue;  // no remap: the codes stand
             auto* codes = static_cast<int32_t*>(sinks[s].base) + from;
             for (int64_t i = 0; i < n; ++i) codes[i] = map[static_cast<size_t>(codes[i])];
         }
