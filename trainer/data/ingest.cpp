@@ -21,6 +21,7 @@
 #include "trainer/data/csv_windows.h"
 #include "trainer/data/ordered_jobs.h"
 #include "trainer/data/session_scan.h"
+#include "trainer/data/text_scan.h"
 #include "trainer/data/track_store.h"
 #include "trainer/data_parallel.h"
 
@@ -190,7 +191,7 @@ SessionLog chosen_sessions(const std::string& path, const std::vector<ScannedSes
         std::string lines = file.read_range(session.begin, session.end - session.begin);
         if (!lines.empty() && lines.back() != '\n') lines += '\n';
         line_map.emplace_back(line, session.first_line);
-        line += std::count(lines.begin(), lines.end(), '\n');
+        line += count_newlines(lines.data(), lines.data() + lines.size());
         text += lines;
     }
     ReadOptions lenient = options.read;

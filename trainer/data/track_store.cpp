@@ -11,6 +11,7 @@
 #include "trainer/data/csv_windows.h"
 #include "trainer/data/ordered_jobs.h"
 #include "trainer/data/text_codes.h"
+#include "trainer/data/text_scan.h"
 
 namespace skipper::data {
 
@@ -23,7 +24,7 @@ int64_t count_data_lines(const std::string& path, int64_t window_bytes) {
     int64_t lines = 0;
     while (windows.next()) {
         const std::string_view body = windows.body();
-        lines += std::count(body.begin(), body.end(), '\n') + (windows.at_end() && !body.empty() && body.back() != '\n');
+        lines += count_newlines(body.data(), body.data() + body.size()) + (windows.at_end() && !body.empty() && body.back() != '\n');
         windows.consume(body.size());
     }
     return lines;
