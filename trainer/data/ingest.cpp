@@ -254,7 +254,8 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     std::vector<uint8_t> contiguous(logs.size());
     int64_t train_rows = 0, test_rows = 0;
     for (size_t f = 0; f < logs.size(); ++f) {
-        const FileScan scan = scan_session_file(logs[f], options.sample_sessions, choice.threshold(), options.window_bytes);
+        const FileScan scan = scan_session_file(logs[f], options.sample_sessions, choice.threshold(), options.window_bytes,
+                                                options.read.num_threads);
         contiguous[f] = scan.contiguous;
         int64_t rows = 0, sessions = 0;
         for (size_t s = 0; s < scan.sessions.size(); ++s) {
