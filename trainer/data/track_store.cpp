@@ -52,7 +52,6 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
     window_read.num_threads = 1;
     struct Window {
         size_t file = 0;
-        bool first_of_file = false;
         std::string text;  // header and body
         int64_t line_offset = 0;
         TrackTable part;   // parsed by the worker
@@ -62,16 +61,13 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
     std::optional<CsvWindows> windows;
     const auto take = [&]() -> std::optional<Window> {
         for (; file < paths.size(); ++file) {
-            bool first = false;
             if (!windows) {
                 windows.emplace(paths[file], std::max<int64_t>(window_bytes / threads, 1));
                 sources_ += (sources_.empty() ? "" : ", ") + paths[file];
-                first = true;
             }
             if (windows->next()) {
                 Window window;
                 window.file = file;
-                window.first_of_file = first;
                 window.line_offset = windows->line_offset();
                 window.text.assign(windows->text());
                 windows->consume(windows->body().size());
@@ -88,10 +84,16 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
         window.text = std::string();
     };
     float* values = values_.data<float>();
+    // Each file's first row, in file order (also for a file without rows): the
+    // files up to `file` begin at the rows committed so far.
+    const auto name_files_through = [&](size_t file_index) {
+        while (file_rows_.size() <= file_index && file_rows_.size() < paths.size())
+            file_rows_.emplace_back(rows_, paths[file_rows_.size()]);
+    };
     const auto commit = [&](Window& window) {
         const std::string& path = paths[window.file];
         const TrackTable& part = window.part;
-        if (window.first_of_file) file_rows_.emplace_back(rows_, path);
+        name_files_through(window.file);
         if (report != nullptr) {
             report->rows_read += window.report.rows_read;
             report->rows_skipped += window.report.rows_skipped;
@@ -130,6 +132,7 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
         window = Window();
     };
     run_ordered_jobs(threads, take, work, commit);
+    name_files_through(paths.size());
     values_ = values_.slice_rows(0, rows_);
     standardiser_ = TrackStandardiser(values_);
     // The windows' parsed tensors were each of another size: the host allocator would keep them all.
