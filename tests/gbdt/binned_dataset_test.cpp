@@ -78,6 +78,63 @@ TEST(BinnedDataset, BinOfIsTheFirstBoundNotBelowTheValue) {
     }
 }
 
+// bin_rows searches float copies of the double bounds: it must give bin_of's
+// bin for every float, also right next to a bound that no float equals.
+TEST(BinnedDataset, BinRowsEqualsBinOfForEveryValue) {
+    std::mt19937_64 rng(11);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    std::vector<gbdt::FeatureBins> features;
+    for (const size_t count : {1, 2, 3, 5, 64, 200, 255}) {
+        gbdt::FeatureBins bins;
+        for (size_t i = 0; i + 1 < count; ++i) bins.upper_bounds.push_back(normal(rng));  // between floats
+        if (count > 3) {
+            bins.upper_bounds[0] = -1e300;  // beyond float's range
+            bins.upper_bounds[1] = static_cast<float>(bins.upper_bounds[1]);  // exactly a float
+        }
+        std::sort(bins.upper_bounds.begin(), bins.upper_bounds.end());
+        if (count > 5) bins.upper_bounds[count - 2] = 1e300;
+        bins.upper_bounds.push_back(std::numeric_limits<double>::infinity());
+        features.push_back(bins);
+    }
+    gbdt::FeatureBins category;
+    category.categorical = true;
+    category.bin_category = {3, 0, 5};
+    category.category_bin = {1, -1, -1, 0, -1, 2};
+    features.push_back(category);
+    const auto width = static_cast<int64_t>(features.size());
+
+    // Per feature: each bound's neighbouring floats, the infinities, NaN, random values.
+    std::vector<std::vector<float>> candidates(features.size());
+    for (size_t f = 0; f < features.size(); ++f) {
+        auto& c = candidates[f];
+        c = {-kInf, kInf, std::numeric_limits<float>::quiet_NaN(), 0.0f, -0.0f, 1.0f, 7.0f, -1.0f, 2.5f};
+        for (double b : features[f].upper_bounds) {
+            const float near = static_cast<float>(b);
+            c.push_back(near);
+            c.push_back(std::nextafter(near, kInf));
+            c.push_back(std::nextafter(near, -kInf));
+        }
+        for (int i = 0; i < 500; ++i) c.push_back(static_cast<float>(normal(rng)));
+    }
+    size_t most = 0;
+    for (const auto& c : candidates) most = std::max(most, c.size());
+    const auto rows = static_cast<int64_t>(most);
+    Tensor x = Tensor::empty({rows, width}, DType::f32);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t f = 0; f < width; ++f) {
+            const auto& c = candidates[static_cast<size_t>(f)];
+            x.data<float>()[r * width + f] = c[static_cast<size_t>(r) % c.size()];
+        }
+    const Tensor bins = gbdt::bin_rows(x, features);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t f = 0; f < width; ++f) {
+            const float v = x.data<float>()[r * width + f];
+            ASSERT_EQ(bins.data<uint8_t>()[r * width + f], features[static_cast<size_t>(f)].bin_of(v))
+                << "feature " << f << " value " << v;
+        }
+}
+
 TEST(BinnedDataset, TabularTrainingEqualsBinningFirst) {
     const auto train = mixed_set(5000, 2), valid = mixed_set(1000, 3);
     GbdtParams p;

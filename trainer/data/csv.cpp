@@ -17,6 +17,7 @@
 #include "engine/error.h"
 #include "trainer/data/file_text.h"
 #include "trainer/data/text_codes.h"
+#include "trainer/data/text_scan.h"
 
 namespace skipper::data::csv {
 
@@ -71,7 +72,67 @@ bool parse_bool(std::string_view s, uint8_t& out) {
     }
 }
 
+// The columns' numbers are short: counts, positions, hours, and floats of
+// at most 9 or 10 digits. Those take a fast path; anything else (exponents,
+// long digit runs, odd signs) goes to std::from_chars, which the fast paths
+// agree with wherever both apply.
+
+// An optional sign and 1 to 9 digits; false (not handled) otherwise.
+bool parse_int_fast(std::string_view s, int32_t& out) {
+    const char* p = s.data();
+    const char* const end = p + s.size();
+    const bool negative = p != end && *p == '-';
+    if (p != end && (*p == '-' || *p == '+')) ++p;
+    if (end - p < 1 || end - p > 9) return false;
+    uint32_t value = 0;
+    for (; p < end; ++p) {
+        const auto digit = static_cast<uint32_t>(*p - '0');
+        if (digit > 9) return false;
+        value = value * 10 + digit;
+    }
+    out = negative ? -static_cast<int32_t>(value) : static_cast<int32_t>(value);
+    return true;
+}
+
+// An optional sign, digits, and optionally '.' and more digits, 19 digits at
+// most: the digits as an integer m and the count after the point e. When m
+// < 2^53 and e <= 22 both are exact doubles, so m / 10^e is the decimal
+// correctly rounded to double; rounding that to float is the decimal
+// correctly rounded to float unless the double lies exactly halfway between
+// two floats (no double lies between the decimal and such a midpoint), and
+// that case is left to from_chars. False when not handled.
+bool parse_real_fast(std::string_view s, float& out) {
+    static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char* p = s.data();
+    const char* const end = p + s.size();
+    const bool negative = p != end && *p == '-';
+    if (p != end && (*p == '-' || *p == '+')) ++p;
+    uint64_t mantissa = 0;
+    int digits = 0, after_point = 0;
+    const char* const integer_start = p;
+    for (; p < end && static_cast<unsigned>(*p - '0') <= 9; ++p, ++digits) mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
+    if (p == integer_start) return false;
+    if (p < end) {
+        if (*p != '.') return false;
+        const char* const fraction_start = ++p;
+        for (; p < end && static_cast<unsigned>(*p - '0') <= 9; ++p, ++digits) mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
+        after_point = static_cast<int>(p - fraction_start);
+        if (p != end || after_point == 0) return false;
+    }
+    if (digits > 19 || mantissa > (uint64_t{1} << 53) || after_point > 22) return false;
+    const double value = static_cast<double>(mantissa) / kPow10[after_point];
+    uint64_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    // The 29 bits a float drops are exactly one half: a tie.
+    if ((bits & 0x1FFFFFFFULL) == 0x10000000ULL) return false;
+    const auto rounded = static_cast<float>(value);
+    out = negative ? -rounded : rounded;
+    return true;
+}
+
 bool parse_int(std::string_view s, int32_t& out) {
+    if (parse_int_fast(s, out)) return true;
     const char* first = s.data();
     const char* last = first + s.size();
     if (first != last && *first == '+') ++first;
@@ -84,6 +145,7 @@ bool parse_real(std::string_view s, float& out) {
         out = std::numeric_limits<float>::quiet_NaN();
         return true;
     }
+    if (parse_real_fast(s, out)) return true;
     const char* first = s.data();
     const char* last = first + s.size();
     if (*first == '+') ++first;
@@ -210,7 +272,7 @@ struct LocalDictionary {
     int32_t last_code = -1;
 
     int32_t code(std::string_view text, bool from_scratch) {
-        if (last_code >= 0 && text == last_text) return last_code;
+        if (last_code >= 0 && same_text(text, last_text)) return last_code;
         int32_t c = codes.find(text);
         if (c < 0) {
             if (from_scratch) text = owned.emplace_back(text);
@@ -330,7 +392,7 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
     std::vector<int64_t> capacity_offset(static_cast<size_t>(chunks) + 1, 0);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t k = 0; k < chunks; ++k)
-        capacity_offset[k + 1] = std::count(bounds[k], bounds[k + 1], '\n') + 1;
+        capacity_offset[k + 1] = count_newlines(bounds[k], bounds[k + 1]) + 1;
     for (int64_t k = 0; k < chunks; ++k) capacity_offset[k + 1] += capacity_offset[k];
     const int64_t capacity = capacity_offset[chunks];
 
@@ -357,6 +419,7 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
         std::vector<std::pair<std::string_view, bool>> pending_text(specs.size());
         std::vector<std::string> pending_owned(specs.size());
         int64_t line = 0;  // 0-based line of the current record within the chunk
+        Problem row_problem;
         while (!cursor.at_end()) {
             if (cursor.skip_blank_line()) {
                 ++line;
@@ -364,7 +427,7 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
             }
             const int64_t row = base + result.rows;
             const int64_t quoted_newlines_before = cursor.newlines_in_quotes();
-            Problem problem;
+            Problem& problem = row_problem;  // written only when the row is bad
             bool bad = false;
             int64_t field = 0;
             for (bool done = false; !done; ++field) {
@@ -463,6 +526,13 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
     std::vector<std::vector<int32_t>> remap(specs.size() * static_cast<size_t>(chunks));
     for (size_t s = 0; s < specs.size(); ++s) {
         if (specs[s].kind != Kind::text) continue;
+        std::vector<std::string>& names = table.columns[s].dictionary;
+        if (chunks == 1 && specs[s].values.empty()) {
+            // One chunk (a window parsed on one thread): its codes are already the file's.
+            const auto& local = results[0].dictionaries[s].codes.names();
+            names.assign(local.begin(), local.end());
+            continue;
+        }
         TextCodes global;
         for (const auto& v : specs[s].values) global.insert(v);
         for (int64_t k = 0; k < chunks; ++k) {
@@ -471,7 +541,6 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
             map.reserve(local.size());
             for (std::string_view name : local) map.push_back(global.insert(name));
         }
-        std::vector<std::string>& names = table.columns[s].dictionary;
         names.assign(global.names().begin(), global.names().end());
     }
 
@@ -484,8 +553,8 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
         const int64_t from = capacity_offset[k];
         const int64_t n = results[k].rows;
         for (size_t s = 0; s < specs.size(); ++s) {
-            if (specs[s].kind != Kind::text) continue;
             const auto& map = remap[s * static_cast<size_t>(chunks) + static_cast<size_t>(k)];
+            if (specs[s].kind != Kind::text || map.empty()) continue;  // no remap: the codes stand
             auto* codes = static_cast<int32_t*>(sinks[s].base) + from;
             for (int64_t i = 0; i < n; ++i) codes[i] = map[static_cast<size_t>(codes[i])];
         }

@@ -10,6 +10,7 @@
 
 #include "engine/error.h"
 #include "trainer/data/file_text.h"
+#include "trainer/data/text_scan.h"
 
 namespace skipper::data {
 
@@ -122,7 +123,7 @@ std::string CsvWindows::read_range(int64_t offset, int64_t bytes) const {
 
 void CsvWindows::consume(size_t bytes) {
     const char* body = buffer_.data() + header_size_;
-    body_line_ += std::count(body, body + bytes, '\n');
+    body_line_ += count_newlines(body, body + bytes);
     position_ += bytes;
     // Nothing taken: the window held too little (one record, one session): read a larger one.
     want_ = bytes == 0 ? 2 * std::max(want_, body_size_) : static_cast<size_t>(window_bytes_);

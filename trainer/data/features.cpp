@@ -73,14 +73,28 @@ Sessions group_sessions(const SessionLog& log) {
 
 // Root-mean-square distance between a track's standardised features
 // [first, last) and a mean vector over the same columns.
-double rms_distance(const float* track, const std::vector<double>& centre, const TrackStandardiser& z, int64_t first,
-                    int64_t last) {
+// `standardised` is the track's features through the standardiser.
+double rms_distance(const double* standardised, const std::vector<double>& centre, int64_t first, int64_t last) {
     double sum = 0.0;
     for (int64_t c = first; c < last; ++c) {
-        const double d = z(track[c], c) - centre[c];
+        const double d = standardised[c] - centre[c];
         sum += d * d;
     }
     return std::sqrt(sum / static_cast<double>(last - first));
+}
+
+// The track table is far larger than the caches and the log's tracks land
+// anywhere in it: each row read is a miss or three (116 bytes a track). Asking
+// for the next session's tracks while this one is computed overlaps them.
+void prefetch_session_tracks(const Sessions& sessions, int64_t s, const float* track_values, const int32_t* track_row,
+                             int64_t columns) {
+    if (s + 1 >= static_cast<int64_t>(sessions.offset.size())) return;
+    for (int64_t k = sessions.offset[s]; k < sessions.offset[s + 1]; ++k) {
+        const char* t = reinterpret_cast<const char*>(track_values + int64_t{track_row[sessions.row[k]]} * columns);
+        const auto bytes = static_cast<size_t>(columns) * sizeof(float);
+        for (size_t b = 0; b < bytes; b += 64) __builtin_prefetch(t + b);
+        __builtin_prefetch(t + bytes - 1);
+    }
 }
 
 // The mean standardised track features of a session's skipped (skip_2) and of
@@ -110,11 +124,16 @@ struct HistoryCentres {
     static constexpr int kDistances = 6;
     void distances(const float* track, const TrackStandardiser& z, int64_t columns, int64_t acoustic_first,
                    double out[kDistances]) const {
-        const double to_skipped = skipped_count > 0 ? rms_distance(track, skipped, z, 0, columns) : kNoDistance;
-        const double to_kept = kept_count > 0 ? rms_distance(track, kept, z, 0, columns) : kNoDistance;
+        // Standardised once for the four distances.
+        constexpr int64_t kMaxColumns = 64;
+        if (columns > kMaxColumns) throw Error("HistoryCentres: " + std::to_string(columns) + " track columns, at most 64");
+        double standardised[kMaxColumns];
+        for (int64_t c = 0; c < columns; ++c) standardised[c] = z(track[c], c);
+        const double to_skipped = skipped_count > 0 ? rms_distance(standardised, skipped, 0, columns) : kNoDistance;
+        const double to_kept = kept_count > 0 ? rms_distance(standardised, kept, 0, columns) : kNoDistance;
         const double acoustic_skipped =
-            skipped_count > 0 ? rms_distance(track, skipped, z, acoustic_first, columns) : kNoDistance;
-        const double acoustic_kept = kept_count > 0 ? rms_distance(track, kept, z, acoustic_first, columns) : kNoDistance;
+            skipped_count > 0 ? rms_distance(standardised, skipped, acoustic_first, columns) : kNoDistance;
+        const double acoustic_kept = kept_count > 0 ? rms_distance(standardised, kept, acoustic_first, columns) : kNoDistance;
         out[0] = to_skipped;
         out[1] = to_kept;
         out[2] = to_skipped - to_kept;
@@ -133,19 +152,22 @@ TrackStandardiser::TrackStandardiser(const Tensor& values) {
     const float* v = values.data<float>();
     mean.assign(static_cast<size_t>(columns), 0.0);
     inverse_sd.assign(static_cast<size_t>(columns), 1.0);
-    for (int64_t c = 0; c < columns; ++c) {
-        double sum = 0.0, squares = 0.0;
-        int64_t count = 0;
-        for (int64_t r = 0; r < rows; ++r) {
+    // Row by row, one pass over the table (column by column it was one pass
+    // per column); each column's sums still add its rows in row order.
+    std::vector<double> sum(static_cast<size_t>(columns), 0.0), squares(static_cast<size_t>(columns), 0.0);
+    std::vector<int64_t> count(static_cast<size_t>(columns), 0);
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < columns; ++c) {
             const float x = v[r * columns + c];
             if (std::isnan(x)) continue;
-            sum += x;
-            squares += double{x} * x;
-            ++count;
+            sum[c] += x;
+            squares[c] += double{x} * x;
+            ++count[c];
         }
-        if (count == 0) continue;
-        mean[c] = sum / static_cast<double>(count);
-        const double variance = squares / static_cast<double>(count) - mean[c] * mean[c];
+    for (int64_t c = 0; c < columns; ++c) {
+        if (count[c] == 0) continue;
+        mean[c] = sum[c] / static_cast<double>(count[c]);
+        const double variance = squares[c] / static_cast<double>(count[c]) - mean[c] * mean[c];
         inverse_sd[c] = variance > 1e-12 ? 1.0 / std::sqrt(variance) : 1.0;
     }
 }
@@ -305,6 +327,7 @@ TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser*
         double rates[4] = {0, 0, 0, 0};
         for (int32_t k = 0; k < h; ++k)
             for (int f = 0; f < 4; ++f) rates[f] += skip[f][rows[k]];
+        prefetch_session_tracks(sessions, s + 1, track_values, track_row, track_columns);
         const HistoryCentres centres(rows, h, track_values, track_row, skip[1], z, track_columns);
         const int64_t last = h > 0 ? rows[h - 1] : -1;
         double last3 = 0.0;
@@ -432,6 +455,7 @@ SequenceDataset build_session_sequences(const MssdData& data, int64_t max_steps,
         const int32_t L = length[rows[0]];
         const int32_t h = history_length(L);
         out.lengths[static_cast<size_t>(s)] = L;
+        prefetch_session_tracks(sessions, s + 1, track_values, track_row, track_columns);
         const HistoryCentres centres(rows, h, track_values, track_row, skip_2, z, track_columns);
         for (int32_t k = 0; k < L; ++k) {
             const int64_t i = rows[k];

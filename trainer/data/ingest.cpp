@@ -1,5 +1,6 @@
 #include "trainer/data/ingest.h"
 
+#include <omp.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -18,7 +19,9 @@
 #include "trainer/data/layout.h"
 #include "trainer/data/mssd_files.h"
 #include "trainer/data/csv_windows.h"
+#include "trainer/data/ordered_jobs.h"
 #include "trainer/data/session_scan.h"
+#include "trainer/data/text_scan.h"
 #include "trainer/data/track_store.h"
 #include "trainer/data_parallel.h"
 
@@ -188,7 +191,7 @@ SessionLog chosen_sessions(const std::string& path, const std::vector<ScannedSes
         std::string lines = file.read_range(session.begin, session.end - session.begin);
         if (!lines.empty() && lines.back() != '\n') lines += '\n';
         line_map.emplace_back(line, session.first_line);
-        line += std::count(lines.begin(), lines.end(), '\n');
+        line += count_newlines(lines.data(), lines.data() + lines.size());
         text += lines;
     }
     ReadOptions lenient = options.read;
@@ -251,7 +254,8 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     std::vector<uint8_t> contiguous(logs.size());
     int64_t train_rows = 0, test_rows = 0;
     for (size_t f = 0; f < logs.size(); ++f) {
-        const FileScan scan = scan_session_file(logs[f], options.sample_sessions, choice.threshold(), options.window_bytes);
+        const FileScan scan = scan_session_file(logs[f], options.sample_sessions, choice.threshold(), options.window_bytes,
+                                                options.read.num_threads);
         contiguous[f] = scan.contiguous;
         int64_t rows = 0, sessions = 0;
         for (size_t s = 0; s < scan.sessions.size(); ++s) {
@@ -319,26 +323,110 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     const int64_t width = schema.num_features();
     int64_t cursor[2] = {0, 0};
     int32_t sessions[2] = {0, 0};
-    const auto bin_log = [&](SessionLog log, const std::string& path) {
+    // One window of whole sessions (or a whole file that does not keep its sessions together).
+    struct Window {
+        size_t file = 0;
+        bool last_of_file = false;
+        bool whole_file = false;
+        std::string text;  // header and body
+        int64_t line_offset = 0;
+        // Built by the worker:
+        std::vector<uint64_t> hashes;
+        std::optional<MssdData> data;  // kept only for on_window
+        TabularDataset rows;  // without its float features once binned
+        int64_t row_count = 0;
+        Tensor bins;
+    };
+    // Each window parses on one thread: the windows are the parallelism. As
+    // many are in flight as threads, so each is window_bytes / threads.
+    const int threads = options.read.num_threads > 0 ? options.read.num_threads : omp_get_max_threads();
+    const int64_t thread_window_bytes = std::max<int64_t>(options.window_bytes / threads, 1);
+    ReadOptions window_read = options.read;
+    window_read.num_threads = 1;
+    size_t file = 0;
+    std::optional<CsvWindows> windows;
+    int64_t column = -1;
+    const auto take = [&]() -> std::optional<Window> {
+        for (; file < logs.size(); ++file) {
+            Window window;
+            window.file = file;
+            if (!contiguous[file]) {
+                window.whole_file = window.last_of_file = true;
+                ++file;
+                return window;
+            }
+            if (!windows) {
+                windows.emplace(logs[file], thread_window_bytes);
+                column = csv_column(windows->header(), "session_id");
+            }
+            while (windows->next()) {
+                // Whole sessions only: the last one may go on in the next window.
+                const size_t whole = windows->at_end() ? windows->body().size() : last_session_start(windows->body(), column);
+                if (whole == 0) {
+                    windows->consume(0);  // one session fills the window: read a larger one
+                    continue;
+                }
+                const std::string_view body = windows->body().substr(0, whole);
+                const bool first = windows->body_offset() == static_cast<int64_t>(windows->header().size());
+                if (!first && body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+                    windows->consume(whole);  // blank lines at the end (the parser refuses a text without rows)
+                    continue;
+                }
+                window.line_offset = windows->line_offset();
+                window.text.reserve(windows->header().size() + body.size());
+                window.text.append(windows->header()).append(body);
+                windows->consume(whole);
+                return window;
+            }
+            // The file's last window was taken before: a window without rows marks its end.
+            window.last_of_file = true;
+            windows.reset();
+            ++file;
+            return window;
+        }
+        return std::nullopt;
+    };
+    const auto work = [&](Window& window) {
+        const std::string& path = logs[window.file];
+        SessionLog log;
+        if (window.whole_file) {
+            log = whole_file(path, options, nullptr);
+        } else if (!window.text.empty()) {
+            ReadOptions read = window_read;
+            read.line_offset = window.line_offset;
+            log = parse_session_log(window.text, path, read, nullptr);
+            window.text = std::string();
+        } else {
+            return;  // the end of a file
+        }
         keep_sample(log, options);
-        std::vector<uint64_t> hashes(log.session_ids.size());
-        for (size_t s = 0; s < hashes.size(); ++s) hashes[s] = session_hash(log.session_ids[s]);
-        const MssdData data = store.join(std::move(log), options.read, nullptr);
-        const TabularDataset rows = build_session_rows(data, &z);
-        if (rows.category_names != schema.category_names)
+        window.hashes.resize(log.session_ids.size());
+        for (size_t s = 0; s < window.hashes.size(); ++s) window.hashes[s] = session_hash(log.session_ids[s]);
+        MssdData data = store.join(std::move(log), options.read, nullptr);
+        window.rows = build_session_rows(data, &z);
+        if (window.rows.category_names != schema.category_names)
             throw DataError(path, 0, "", "a categorical column holds a value outside its documented set (" +
                                              std::string(kLeakingColumn) + " or context_type); the GBDT's categories must be the same in every file");
-        if (options.on_window) {
+        window.bins = gbdt::bin_rows(window.rows.features, feature_bins);
+        window.row_count = window.rows.rows();
+        window.rows.features = Tensor();
+        if (options.on_window) window.data.emplace(std::move(data));
+    };
+    int64_t file_rows = 0;
+    const auto commit = [&](Window& window) {
+        const std::string& path = logs[window.file];
+        const TabularDataset& rows = window.rows;
+        const std::vector<uint64_t>& hashes = window.hashes;
+        if (window.data) {
             std::vector<uint8_t> held_out(hashes.size());
             for (size_t s = 0; s < hashes.size(); ++s) held_out[s] = is_test_session(hashes[s], options) ? 1 : 0;
-            options.on_window(data, z, hashes, held_out);
+            options.on_window(*window.data, z, hashes, held_out);
         }
-        const Tensor bins = gbdt::bin_rows(rows.features, feature_bins);
-        const uint8_t* b = bins.data<uint8_t>();
-        const float* y = rows.labels.data<float>();
+        const uint8_t* b = window.row_count > 0 ? window.bins.data<uint8_t>() : nullptr;
+        const float* y = window.row_count > 0 ? rows.labels.data<float>() : nullptr;
         int32_t last_session = -1, session_number = 0;
         int which = 0;
-        for (int64_t r = 0; r < rows.rows(); ++r) {
+        for (int64_t r = 0; r < window.row_count; ++r) {
             const int32_t s = rows.session_index[static_cast<size_t>(r)];
             const uint64_t hash = hashes[static_cast<size_t>(s)];
             if (s != last_session) {
@@ -356,41 +444,17 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
             to.position[static_cast<size_t>(o)] = rows.position[static_cast<size_t>(r)];
             to.row_keys[static_cast<size_t>(o)] = session_row_key(hash, rows.position[static_cast<size_t>(r)]);
         }
-        return rows.rows();
-    };
-    for (size_t f = 0; f < logs.size(); ++f) {
-        int64_t rows = 0;
-        if (!contiguous[f]) {
-            rows += bin_log(whole_file(logs[f], options, nullptr), logs[f]);
-        } else {
-            CsvWindows windows(logs[f], options.window_bytes);
-            const int64_t column = csv_column(windows.header(), "session_id");
-            ReadOptions read = options.read;
-            while (windows.next()) {
-                // Whole sessions only: the last one may go on in the next window.
-                const size_t take = windows.at_end() ? windows.body().size() : last_session_start(windows.body(), column);
-                if (take == 0) {
-                    windows.consume(0);  // one session fills the window: read a larger one
-                    continue;
-                }
-                const std::string_view body = windows.body().substr(0, take);
-                const bool first = windows.body_offset() == static_cast<int64_t>(windows.header().size());
-                if (!first && body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
-                    windows.consume(take);  // blank lines at the end (the parser refuses a text without rows)
-                    continue;
-                }
-                read.line_offset = windows.line_offset();
-                std::string_view text = windows.text();
-                text = text.substr(0, text.size() - windows.body().size() + body.size());
-                rows += bin_log(parse_session_log(text, logs[f], read, nullptr), logs[f]);
-                windows.consume(take);
-                // Each window's tensors differ in size: the host allocator would keep
-                // every size it has seen (it caches for the training loops' repeats).
-                allocator_for(Device::cpu).release_cached();
-            }
+        file_rows += window.row_count;
+        if (window.last_of_file) {
+            report("bin", window.file, file_rows);
+            file_rows = 0;
         }
-        report("bin", f, rows);
-    }
+        window = Window();
+        // Each window's tensors differ in size: the host allocator would keep
+        // every size it has seen (it caches for the training loops' repeats).
+        allocator_for(Device::cpu).release_cached();
+    };
+    run_ordered_jobs(threads, take, work, commit);
     if (cursor[0] != out.train.rows() || cursor[1] != out.test.rows())
         throw DataError(logs.empty() ? "" : logs.back(), 0, "", "the files changed while they were being read (fewer rows than in the first pass)");
     out.seconds = since_start();

@@ -10,7 +10,8 @@
 //    those sessions are then read from their byte ranges alone, built and
 //    the edges fitted on them;
 // 2. every file in windows of whole sessions (csv_windows.h; a file that does
-//    not keep a session's lines together is read whole): parsed in parallel,
+//    not keep a session's lines together is read whole), one window per
+//    thread, committed in file order (ordered_jobs.h): parsed,
 //    joined against the track table read once (track_store.h), its session
 //    rows built (build_session_rows, the in-memory builder itself), binned
 //    with the edges fitted on the sample (on every rank's sample, in a
@@ -56,9 +57,10 @@ struct IngestOptions {
     // (an MPI rank's share when there are fewer files than ranks: input_share
     // in trainer/data_parallel.h). The bin edges are agreed over the ranks.
     int64_t session_shard = 0, session_shards = 1;
-    // Bytes of CSV parsed at a time (whole sessions; a file that does not keep
-    // each session's lines together is parsed whole): with the track table and
-    // the output, what bounds the ingest's memory.
+    // Bytes of CSV parsed at a time, over all threads (each thread parses its
+    // own window of window_bytes / threads, whole sessions; a file that does
+    // not keep each session's lines together is parsed whole): with the track
+    // table and the output, what bounds the ingest's memory.
     int64_t window_bytes = int64_t{16} << 20;
     IngestProgressCallback progress;
     // A sink for a second form of the same sessions (the LSTM's sequences,

@@ -1,11 +1,17 @@
 #include "trainer/data/session_scan.h"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 #include "engine/error.h"
 #include "trainer/data/csv_windows.h"
 #include "trainer/data/layout.h"
+#include "trainer/data/ordered_jobs.h"
+#include "trainer/data/text_codes.h"
 
 namespace skipper::data {
 
@@ -53,52 +59,104 @@ bool id_of(std::string_view line, int64_t column, std::string& scratch, std::str
 
 }  // namespace
 
+namespace {
+
+// A run of consecutive lines with one session id, within one window.
+struct Run {
+    uint64_t hash = 0;
+    int32_t rows = 0;
+    int64_t begin = 0, end = 0, first_line = 0;
+    std::string id;  // when the hash is at most keep_ids_at_most, or when the run opens or closes its window
+};
+
+// One window's runs. Lines without an id are left to pass 2's parser; they do
+// not break a run (as the whole-file scan never did).
+struct WindowScan {
+    std::string body;  // the text, until scanned
+    int64_t offset = 0, line = 0;
+    int64_t rows = 0;
+    std::vector<Run> runs;
+};
+
+void scan_window(WindowScan& window, int64_t column, uint64_t keep_ids_at_most) {
+    const char* p = window.body.data();
+    const char* const end = p + window.body.size();
+    int64_t line_number = window.line;
+    std::string scratch;
+    while (p < end) {
+        std::string_view line, id;
+        int64_t newlines = 0;
+        const int64_t offset = window.offset + (p - window.body.data());
+        const char* next = next_record(p, end, line, newlines);
+        const int64_t number = line_number;
+        line_number += newlines;
+        p = next;
+        if (line.empty() || !id_of(line, column, scratch, id) || id.empty()) continue;
+        ++window.rows;
+        if (window.runs.empty() || !same_text(id, window.runs.back().id)) {
+            // The previous run keeps its id only if the sample may need it (or it opens the window).
+            if (window.runs.size() > 1 && window.runs.back().hash > keep_ids_at_most) window.runs.back().id.clear();
+            window.runs.push_back({session_hash(id), 0, offset, offset, number, std::string(id)});
+        }
+        Run& run = window.runs.back();
+        ++run.rows;
+        run.end = window.offset + (next - window.body.data());
+    }
+    window.body = std::string();
+}
+
+}  // namespace
+
 FileScan scan_session_file(const std::string& path, double sample_fraction, uint64_t keep_ids_at_most,
-                           int64_t window_bytes) {
-    CsvWindows windows(path, window_bytes);
+                           int64_t window_bytes, int threads) {
+    if (threads <= 0) threads = omp_get_max_threads();
+    CsvWindows windows(path, std::max<int64_t>(window_bytes / threads, 1));
     const int64_t column = session_id_column(windows);
     FileScan scan;
     scan.path = path;
     scan.disk_bytes = windows.disk_bytes();
+    // Windows are scanned in parallel (ordered_jobs.h) and their runs merged in file order.
     std::unordered_map<uint64_t, int32_t> index_of;  // hash -> index in scan.sessions
-    std::string previous, scratch;
-    int32_t current = -1;  // index of the previous line's session; -1: not kept
-    while (windows.next()) {
-        const std::string_view body = windows.body();
-        const char* p = body.data();
-        const char* const end = p + body.size();
-        int64_t line_number = windows.body_line();
-        while (p < end) {
-            std::string_view line, id;
-            int64_t newlines = 0;
-            const int64_t offset = windows.body_offset() + (p - body.data());
-            const char* next = next_record(p, end, line, newlines);
-            const int64_t number = line_number;
-            line_number += newlines;
-            p = next;
-            if (line.empty() || !id_of(line, column, scratch, id) || id.empty()) continue;  // the parser reports it in pass 2
-            ++scan.rows;
-            if (id != previous) {
-                previous.assign(id);
-                const uint64_t hash = session_hash(id);
+    std::string previous;  // the last merged run's id
+    int32_t current = -1;  // index of the last merged run's session; -1: not kept
+    const auto take = [&]() -> std::optional<WindowScan> {
+        if (!windows.next()) return std::nullopt;
+        WindowScan window;
+        window.body.assign(windows.body());
+        window.offset = windows.body_offset();
+        window.line = windows.body_line();
+        windows.consume(windows.body().size());
+        return window;
+    };
+    const auto work = [&](WindowScan& window) { scan_window(window, column, keep_ids_at_most); };
+    const auto commit = [&](WindowScan& window) {
+        scan.rows += window.rows;
+        for (size_t r = 0; r < window.runs.size(); ++r) {
+            Run& run = window.runs[r];
+            // A session running on from the window before: the same session, not a second run of it.
+            const bool continues = r == 0 && !previous.empty() && run.id == previous;
+            if (!continues) {
                 current = -1;
-                if (!keep_sampled_session(hash, sample_fraction)) continue;
-                const auto [it, added] = index_of.try_emplace(hash, static_cast<int32_t>(scan.sessions.size()));
-                current = it->second;
-                if (added) {
-                    scan.sessions.push_back({hash, 0, offset, offset, number});
-                    scan.ids.emplace_back(hash <= keep_ids_at_most ? std::string(id) : std::string());
-                } else {
-                    scan.contiguous = false;
+                if (keep_sampled_session(run.hash, sample_fraction)) {
+                    const auto [it, added] = index_of.try_emplace(run.hash, static_cast<int32_t>(scan.sessions.size()));
+                    current = it->second;
+                    if (added) {
+                        scan.sessions.push_back({run.hash, 0, run.begin, run.begin, run.first_line});
+                        scan.ids.emplace_back(run.hash <= keep_ids_at_most ? run.id : std::string());
+                    } else {
+                        scan.contiguous = false;
+                    }
                 }
             }
+            if (r + 1 == window.runs.size()) previous = run.id;
             if (current < 0) continue;
             ScannedSession& session = scan.sessions[static_cast<size_t>(current)];
-            ++session.rows;
-            session.end = windows.body_offset() + (next - body.data());
+            session.rows += run.rows;
+            session.end = run.end;
         }
-        windows.consume(body.size());
-    }
+        window = WindowScan();
+    };
+    run_ordered_jobs(threads, take, work, commit);
     return scan;
 }
 

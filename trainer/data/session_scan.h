@@ -34,8 +34,10 @@ struct FileScan {
 };
 
 // The sessions that sample_sessions=fraction keeps (by hash).
+// Windows of window_bytes / threads are scanned on `threads` threads at once
+// (0: every core) and merged in file order.
 FileScan scan_session_file(const std::string& path, double sample_fraction, uint64_t keep_ids_at_most,
-                           int64_t window_bytes);
+                           int64_t window_bytes, int threads = 0);
 
 // Where the last session of a window's body begins (a byte offset into it,
 // at a line start; 0 when the body holds one session): pass 2 parses the

@@ -30,6 +30,8 @@ public:
     const Tensor& values() const { return values_; }
     // The row of a track id, or -1.
     int32_t find(std::string_view id) const;
+    // The same, with the id's TextCodes::hash already computed.
+    int32_t find(std::string_view id, uint64_t hash) const;
     // Computed once, over every track.
     const TrackStandardiser& standardiser() const { return standardiser_; }
     // The files, as a join error names them.

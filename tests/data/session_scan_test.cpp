@@ -1,0 +1,96 @@
+// Pass 1's session-id scan, windows scanned in parallel and merged in file
+// order: the same sessions, rows, byte ranges, first lines, kept ids and
+// contiguity as a plain line-by-line account, at every window size and
+// thread count, for a file that keeps its sessions together and one that
+// does not.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "../tools/tools_test_util.h"
+#include "trainer/data/generator.h"
+#include "trainer/data/layout.h"
+#include "trainer/data/session_scan.h"
+
+namespace skipper::data {
+namespace {
+
+using test::TempDir;
+
+// The plain account: the id is the first field of each line.
+FileScan expected_scan(const std::string& text, uint64_t keep_ids_at_most) {
+    FileScan scan;
+    std::map<std::string, size_t> index;
+    std::string last;
+    size_t at = text.find('\n') + 1;
+    for (int64_t line = 2; at < text.size(); ++line) {
+        const size_t next = text.find('\n', at) + 1;
+        const std::string id = text.substr(at, text.find(',', at) - at);
+        ++scan.rows;
+        const auto [it, added] = index.try_emplace(id, scan.sessions.size());
+        if (added) {
+            const uint64_t hash = session_hash(id);
+            scan.sessions.push_back({hash, 0, static_cast<int64_t>(at), 0, line});
+            scan.ids.push_back(hash <= keep_ids_at_most ? id : std::string());
+        } else if (id != last) {
+            scan.contiguous = false;
+        }
+        ScannedSession& session = scan.sessions[it->second];
+        ++session.rows;
+        session.end = static_cast<int64_t>(next);
+        last = id;
+        at = next;
+    }
+    return scan;
+}
+
+void expect_same(const FileScan& got, const FileScan& want, const std::string& what) {
+    EXPECT_EQ(got.rows, want.rows) << what;
+    EXPECT_EQ(got.contiguous, want.contiguous) << what;
+    ASSERT_EQ(got.sessions.size(), want.sessions.size()) << what;
+    for (size_t s = 0; s < want.sessions.size(); ++s) {
+        const ScannedSession &a = got.sessions[s], &b = want.sessions[s];
+        ASSERT_EQ(a.hash, b.hash) << what << " session " << s;
+        ASSERT_EQ(a.rows, b.rows) << what << " session " << s;
+        ASSERT_EQ(a.begin, b.begin) << what << " session " << s;
+        ASSERT_EQ(a.end, b.end) << what << " session " << s;
+        ASSERT_EQ(a.first_line, b.first_line) << what << " session " << s;
+    }
+    EXPECT_EQ(got.ids, want.ids) << what;
+}
+
+TEST(SessionScan, ParallelWindowsGiveThePlainAccount) {
+    const TempDir dir;
+    GeneratorOptions options;
+    options.sessions = 200;
+    options.seed = 4;
+    const GeneratedLayout layout = write_generated_layout(options, dir.file("mssd"), 1, false);
+    const std::string text = test::read_text(layout.log_paths[0]);
+    // The same lines with every second line moved to the end: sessions split in two runs.
+    std::string split = text.substr(0, text.find('\n') + 1), moved;
+    size_t at = split.size();
+    for (int i = 0; at < text.size(); ++i) {
+        const size_t next = text.find('\n', at) + 1;
+        (i % 2 == 0 ? split : moved) += text.substr(at, next - at);
+        at = next;
+    }
+    split += moved;
+    const std::string split_path = dir.file("split.csv");
+    std::ofstream(split_path, std::ios::binary) << split;
+
+    const uint64_t keep = uint64_t{1} << 62;  // about a quarter of the ids kept
+    for (const auto& [path, file_text] : {std::pair{layout.log_paths[0], text}, std::pair{split_path, split}}) {
+        const FileScan want = expected_scan(file_text, keep);
+        EXPECT_EQ(want.contiguous, path != split_path);
+        for (const int threads : {1, 2, 3})
+            for (const int64_t window : {int64_t{300}, int64_t{4096}, int64_t{1} << 24})
+                expect_same(scan_session_file(path, 1.0, keep, window, threads), want,
+                            path + " threads " + std::to_string(threads) + " window " + std::to_string(window));
+    }
+}
+
+}  // namespace
+}  // namespace skipper::data
