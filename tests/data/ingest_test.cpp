@@ -134,6 +134,40 @@ TEST_F(StreamedRows, SmallWindowsGiveTheSameRowsAndModel) {
     EXPECT_EQ(model_bytes(windowed), model_bytes(whole));
 }
 
+TEST_F(StreamedRows, GzipFilesStreamInWindowsToTheSameModel) {
+    // .csv.gz inflated as the windows advance (never whole): the rows, bins and model of the plain files,
+    // with a bin sample smaller than the data (its sessions are read forward from their byte ranges).
+    std::vector<std::string> logs, tracks;
+    for (const auto& path : layout_.log_paths) {
+        logs.push_back(dir_.file(fs::path(path).filename().string() + ".gz"));
+        test::gzip_file(path, logs.back());
+    }
+    for (const auto& path : layout_.track_paths) {
+        tracks.push_back(dir_.file(fs::path(path).filename().string() + ".gz"));
+        test::gzip_file(path, tracks.back());
+    }
+    IngestOptions options = small_sample();
+    options.window_bytes = 2000;
+    const SessionRowIngest plain = ingest_session_rows(layout_.log_paths, layout_.track_paths, options);
+    const SessionRowIngest packed = ingest_session_rows(logs, tracks, options);
+    EXPECT_EQ(packed.train.row_keys, plain.train.row_keys);
+    EXPECT_EQ(packed.test.row_keys, plain.test.row_keys);
+    EXPECT_EQ(packed.train.feature_bins, plain.train.feature_bins);
+    EXPECT_EQ(packed.train.bins.to_vector<uint8_t>(), plain.train.bins.to_vector<uint8_t>());
+    EXPECT_EQ(model_bytes(packed), model_bytes(plain));
+
+    // A truncated .gz is an error naming it, whichever window meets the cut.
+    const std::string whole = test::read_text(logs[1]);
+    std::ofstream(logs[1], std::ios::binary) << whole.substr(0, whole.size() * 2 / 3);
+    try {
+        ingest_session_rows(logs, tracks, options);
+        FAIL() << "no error";
+    } catch (const DataError& e) {
+        EXPECT_EQ(e.file(), logs[1]);
+        EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+    }
+}
+
 TEST_F(StreamedRows, ABadRowInALaterWindowNamesItsLineInTheFile) {
     // The windows are parsed apart, but an error names the line in the whole file.
     const std::string path = layout_.log_paths[0];

@@ -2,7 +2,6 @@
 // sample, skipper gen's layouts, globs and comma lists, .csv.gz, files= and
 // sample_sessions=, and a session split over two files.
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -18,21 +17,8 @@ namespace skipper::data {
 namespace {
 
 namespace fs = std::filesystem;
+using test::gzip_file;
 using test::TempDir;
-
-void gzip_file(const std::string& from, const std::string& to) {
-    const std::string text = test::read_text(from);
-    gzFile out = gzopen(to.c_str(), "wb");
-    ASSERT_NE(out, nullptr);
-    // Two members, as `gzip -c a b` writes: the reader must take both.
-    const auto half = static_cast<unsigned>(text.size() / 2);
-    ASSERT_EQ(gzwrite(out, text.data(), half), static_cast<int>(half));
-    gzclose(out);
-    gzFile more = gzopen(to.c_str(), "ab");
-    const auto rest = static_cast<unsigned>(text.size() - half);
-    ASSERT_EQ(gzwrite(more, text.data() + half, rest), static_cast<int>(rest));
-    gzclose(more);
-}
 
 // Same rows and sessions, in the same order.
 void expect_same_log(const SessionLog& a, const SessionLog& b) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <filesystem>
@@ -57,6 +58,22 @@ inline std::string read_text(const std::string& path) {
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();
+}
+
+// Writes `from` gzipped as two members, as `gzip -c a b` does: a reader must
+// take both.
+inline void gzip_file(const std::string& from, const std::string& to) {
+    const std::string text = read_text(from);
+    const auto half = static_cast<unsigned>(text.size() / 2);
+    const auto rest = static_cast<unsigned>(text.size() - half);
+    gzFile out = gzopen(to.c_str(), "wb");
+    ASSERT_NE(out, nullptr);
+    ASSERT_EQ(gzwrite(out, text.data(), half), static_cast<int>(half));
+    gzclose(out);
+    gzFile more = gzopen(to.c_str(), "ab");
+    ASSERT_NE(more, nullptr);
+    ASSERT_EQ(gzwrite(more, text.data() + half, rest), static_cast<int>(rest));
+    gzclose(more);
 }
 
 // Trains a small model through `skipper train` and returns its path. `extra`

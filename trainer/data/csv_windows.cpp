@@ -7,14 +7,19 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
+#include <stdexcept>
 
 #include "engine/error.h"
 #include "trainer/data/file_text.h"
+#include "trainer/data/gzip_stream.h"
 #include "trainer/data/text_scan.h"
 
 namespace skipper::data {
 
 namespace {
+
+constexpr size_t kInflateBytes = size_t{1} << 20;  // the least a .gz read inflates at once
 
 // The end (one past the newline) of the last line of `text` that ends outside
 // quotes, or 0 when no line ends there. Quotes pair up ("" is an escaped
@@ -37,9 +42,9 @@ size_t last_line_end(std::string_view text) {
 
 CsvWindows::CsvWindows(const std::string& path, int64_t window_bytes) : path_(path), window_bytes_(window_bytes) {
     if (is_gzip_path(path)) {
-        inflated_ = std::make_unique<FileText>(path);
-        size_ = inflated_->text().size();
-        disk_bytes_ = inflated_->disk_bytes();
+        gzip_ = std::make_unique<GzipStream>(path);
+        size_ = std::numeric_limits<size_t>::max();
+        disk_bytes_ = gzip_->disk_bytes();
     } else {
         fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd_ < 0) throw DataError(path, 0, "", std::string("cannot open the file: ") + std::strerror(errno));
@@ -53,9 +58,9 @@ CsvWindows::CsvWindows(const std::string& path, int64_t window_bytes) : path_(pa
     }
     // The header: the first line that ends outside quotes (the whole file if none does).
     for (size_t want = 4096;; want *= 2) {
-        const size_t have = std::min(want, size_);
+        buffer_.resize(want);
+        const size_t have = read(0, buffer_.data(), want);
         buffer_.resize(have);
-        read(0, buffer_.data(), have);
         header_size_ = last_line_end({buffer_.data(), have});
         if (header_size_ > 0) {
             // The first such line end, not the last.
@@ -69,7 +74,7 @@ CsvWindows::CsvWindows(const std::string& path, int64_t window_bytes) : path_(pa
             }
             break;
         }
-        if (have == size_) {
+        if (have < want) {
             header_size_ = have;
             break;
         }
@@ -85,39 +90,67 @@ CsvWindows::~CsvWindows() {
     if (fd_ >= 0) ::close(fd_);
 }
 
-void CsvWindows::read(size_t offset, char* out, size_t bytes) const {
-    if (inflated_ != nullptr) {
-        std::memcpy(out, inflated_->text().data() + offset, bytes);
-        return;
+size_t CsvWindows::inflate_through(size_t end) {
+    while (inflated_offset_ + inflated_.size() < end && size_ == std::numeric_limits<size_t>::max()) {
+        const size_t have = inflated_.size();
+        const size_t want = std::max<size_t>(end - inflated_offset_ - have, kInflateBytes);
+        inflated_.resize(have + want);
+        const size_t got = gzip_->read(inflated_.data() + have, want);
+        inflated_.resize(have + got);
+        if (got < want) size_ = inflated_offset_ + inflated_.size();
     }
-    while (bytes > 0) {
-        const ssize_t got = ::pread(fd_, out, bytes, static_cast<off_t>(offset));
+    return std::min(end, inflated_offset_ + inflated_.size());
+}
+
+size_t CsvWindows::read(size_t offset, char* out, size_t bytes) {
+    if (gzip_ != nullptr) {
+        if (offset < inflated_offset_) throw std::logic_error(path_ + ": a .gz file is read forward only");
+        // Text before `offset` is passed for good: inflated in pieces and dropped.
+        while (inflated_offset_ + inflated_.size() < offset && size_ == std::numeric_limits<size_t>::max()) {
+            inflated_offset_ += inflated_.size();
+            inflated_.clear();
+            inflate_through(std::min(offset, inflated_offset_ + kInflateBytes));
+        }
+        // Dropped once it is at least half the buffer, so the moves cost no more than the text.
+        const size_t passed = std::min(offset - inflated_offset_, inflated_.size());
+        if (passed > 0 && 2 * passed >= inflated_.size()) {
+            inflated_.erase(inflated_.begin(), inflated_.begin() + static_cast<std::ptrdiff_t>(passed));
+            inflated_offset_ += passed;
+        }
+        // One byte past the range: a range that ends the text then knows it does.
+        const size_t end = inflate_through(offset + bytes + 1);
+        const size_t got = end > offset ? std::min(bytes, end - offset) : 0;
+        if (got > 0) std::memcpy(out, inflated_.data() + (offset - inflated_offset_), got);
+        return got;
+    }
+    const size_t want = offset >= size_ ? 0 : std::min(bytes, size_ - offset);
+    for (size_t done = 0; done < want;) {
+        const ssize_t got = ::pread(fd_, out + done, want - done, static_cast<off_t>(offset + done));
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0)
             throw DataError(path_, 0, "", got == 0 ? "the file ended early (it changed while being read)"
                                                    : std::string("cannot read the file: ") + std::strerror(errno));
-        out += got;
-        offset += static_cast<size_t>(got);
-        bytes -= static_cast<size_t>(got);
+        done += static_cast<size_t>(got);
     }
+    return want;
 }
 
 bool CsvWindows::next() {
     if (position_ >= size_) return false;
-    size_t& want = want_;
-    for (;; want *= 2) {
-        const size_t have = std::min(want, size_ - position_);
+    for (;; want_ *= 2) {
+        buffer_.resize(header_size_ + want_);
+        const size_t have = read(position_, buffer_.data() + header_size_, want_);
         buffer_.resize(header_size_ + have);
-        read(position_, buffer_.data() + header_size_, have);
+        if (have == 0) return false;
         body_size_ = position_ + have == size_ ? have : last_line_end({buffer_.data() + header_size_, have});
-        if (body_size_ > 0) break;
+        if (body_size_ > 0) return true;
     }
-    return true;
 }
 
-std::string CsvWindows::read_range(int64_t offset, int64_t bytes) const {
+std::string CsvWindows::read_range(int64_t offset, int64_t bytes) {
     std::string out(static_cast<size_t>(bytes), '\0');
-    read(static_cast<size_t>(offset), out.data(), out.size());
+    if (read(static_cast<size_t>(offset), out.data(), out.size()) < out.size())
+        throw DataError(path_, 0, "", "the file ended early (it changed while being read)");
     return out;
 }
 

@@ -1,7 +1,8 @@
 // A CSV file read in windows of whole lines, each with the file's header line
 // in front, so that the CSV parser sees a small file: a file of any size is
 // read in bounded memory. A plain file is read with pread into one reused
-// buffer; a .gz file is inflated whole (FileText) and cut the same way.
+// buffer; a .gz file is inflated as the windows advance (GzipStream), so it
+// is read forward only: read_range then takes ranges in file order.
 // Windows end at a line end outside quotes; the reader of a window may take
 // only a prefix of it (consume), and the rest starts the next window.
 #pragma once
@@ -14,7 +15,7 @@
 
 namespace skipper::data {
 
-class FileText;
+class GzipStream;
 
 class CsvWindows {
 public:
@@ -42,21 +43,26 @@ public:
     bool at_end() const { return body_end() == size_; }
     // Takes the first `bytes` of the body (a prefix ending at a line end).
     void consume(size_t bytes);
-    // Any bytes of the file's text, read apart from the windows.
-    std::string read_range(int64_t offset, int64_t bytes) const;
-    // Bytes of the file's text (inflated for .gz) and on disk.
-    int64_t size() const { return static_cast<int64_t>(size_); }
+    // Any bytes of the file's text, read apart from the windows (for .gz: at
+    // or after the last range read and the current body).
+    std::string read_range(int64_t offset, int64_t bytes);
+    // Bytes of the file on disk (compressed for .gz).
     int64_t disk_bytes() const { return disk_bytes_; }
 
 private:
-    void read(size_t offset, char* out, size_t bytes) const;
+    // Reads up to `bytes` of the text at `offset`: fewer only at its end,
+    // which size_ then holds.
+    size_t read(size_t offset, char* out, size_t bytes);
+    size_t inflate_through(size_t end);  // .gz: inflated_ covers the text up to `end` (or its end)
     size_t body_end() const { return position_ + body_size_; }
 
     std::string path_;
     int64_t window_bytes_;
     int fd_ = -1;
-    std::unique_ptr<FileText> inflated_;  // .gz files only
-    size_t size_ = 0;
+    std::unique_ptr<GzipStream> gzip_;  // .gz files only
+    std::vector<char> inflated_;        // .gz: the text from inflated_offset_ on, inflated and not yet passed
+    size_t inflated_offset_ = 0;
+    size_t size_ = 0;                   // the text's size; for .gz, SIZE_MAX until its end is inflated
     int64_t disk_bytes_ = 0;
     std::vector<char> buffer_;  // header, then the body
     size_t header_size_ = 0;

@@ -182,7 +182,7 @@ SessionLog whole_file(const std::string& path, const IngestOptions& options, con
 // so that errors name them; a row the parser would refuse sends the file to
 // the whole-file path, which reports it as the full read does.
 SessionLog chosen_sessions(const std::string& path, const std::vector<ScannedSession>& sessions, const IngestOptions& options) {
-    const CsvWindows file(path, options.window_bytes);
+    CsvWindows file(path, options.window_bytes);
     std::string text(file.header());
     const int64_t header_lines = std::count(text.begin(), text.end(), '\n');
     std::vector<std::pair<int64_t, int64_t>> line_map;  // (first line in `text`, its line in the file)
