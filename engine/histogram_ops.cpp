@@ -33,7 +33,7 @@ int64_t total_bins(const HistogramRows& rows) {
 
 // Checks the inputs and returns the kernel's view of them.
 cpu::HistogramSource source_of(const char* op, const HistogramRows& in) {
-    require(in.bins.defined() != in.columns.defined(), op, [&] { return "expected either bins or columns, not both or neither"; });
+    require(in.bins.defined() || in.columns.defined(), op, [&] { return "expected bins, columns or both, got neither"; });
     const int64_t rows = histogram_row_count(in);
     const int64_t features = in.bins.defined() ? in.bins.size(1) : in.columns.size(0);
     for (const Tensor* t : {&in.bins, &in.columns}) {
@@ -129,13 +129,15 @@ HistogramLayout choose_histogram_layout(int64_t features, bool force_col_wise, b
     if (features == 1) return HistogramLayout::row_wise;
     // The cost is cache lines. Below the root a leaf's rows are scattered over
     // the whole set: adding a scattered row to a histogram reads ceil(F / 64)
-    // lines row-wise and F lines column-wise, and a partition reads the row's
-    // line (which the built side's add then reuses) or one byte of the split
-    // column. Measured (2026-12-01, 1 thread, seed task 13 features and
+    // lines row-wise and F lines column-wise, so histograms read rows. A
+    // partition routes every row of its leaf but builds only the smaller
+    // side: from rows it reads a line per routed row, from the split column
+    // one byte. Measured (2026-12-01, 1 thread, seed task 13 features and
     // session task 49): column-wise took 1.3x and 1.5x the CPU time of
-    // row-wise; partitions from a second, column-wise copy with row-wise
-    // histograms took 1.1x-1.25x (the built rows' lines are fetched anyway).
-    return HistogramLayout::row_wise;
+    // row-wise. With the two-pass partition (2026-12-02, 1 thread, 20-30 trees,
+    // CPU samples of the partition) the hybrid took 0.70x (seed) and 0.72x
+    // (session) of row-wise, for a second copy of the bins (rows x F bytes).
+    return HistogramLayout::hybrid;
 }
 
 Tensor bins_column_major(Context& ctx, const Tensor& bins) {

@@ -17,9 +17,10 @@ constexpr int64_t kDefaultHistogramBlockRows = 8192;
 constexpr int64_t kMaxQuantBins = 16384;
 
 // What a histogram sums over its rows.
-// - bins: u8 [rows, features] (row-wise) or columns: u8 [features, rows]
-//   (column-wise, ops::bins_column_major), exactly one of the two (see
-//   choose_histogram_layout). feature_offsets: i32 [features + 1]
+// - bins: u8 [rows, features] (row-wise) and/or columns: u8 [features, rows]
+//   (column-wise, ops::bins_column_major), at least one of the two (see
+//   choose_histogram_layout): histograms read the rows when there are rows,
+//   partitions the columns when there are columns. feature_offsets: i32 [features + 1]
 //   (feature f owns histogram slots offsets[f] .. offsets[f + 1] - 1).
 // - Float mode (quant_bins == 0): gradients and hessians, f32 [rows].
 // - Quantized mode (quant_bins > 0): quantized, i32 [rows], each row's
@@ -68,9 +69,12 @@ int64_t partition_histogram(Context& ctx, const HistogramRows& rows, int32_t spl
 // The rows of `rows` (either layout).
 int64_t histogram_row_count(const HistogramRows& rows);
 
-// Which layout of the bins a learner keeps (HistogramRows::bins or ::columns).
-// The model does not depend on it: every bin receives its rows in row order.
-enum class HistogramLayout { row_wise, col_wise };
+// Which layout of the bins a learner keeps: HistogramRows::bins (row_wise),
+// ::columns (col_wise) or both (hybrid: row-wise histograms, partitions from
+// the split feature's column, as LightGBM keeps its feature groups next to
+// its row-wise bins). The model does not depend on it: every bin receives its
+// rows in row order.
+enum class HistogramLayout { row_wise, col_wise, hybrid };
 // LightGBM's force_col_wise / force_row_wise, else a choice by the cache
 // lines each layout touches (see the definition).
 HistogramLayout choose_histogram_layout(int64_t features, bool force_col_wise, bool force_row_wise);

@@ -1,8 +1,8 @@
 // Gradient histograms for the GBDT (LightGBM's and XGBoost's `hist` method),
 // in float or in exact integer sums of quantized gradients.
 //
-// Layout (LightGBM's force_row_wise and force_col_wise; the learner picks one,
-// see choose_histogram_layout in engine/histogram_ops.h):
+// Layout (LightGBM's force_row_wise and force_col_wise; the learner keeps one
+// or both, see choose_histogram_layout in engine/histogram_ops.h):
 // - row-wise bins: u8 [rows, num_features]: one row's bins sit together, so a
 //   leaf's rows, visited in index order, each cost one cache line at most;
 // - column-wise bins: u8 [num_features, rows]: a partition reads only the split

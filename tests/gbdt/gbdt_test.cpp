@@ -439,6 +439,7 @@ TEST(GbdtBoosting, IdenticalModelBytesRowWiseAndColumnWise) {
         p.force_col_wise = true;
         EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == row_wise) << "quantized=" << quantized;
         p.force_col_wise = false;
+        // Automatic: row-wise histograms, partitions from a column copy.
         EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == row_wise) << "quantized=" << quantized << " (automatic)";
     }
 }

@@ -285,14 +285,22 @@ TEST(HistogramBuild, ColumnWiseIsBitIdenticalToRowWise) {
         }
 }
 
-TEST(HistogramRows, BinsAndColumnsAreExclusive) {
+// Bins, columns or both (the hybrid layout); never neither, and both must
+// hold the same rows and features.
+TEST(HistogramRows, BinsColumnsOrBoth) {
     const Inputs in = make_inputs(kCases[2], 9);
     Inputs both = column_wise(in);
     both.rows.bins = in.rows.bins;
     Context ctx(Device::cpu, 1);
     Tensor hist = ops::histogram_empty(in.rows);
     Tensor scratch = ops::histogram_scratch(in.rows, in.rows.bins.size(0));
-    EXPECT_THROW(ops::histogram_build(ctx, both.rows, Tensor(), hist, scratch), Error);
+    ops::histogram_build(ctx, both.rows, Tensor(), hist, scratch);
+    Tensor from_rows = ops::histogram_empty(in.rows);
+    ops::histogram_build(ctx, in.rows, Tensor(), from_rows, scratch);
+    EXPECT_EQ(hist.to_vector<double>(), from_rows.to_vector<double>());
+    Inputs short_columns = both;
+    short_columns.rows.columns = both.rows.columns.slice_rows(0, 1);
+    EXPECT_THROW(ops::histogram_build(ctx, short_columns.rows, Tensor(), hist, scratch), Error);
     Inputs neither = in;
     neither.rows.bins = Tensor();
     EXPECT_THROW(ops::histogram_build(ctx, neither.rows, Tensor(), hist, scratch), Error);
@@ -348,10 +356,13 @@ TEST(PartitionHistogram, StablePartitionAndTheBuiltSidesHistogram) {
                 std::vector<std::vector<int32_t>> got_rows;
                 std::vector<Tensor> got_hist;
                 const Inputs cols = column_wise(in);
-                for (const int threads : {1, 2, 3, -3}) {
-                    // -3: three threads on the column-wise layout.
+                // Both layouts: histograms from the rows, the split from the column.
+                Inputs hybrid = in;
+                hybrid.rows.columns = cols.rows.columns;
+                for (const int threads : {1, 2, 3, -3, -2}) {
+                    // -3: three threads on the column-wise layout; -2: two on both.
                     Context ctx(Device::cpu, std::abs(threads));
-                    const ops::HistogramRows& source = threads > 0 ? in.rows : cols.rows;
+                    const ops::HistogramRows& source = threads > 0 ? in.rows : threads == -3 ? cols.rows : hybrid.rows;
                     Tensor leaf = Tensor::from_vector<int32_t>(rows, {static_cast<int64_t>(rows.size())});
                     Tensor row_scratch = Tensor::empty({static_cast<int64_t>(rows.size())}, DType::i32);
                     Tensor hist = ops::histogram_empty(in.rows);
@@ -363,13 +374,14 @@ TEST(PartitionHistogram, StablePartitionAndTheBuiltSidesHistogram) {
                     got_rows.push_back(leaf.to_vector<int32_t>());
                     got_hist.push_back(hist);
                 }
-                // The partition alone gives the same rows.
-                {
+                // The partition alone gives the same rows, from any layout.
+                const std::vector<const ops::HistogramRows*> layouts = {&in.rows, &cols.rows, &hybrid.rows};
+                for (const ops::HistogramRows* source : layouts) {
                     Context ctx(Device::cpu, 2);
                     Tensor leaf = Tensor::from_vector<int32_t>(rows, {static_cast<int64_t>(rows.size())});
                     Tensor row_scratch = Tensor::empty({static_cast<int64_t>(rows.size())}, DType::i32);
-                    EXPECT_EQ(ops::partition_rows(ctx, build_left ? cols.rows : in.rows, feature,
-                                                  Tensor::from_vector<uint8_t>(goes_left, {256}), leaf, row_scratch),
+                    EXPECT_EQ(ops::partition_rows(ctx, *source, feature, Tensor::from_vector<uint8_t>(goes_left, {256}),
+                                                  leaf, row_scratch),
                               static_cast<int64_t>(left.size()));
                     EXPECT_EQ(leaf.to_vector<int32_t>(), want_rows) << "partition_rows, rows=" << c.rows;
                 }
@@ -377,6 +389,7 @@ TEST(PartitionHistogram, StablePartitionAndTheBuiltSidesHistogram) {
                 EXPECT_EQ(got_rows[1], want_rows);
                 EXPECT_EQ(got_rows[2], want_rows);
                 EXPECT_EQ(got_rows[3], want_rows);
+                EXPECT_EQ(got_rows[4], want_rows);
                 if (quant_bins > 0) {
                     for (const Tensor& h : got_hist) EXPECT_EQ(decoded(h), reference_quantized(in, built));
                 } else {
@@ -384,6 +397,7 @@ TEST(PartitionHistogram, StablePartitionAndTheBuiltSidesHistogram) {
                     EXPECT_EQ(got_hist[0].to_vector<double>(), got_hist[1].to_vector<double>());
                     EXPECT_EQ(got_hist[0].to_vector<double>(), got_hist[2].to_vector<double>());
                     EXPECT_EQ(got_hist[0].to_vector<double>(), got_hist[3].to_vector<double>());
+                    EXPECT_EQ(got_hist[0].to_vector<double>(), got_hist[4].to_vector<double>());
                 }
             }
     }

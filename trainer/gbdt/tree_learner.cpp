@@ -66,10 +66,8 @@ TreeLearner::TreeLearner(Context& ctx, const Tensor& bins, const std::vector<Fea
     {
         const ScopeSeconds timer(seconds_.layout);
         layout_ = ops::choose_histogram_layout(bins.size(1), params.force_col_wise, params.force_row_wise);
-        if (layout_ == ops::HistogramLayout::col_wise) {
-            histogram_rows_.columns = ops::bins_column_major(ctx, bins);
-            histogram_rows_.bins = Tensor();
-        }
+        if (layout_ != ops::HistogramLayout::row_wise) histogram_rows_.columns = ops::bins_column_major(ctx, bins);
+        if (layout_ == ops::HistogramLayout::col_wise) histogram_rows_.bins = Tensor();
     }
     histogram_rows_.feature_offsets = histogram_offsets(feature_bins);
     histogram_rows_.quant_bins = quantized_ ? params.num_grad_quant_bins : 0;
