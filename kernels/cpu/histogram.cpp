@@ -389,6 +389,17 @@ void bins_column_major(const uint8_t* bins, int64_t rows, int64_t features, uint
     }
 }
 
+void bundle_bins(const uint8_t* bins, int64_t rows, int64_t features, const int32_t* bundle, const int32_t* stride,
+                 int64_t bundles, uint8_t* out) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+        uint8_t* row_out = out + r * bundles;
+        std::memset(row_out, 0, static_cast<size_t>(bundles));
+        for (int64_t f = 0; f < features; ++f)
+            row_out[bundle[f]] = static_cast<uint8_t>(row_out[bundle[f]] + bins[r * features + f] * stride[f]);
+    }
+}
+
 int64_t histogram_parallel_regions() { return parallel_regions.load(std::memory_order_relaxed); }
 
 void histogram_subtract(const double* parent, const double* child, double* out, int64_t total_bins) {

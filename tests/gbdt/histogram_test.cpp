@@ -286,7 +286,8 @@ TEST(HistogramBuild, ColumnWiseIsBitIdenticalToRowWise) {
 }
 
 // Bins, columns or both (the hybrid layout); never neither, and both must
-// hold the same rows and features.
+// hold the same rows (next to bins, columns may hold other features: the
+// split features, when bins hold their bundles).
 TEST(HistogramRows, BinsColumnsOrBoth) {
     const Inputs in = make_inputs(kCases[2], 9);
     Inputs both = column_wise(in);
@@ -299,8 +300,17 @@ TEST(HistogramRows, BinsColumnsOrBoth) {
     ops::histogram_build(ctx, in.rows, Tensor(), from_rows, scratch);
     EXPECT_EQ(hist.to_vector<double>(), from_rows.to_vector<double>());
     Inputs short_columns = both;
-    short_columns.rows.columns = both.rows.columns.slice_rows(0, 1);
+    short_columns.rows.columns = Tensor::zeros({3, in.rows.bins.size(0) - 1}, DType::u8);
     EXPECT_THROW(ops::histogram_build(ctx, short_columns.rows, Tensor(), hist, scratch), Error);
+    // A split feature indexes the columns.
+    Inputs one_column = both;
+    one_column.rows.columns = both.rows.columns.slice_rows(0, 1);
+    const auto n = in.rows.bins.size(0);
+    Tensor leaf = Tensor::from_vector<int32_t>(std::vector<int32_t>{0, 1}, {2});
+    Tensor row_scratch = Tensor::empty({n}, DType::i32);
+    const Tensor goes_left = Tensor::zeros({256}, DType::u8);
+    EXPECT_EQ(ops::partition_rows(ctx, one_column.rows, 0, goes_left, leaf, row_scratch), 0);
+    EXPECT_THROW(ops::partition_rows(ctx, one_column.rows, 1, goes_left, leaf, row_scratch), Error);
     Inputs neither = in;
     neither.rows.bins = Tensor();
     EXPECT_THROW(ops::histogram_build(ctx, neither.rows, Tensor(), hist, scratch), Error);
@@ -400,6 +410,42 @@ TEST(PartitionHistogram, StablePartitionAndTheBuiltSidesHistogram) {
                     EXPECT_EQ(got_hist[0].to_vector<double>(), got_hist[4].to_vector<double>());
                 }
             }
+    }
+}
+
+TEST(FeatureBundles, GreedyFirstFitUpTo256Cells) {
+    const ops::FeatureBundles b = ops::bundle_features({3, 3, 256, 3, 3, 4, 5, 7, 2, 200});
+    // 3*3*3*3 = 81, *4 = 324 > 256: the 4 bins open bundle 2 (4*5*7 = 140),
+    // the 2 bins join bundle 0 (162), 200 bins open bundle 3.
+    EXPECT_EQ(b.bundle, (std::vector<int32_t>{0, 0, 1, 0, 0, 2, 2, 2, 0, 3}));
+    EXPECT_EQ(b.stride, (std::vector<int32_t>{1, 3, 1, 9, 27, 1, 4, 20, 81, 1}));
+    EXPECT_EQ(b.cells, (std::vector<int32_t>{162, 256, 140, 200}));
+    EXPECT_THROW(ops::bundle_features({3, 257}), Error);
+}
+
+TEST(FeatureBundles, CodesAreTheMixedRadixSum) {
+    std::mt19937_64 rng(31);
+    const std::vector<int32_t> num_bins = {3, 256, 2, 5, 3, 17};
+    const int64_t rows = 1001, features = static_cast<int64_t>(num_bins.size());
+    std::vector<uint8_t> bins(static_cast<size_t>(rows * features));
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t f = 0; f < features; ++f)
+            bins[static_cast<size_t>(r * features + f)] = static_cast<uint8_t>(rng() % static_cast<uint64_t>(num_bins[static_cast<size_t>(f)]));
+    const ops::FeatureBundles b = ops::bundle_features(num_bins);
+    const auto bundles = static_cast<int64_t>(b.cells.size());
+    for (const int threads : {1, 3}) {
+        Context ctx(Device::cpu, threads);
+        const auto got = ops::bundle_bins(ctx, Tensor::from_vector<uint8_t>(bins, {rows, features}), b).to_vector<uint8_t>();
+        ASSERT_EQ(static_cast<int64_t>(got.size()), rows * bundles);
+        for (int64_t r = 0; r < rows; ++r) {
+            std::vector<int64_t> want(static_cast<size_t>(bundles), 0);
+            for (int64_t f = 0; f < features; ++f) {
+                const auto fi = static_cast<size_t>(f);
+                want[static_cast<size_t>(b.bundle[fi])] += bins[static_cast<size_t>(r * features + f)] * b.stride[fi];
+            }
+            for (int64_t k = 0; k < bundles; ++k)
+                ASSERT_EQ(got[static_cast<size_t>(r * bundles + k)], want[static_cast<size_t>(k)]) << "row " << r;
+        }
     }
 }
 
