@@ -167,20 +167,22 @@ int64_t partition_block(const HistogramSource& s, int32_t split_feature, const u
     if constexpr (kBuild) {
         auto* h = static_cast<typename Sums::Slot*>(hist);
         std::memset(h, 0, static_cast<size_t>(s.total_bins) * sizeof(typename Sums::Slot));
-        // Right rows sit backwards: walk them down to add in row order.
-        const int64_t n = build_left ? left_count : end - begin - left_count;
-        const int32_t* first = build_left ? out + begin : out + end - 1;
-        const int64_t step = build_left ? 1 : -1;
-        for (int64_t k = 0; k < n; ++k) {
-            if (k + kPrefetchDistance < n) {
-                const int32_t ahead = first[(k + kPrefetchDistance) * step];
-                if (s.bins != nullptr) prefetch_row<Sums>(s, ahead);
-                else Sums::prefetch(s, ahead);
+        // Right rows sit backwards: walk them down to add in row order (the
+        // direction a compile-time constant: no multiply per row).
+        const auto add_side = [&]<int64_t kStep>(const int32_t* first, int64_t n) {
+            for (int64_t k = 0; k < n; ++k) {
+                if (k + kPrefetchDistance < n) {
+                    const int32_t ahead = first[(k + kPrefetchDistance) * kStep];
+                    if (s.bins != nullptr) prefetch_row<Sums>(s, ahead);
+                    else Sums::prefetch(s, ahead);
+                }
+                const int32_t row = first[k * kStep];
+                if (s.bins != nullptr) add_row<Sums>(s, h, s.feature_offsets, row);
+                else add_row_from_columns<Sums>(s, h, row);
             }
-            const int32_t row = first[k * step];
-            if (s.bins != nullptr) add_row<Sums>(s, h, s.feature_offsets, row);
-            else add_row_from_columns<Sums>(s, h, row);
-        }
+        };
+        if (build_left) add_side.template operator()<1>(out + begin, left_count);
+        else add_side.template operator()<-1>(out + end - 1, end - begin - left_count);
     }
     return left_count;
 }
