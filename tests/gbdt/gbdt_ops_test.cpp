@@ -1,7 +1,8 @@
 // The GBDT's per-row gradient op against a plain double loop written here:
 // logloss_gradients (its vectorized exp) within float rounding of the exact
 // sigmoid, its extent the exact maximum of what it wrote, and the same bits
-// for 1, 2 and 3 threads; quantize_gradients exactly as its definition reads.
+// for 1, 2 and 3 threads; quantize_gradients exactly as its definition reads;
+// leaf_add_scores exactly as a plain loop.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -104,6 +105,42 @@ TEST(QuantizeGradients, MatchesThePlainLoop) {
                         << "n=" << n << " stochastic=" << stochastic << " keys=" << with_keys << " threads=" << threads;
                 }
             }
+    }
+}
+
+// leaf_add_scores against the plain loop: leaves over every row (the
+// row-order pass), over a subset (a bag) and more leaves than a byte holds.
+TEST(LeafAddScores, MatchesThePlainLoop) {
+    std::mt19937_64 rng(13);
+    std::uniform_real_distribution<double> u(-1.0, 1.0);
+    struct Case {
+        int64_t rows, in_leaves, leaves;
+    };
+    for (const Case c : {Case{1000, 1000, 31}, Case{1000, 1000, 256}, Case{1000, 700, 31}, Case{5000, 5000, 300}}) {
+        std::vector<int32_t> order(static_cast<size_t>(c.rows));
+        for (int64_t r = 0; r < c.rows; ++r) order[static_cast<size_t>(r)] = static_cast<int32_t>(r);
+        std::shuffle(order.begin(), order.end(), rng);
+        order.resize(static_cast<size_t>(c.in_leaves));
+        std::vector<int64_t> begin(static_cast<size_t>(c.leaves)), count(static_cast<size_t>(c.leaves));
+        std::vector<double> values(static_cast<size_t>(c.leaves)), scores(static_cast<size_t>(c.rows));
+        for (auto& v : values) v = u(rng);
+        for (auto& v : scores) v = u(rng);
+        for (int64_t l = 0; l < c.leaves; ++l) {
+            begin[static_cast<size_t>(l)] = c.in_leaves * l / c.leaves;
+            count[static_cast<size_t>(l)] = c.in_leaves * (l + 1) / c.leaves - begin[static_cast<size_t>(l)];
+        }
+        std::vector<double> want = scores;
+        for (int64_t l = 0; l < c.leaves; ++l)
+            for (int64_t i = 0; i < count[static_cast<size_t>(l)]; ++i)
+                want[static_cast<size_t>(order[static_cast<size_t>(begin[static_cast<size_t>(l)] + i)])] +=
+                    values[static_cast<size_t>(l)];
+        for (const int threads : {1, 3}) {
+            Context ctx(Device::cpu, threads);
+            Tensor got = Tensor::from_vector<double>(scores, {c.rows});
+            ops::leaf_add_scores(ctx, Tensor::from_vector<int32_t>(order, {c.in_leaves}), begin, count,
+                                 Tensor::from_vector<double>(values, {c.leaves}), got);
+            EXPECT_EQ(got.to_vector<double>(), want) << "rows=" << c.rows << " leaves=" << c.leaves;
+        }
     }
 }
 
