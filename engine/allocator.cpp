@@ -134,16 +134,18 @@ private:
 };
 
 // 64-byte alignment: a cache line, and the width of an AVX-512 load. Blocks
-// of 2 MB and more (bins, per-row arrays) are aligned to 2 MB and asked for
-// transparent huge pages: the GBDT gathers scattered rows from them, and with
-// 4 KB pages nearly every gathered row missed the TLB.
+// of 2 MB and more (bins, per-row arrays) start on a 2 MB boundary and are
+// asked for transparent huge pages: the GBDT gathers scattered rows from them,
+// and with 4 KB pages nearly every gathered row missed the TLB. The size is
+// not rounded up: a last partial 2 MB stays in 4 KB pages, so the resident
+// size does not grow past the block.
 constexpr size_t kHugePage = size_t{2} << 20;
 void* host_alloc(size_t bytes) {
     if (bytes < kHugePage) return std::aligned_alloc(64, ((bytes + 63) / 64) * 64);
-    const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-    void* ptr = std::aligned_alloc(kHugePage, rounded);
+    void* ptr = nullptr;
+    if (posix_memalign(&ptr, kHugePage, bytes) != 0) return nullptr;
     // Advice only: without huge pages the block works all the same.
-    if (ptr != nullptr) madvise(ptr, rounded, MADV_HUGEPAGE);
+    madvise(ptr, bytes, MADV_HUGEPAGE);
     return ptr;
 }
 void host_free(void* ptr) { std::free(ptr); }
