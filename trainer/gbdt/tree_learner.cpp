@@ -75,7 +75,7 @@ TreeLearner::TreeLearner(Context& ctx, const Tensor& bins, const std::vector<Fea
         // exact sums. The bundled copy costs rows x bundles bytes: it is made
         // only when it saves at least a quarter of the adds (the seed task's
         // 13 features make 6 bundles; the session task's 49, where 31 have
-        // 256 bins, make 43).
+        // 256 bins, make about 40).
         const ScopeSeconds timer(seconds_.layout);
         std::vector<int32_t> num_bins;
         for (const FeatureBins& f : feature_bins) num_bins.push_back(f.num_bins());
