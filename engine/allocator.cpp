@@ -1,5 +1,7 @@
 #include "engine/allocator.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -131,8 +133,21 @@ private:
     AllocatorStats stats_;
 };
 
-// 64-byte alignment: a cache line, and the width of an AVX-512 load.
-void* host_alloc(size_t bytes) { return std::aligned_alloc(64, ((bytes + 63) / 64) * 64); }
+// 64-byte alignment: a cache line, and the width of an AVX-512 load. Blocks
+// of 2 MB and more (bins, per-row arrays) start on a 2 MB boundary and are
+// asked for transparent huge pages: the GBDT gathers scattered rows from them,
+// and with 4 KB pages nearly every gathered row missed the TLB. The size is
+// not rounded up: a last partial 2 MB stays in 4 KB pages, so the resident
+// size does not grow past the block.
+constexpr size_t kHugePage = size_t{2} << 20;
+void* host_alloc(size_t bytes) {
+    if (bytes < kHugePage) return std::aligned_alloc(64, ((bytes + 63) / 64) * 64);
+    void* ptr = nullptr;
+    if (posix_memalign(&ptr, kHugePage, bytes) != 0) return nullptr;
+    // Advice only: without huge pages the block works all the same.
+    madvise(ptr, bytes, MADV_HUGEPAGE);
+    return ptr;
+}
 void host_free(void* ptr) { std::free(ptr); }
 // nullptr on failure, so that the allocator can release its cache and retry.
 void* device_alloc(size_t bytes) {

@@ -138,8 +138,15 @@ void leaf_add_scores(Context& ctx, const Tensor& partition, std::span<const int6
         require(leaf_begin[i] >= 0 && leaf_count[i] >= 0 && leaf_begin[i] + leaf_count[i] <= partition.numel(), op,
                 "leaf " + std::to_string(l) + " lies outside the partition");
     }
+    // The row-order pass needs every score row in some leaf (the partition's
+    // rows are distinct) and leaf ids that fit a byte.
+    int64_t covered = 0;
+    for (const int64_t c : leaf_count) covered += c;
+    Tensor leaf_of;
+    if (covered == scores.numel() && leaves <= 256) leaf_of = Tensor::empty({scores.numel()}, DType::u8);
     cpu::leaf_add_scores(partition.data<int32_t>(), leaf_begin.data(), leaf_count.data(), leaf_value.data<double>(),
-                         leaves, scores.data<double>());
+                         leaves, scores.data<double>(), scores.numel(),
+                         leaf_of.defined() ? leaf_of.data<uint8_t>() : nullptr);
     (void)ctx;
 }
 

@@ -67,8 +67,8 @@ struct BinnedTree {
 void tree_add_scores(Context& ctx, const BinnedTree& tree, const Tensor& bins, const Tensor& skip, Tensor& scores);
 
 // scores[partition[i]] += leaf_value[l] for i in leaf l's range
-// [leaf_begin[l], leaf_begin[l] + leaf_count[l]) of the partition (i32 [n]):
-// every leaf's rows straight from the tree learner's partition.
+// [leaf_begin[l], leaf_begin[l] + leaf_count[l]) of the partition (i32 [n],
+// distinct rows): every leaf's rows straight from the tree learner's partition.
 // leaf_begin, leaf_count: one per leaf; leaf_value: f64 [leaves].
 void leaf_add_scores(Context& ctx, const Tensor& partition, std::span<const int64_t> leaf_begin,
                      std::span<const int64_t> leaf_count, const Tensor& leaf_value, Tensor& scores);

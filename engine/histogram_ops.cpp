@@ -33,14 +33,17 @@ int64_t total_bins(const HistogramRows& rows) {
 
 // Checks the inputs and returns the kernel's view of them.
 cpu::HistogramSource source_of(const char* op, const HistogramRows& in) {
-    require(in.bins.defined() != in.columns.defined(), op, [&] { return "expected either bins or columns, not both or neither"; });
+    require(in.bins.defined() || in.columns.defined(), op, [&] { return "expected bins, columns or both, got neither"; });
     const int64_t rows = histogram_row_count(in);
     const int64_t features = in.bins.defined() ? in.bins.size(1) : in.columns.size(0);
     for (const Tensor* t : {&in.bins, &in.columns}) {
         if (!t->defined()) continue;
         const bool row_wise = t == &in.bins;
+        // Next to bins, columns hold the features partitions split on, which
+        // may be bundled into fewer histogram columns in bins.
+        const bool any_features = !row_wise && in.bins.defined();
         require(t->dim() == 2 && t->dtype() == DType::u8 && t->size(row_wise ? 0 : 1) == rows &&
-                    t->size(row_wise ? 1 : 0) == features,
+                    (any_features || t->size(row_wise ? 1 : 0) == features),
                 op, [&] {
                     return std::string("expected u8 ") + (row_wise ? "bins [" : "columns [") +
                            std::to_string(row_wise ? rows : features) + ", " + std::to_string(row_wise ? features : rows) +
@@ -129,13 +132,15 @@ HistogramLayout choose_histogram_layout(int64_t features, bool force_col_wise, b
     if (features == 1) return HistogramLayout::row_wise;
     // The cost is cache lines. Below the root a leaf's rows are scattered over
     // the whole set: adding a scattered row to a histogram reads ceil(F / 64)
-    // lines row-wise and F lines column-wise, and a partition reads the row's
-    // line (which the built side's add then reuses) or one byte of the split
-    // column. Measured (2026-12-01, 1 thread, seed task 13 features and
+    // lines row-wise and F lines column-wise, so histograms read rows. A
+    // partition routes every row of its leaf but builds only the smaller
+    // side: from rows it reads a line per routed row, from the split column
+    // one byte. Measured (2026-12-01, 1 thread, seed task 13 features and
     // session task 49): column-wise took 1.3x and 1.5x the CPU time of
-    // row-wise; partitions from a second, column-wise copy with row-wise
-    // histograms took 1.1x-1.25x (the built rows' lines are fetched anyway).
-    return HistogramLayout::row_wise;
+    // row-wise. With the two-pass partition (2026-12-02, 1 thread, 20-30 trees,
+    // CPU samples of the partition) the hybrid took 0.70x (seed) and 0.72x
+    // (session) of row-wise, for a second copy of the bins (rows x F bytes).
+    return HistogramLayout::hybrid;
 }
 
 Tensor bins_column_major(Context& ctx, const Tensor& bins) {
@@ -145,6 +150,38 @@ Tensor bins_column_major(Context& ctx, const Tensor& bins) {
     require_cpu(op, bins);
     Tensor out = Tensor::empty({bins.size(1), bins.size(0)}, DType::u8);
     cpu::bins_column_major(bins.data<uint8_t>(), bins.size(0), bins.size(1), out.data<uint8_t>());
+    (void)ctx;
+    return out;
+}
+
+FeatureBundles bundle_features(const std::vector<int32_t>& num_bins) {
+    FeatureBundles out;
+    for (const int32_t bins : num_bins) {
+        require(bins >= 1 && bins <= 256, "bundle_features", [&] { return "a feature has " + std::to_string(bins) + " bins"; });
+        size_t b = 0;
+        while (b < out.cells.size() && out.cells[b] * bins > 256) ++b;
+        if (b == out.cells.size()) out.cells.push_back(1);
+        out.bundle.push_back(static_cast<int32_t>(b));
+        out.stride.push_back(out.cells[b]);
+        out.cells[b] *= bins;
+    }
+    return out;
+}
+
+Tensor bundle_bins(Context& ctx, const Tensor& bins, const FeatureBundles& bundles) {
+    const char* op = "bundle_bins";
+    require(bins.defined() && bins.dim() == 2 && bins.dtype() == DType::u8, op,
+            [&] { return "expected u8 bins [rows, features], got " + bins.describe(); });
+    require_cpu(op, bins);
+    const int64_t features = bins.size(1);
+    require(static_cast<int64_t>(bundles.bundle.size()) == features && bundles.stride.size() == bundles.bundle.size(), op,
+            [&] { return "expected a bundle and a stride for each of " + std::to_string(features) + " features"; });
+    const auto count = static_cast<int64_t>(bundles.cells.size());
+    for (const int32_t b : bundles.bundle)
+        require(b >= 0 && b < count, op, [&] { return "bundle " + std::to_string(b) + " out of range"; });
+    Tensor out = Tensor::empty({bins.size(0), count}, DType::u8);
+    cpu::bundle_bins(bins.data<uint8_t>(), bins.size(0), features, bundles.bundle.data(), bundles.stride.data(), count,
+                     out.data<uint8_t>());
     (void)ctx;
     return out;
 }
@@ -191,7 +228,8 @@ namespace {
 // The checks partition_histogram and partition_rows share; returns the row count.
 int64_t check_partition(const char* op, const cpu::HistogramSource& s, const HistogramRows& rows, int32_t split_feature,
                         const Tensor& goes_left, const Tensor& leaf_rows, const Tensor& row_scratch) {
-    require(split_feature >= 0 && split_feature < s.num_features, op,
+    const int64_t split_features = rows.columns.defined() ? rows.columns.size(0) : s.num_features;
+    require(split_feature >= 0 && split_feature < split_features, op,
             [&] { return "split feature " + std::to_string(split_feature) + " out of range"; });
     require(goes_left.defined() && goes_left.dtype() == DType::u8 && goes_left.numel() == 256, op,
             [&] { return "expected u8 goes_left [256], got " + goes_left.describe(); });

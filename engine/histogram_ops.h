@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "engine/context.h"
 #include "engine/tensor.h"
@@ -17,9 +18,13 @@ constexpr int64_t kDefaultHistogramBlockRows = 8192;
 constexpr int64_t kMaxQuantBins = 16384;
 
 // What a histogram sums over its rows.
-// - bins: u8 [rows, features] (row-wise) or columns: u8 [features, rows]
-//   (column-wise, ops::bins_column_major), exactly one of the two (see
-//   choose_histogram_layout). feature_offsets: i32 [features + 1]
+// - bins: u8 [rows, features] (row-wise) and/or columns: u8 [features, rows]
+//   (column-wise, ops::bins_column_major), at least one of the two (see
+//   choose_histogram_layout): histograms read the rows when there are rows,
+//   partitions the columns when there are columns. Next to bins, columns
+//   may hold other features than bins (bins: bundles of them, FeatureBundles);
+//   split features index the columns. feature_offsets: i32 [features + 1]
+//   of the histogram's features (those of bins when there are bins)
 //   (feature f owns histogram slots offsets[f] .. offsets[f + 1] - 1).
 // - Float mode (quant_bins == 0): gradients and hessians, f32 [rows].
 // - Quantized mode (quant_bins > 0): quantized, i32 [rows], each row's
@@ -68,15 +73,35 @@ int64_t partition_histogram(Context& ctx, const HistogramRows& rows, int32_t spl
 // The rows of `rows` (either layout).
 int64_t histogram_row_count(const HistogramRows& rows);
 
-// Which layout of the bins a learner keeps (HistogramRows::bins or ::columns).
-// The model does not depend on it: every bin receives its rows in row order.
-enum class HistogramLayout { row_wise, col_wise };
+// Which layout of the bins a learner keeps: HistogramRows::bins (row_wise),
+// ::columns (col_wise) or both (hybrid: row-wise histograms, partitions from
+// the split feature's column, as LightGBM keeps its feature groups next to
+// its row-wise bins). The model does not depend on it: every bin receives its
+// rows in row order.
+enum class HistogramLayout { row_wise, col_wise, hybrid };
 // LightGBM's force_col_wise / force_row_wise, else a choice by the cache
 // lines each layout touches (see the definition).
 HistogramLayout choose_histogram_layout(int64_t features, bool force_col_wise, bool force_row_wise);
 
 // u8 [features, rows] from u8 [rows, features]: the column-wise layout.
 Tensor bins_column_major(Context& ctx, const Tensor& bins);
+
+// Features with few bins share one histogram column, a bundle: a row's code in
+// its bundle is the sum over the bundle's features of bin * stride (a mixed-
+// radix number), so one add counts the row for every feature of the bundle,
+// and a feature's per-bin sums are sums of its bundle's cells. Exact for
+// quantized (integer) sums; float sums would change order, so only quantized
+// training bundles.
+struct FeatureBundles {
+    std::vector<int32_t> bundle;  // per feature: its bundle
+    std::vector<int32_t> stride;  // per feature: the step of its bin in the code
+    std::vector<int32_t> cells;   // per bundle: the product of its features' bin counts (<= 256)
+};
+// Greedy first fit in feature order: a feature joins the first bundle whose
+// cells times its bin count stay <= 256, else opens a new one.
+FeatureBundles bundle_features(const std::vector<int32_t>& num_bins);
+// u8 [rows, bundles] codes from bins (u8 [rows, features]).
+Tensor bundle_bins(Context& ctx, const Tensor& bins, const FeatureBundles& bundles);
 
 // How many parallel regions the histogram kernels have opened in this process.
 int64_t histogram_parallel_regions();

@@ -49,8 +49,10 @@ void tree_add_scores(const BinnedTreeView& tree, const uint8_t* bins, int64_t nu
 
 // scores[rows[i]] += leaf_value[l] for every leaf l and i in
 // [leaf_begin[l], leaf_begin[l] + leaf_count[l]): the rows of each leaf
-// straight from the partition, all leaves in one parallel loop.
+// straight from the partition (distinct rows). With leaf_of (u8 [score_rows]
+// scratch; at most 256 leaves whose rows are all score_rows rows), in row
+// order; otherwise all leaves in one parallel loop.
 void leaf_add_scores(const int32_t* rows, const int64_t* leaf_begin, const int64_t* leaf_count, const double* leaf_value,
-                     int64_t leaves, double* scores);
+                     int64_t leaves, double* scores, int64_t score_rows, uint8_t* leaf_of);
 
 }  // namespace skipper::cpu

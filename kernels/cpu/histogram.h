@@ -1,8 +1,8 @@
 // Gradient histograms for the GBDT (LightGBM's and XGBoost's `hist` method),
 // in float or in exact integer sums of quantized gradients.
 //
-// Layout (LightGBM's force_row_wise and force_col_wise; the learner picks one,
-// see choose_histogram_layout in engine/histogram_ops.h):
+// Layout (LightGBM's force_row_wise and force_col_wise; the learner keeps one
+// or both, see choose_histogram_layout in engine/histogram_ops.h):
 // - row-wise bins: u8 [rows, num_features]: one row's bins sit together, so a
 //   leaf's rows, visited in index order, each cost one cache line at most;
 // - column-wise bins: u8 [num_features, rows]: a partition reads only the split
@@ -71,7 +71,8 @@ struct HistogramSource {
     // Row r's bin of feature f: bins[r * num_features + f] (row-wise) and
     // columns[f * rows + r] (column-wise); either may be null, not both.
     // Histograms read the rows when there are rows, partitions the columns
-    // when there are columns.
+    // when there are columns. Next to bins, columns may hold other features
+    // (the split features, when bins hold their bundles: bundle_bins).
     const uint8_t* bins = nullptr;
     const uint8_t* columns = nullptr;
     int64_t num_features = 0;
@@ -108,6 +109,11 @@ int64_t partition_histogram(const HistogramSource& source, int32_t split_feature
 
 // out (u8 [features, rows]) = bins (u8 [rows, features]) transposed: the column-wise layout.
 void bins_column_major(const uint8_t* bins, int64_t rows, int64_t features, uint8_t* out);
+
+// out (u8 [rows, bundles]): out[r, bundle[f]] = sum over the features f of
+// the bundle of bins[r, f] * stride[f] (engine/histogram_ops.h, FeatureBundles).
+void bundle_bins(const uint8_t* bins, int64_t rows, int64_t features, const int32_t* bundle, const int32_t* stride,
+                 int64_t bundles, uint8_t* out);
 
 // How many parallel regions the kernels above have opened in this process
 // (tests check that a one-block leaf opens none).

@@ -1,9 +1,11 @@
 // The GBDT's per-row gradient op against a plain double loop written here:
 // logloss_gradients (its vectorized exp) within float rounding of the exact
 // sigmoid, its extent the exact maximum of what it wrote, and the same bits
-// for 1, 2 and 3 threads.
+// for 1, 2 and 3 threads; quantize_gradients exactly as its definition reads;
+// leaf_add_scores exactly as a plain loop.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -54,6 +56,90 @@ TEST(LoglossGradients, MatchesTheDoubleSigmoid) {
         } else {
             EXPECT_EQ(gv, first_g);
             EXPECT_EQ(hv, first_h);
+        }
+    }
+}
+
+// quantize_gradients against the plain loop of its definition, for every
+// kind of rounding and row key (each its own compiled loop), odd row counts
+// (the vector loop's tail) and 1, 2, 3 threads.
+TEST(QuantizeGradients, MatchesThePlainLoop) {
+    std::mt19937_64 rng(9);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (const int64_t n : {1, 17, 10007}) {
+        std::vector<float> gradients(static_cast<size_t>(n)), hessians(static_cast<size_t>(n));
+        std::vector<uint64_t> keys(static_cast<size_t>(n));
+        for (int64_t r = 0; r < n; ++r) {
+            gradients[static_cast<size_t>(r)] = u(rng);
+            hessians[static_cast<size_t>(r)] = 0.25f * std::abs(u(rng));
+            keys[static_cast<size_t>(r)] = rng();
+        }
+        const Tensor g = Tensor::from_vector<float>(gradients, {n}), h = Tensor::from_vector<float>(hessians, {n});
+        const int64_t quant_bins = 4;
+        const ops::QuantScale scale = ops::quant_scale({1.0, 0.25}, quant_bins);
+        const uint64_t seed = 77;
+        for (const bool stochastic : {false, true})
+            for (const bool with_keys : {false, true}) {
+                std::vector<int32_t> want(static_cast<size_t>(n));
+                for (int64_t r = 0; r < n; ++r) {
+                    double ug = 0.5, uh = 0.5;
+                    if (stochastic) {
+                        const uint64_t key = with_keys ? keys[static_cast<size_t>(r)] : static_cast<uint64_t>(r);
+                        const uint64_t bits = counter_hash(seed, key);
+                        ug = static_cast<double>(bits >> 32) / 4294967296.0;
+                        uh = static_cast<double>(bits & 0xffffffffu) / 4294967296.0;
+                    }
+                    const double g_r = gradients[static_cast<size_t>(r)], h_r = hessians[static_cast<size_t>(r)];
+                    const double gq = std::floor(g_r * (1.0 / scale.gradient) + ug);
+                    const double hq = std::floor(h_r * (1.0 / scale.hessian) + uh);
+                    const auto gi = static_cast<int32_t>(std::clamp(gq, -2.0, 2.0));
+                    const auto hi = static_cast<int32_t>(std::clamp(hq, 0.0, 4.0));
+                    want[static_cast<size_t>(r)] = gi * 65536 + hi;
+                }
+                for (const int threads : {1, 2, 3}) {
+                    Context ctx(Device::cpu, threads);
+                    Tensor q = Tensor::empty({n}, DType::i32);
+                    const auto row_keys = with_keys ? std::span<const uint64_t>(keys) : std::span<const uint64_t>();
+                    ops::quantize_gradients(ctx, g, h, row_keys, seed, stochastic, scale, quant_bins, q);
+                    EXPECT_EQ(q.to_vector<int32_t>(), want)
+                        << "n=" << n << " stochastic=" << stochastic << " keys=" << with_keys << " threads=" << threads;
+                }
+            }
+    }
+}
+
+// leaf_add_scores against the plain loop: leaves over every row (the
+// row-order pass), over a subset (a bag) and more leaves than a byte holds.
+TEST(LeafAddScores, MatchesThePlainLoop) {
+    std::mt19937_64 rng(13);
+    std::uniform_real_distribution<double> u(-1.0, 1.0);
+    struct Case {
+        int64_t rows, in_leaves, leaves;
+    };
+    for (const Case c : {Case{1000, 1000, 31}, Case{1000, 1000, 256}, Case{1000, 700, 31}, Case{5000, 5000, 300}}) {
+        std::vector<int32_t> order(static_cast<size_t>(c.rows));
+        for (int64_t r = 0; r < c.rows; ++r) order[static_cast<size_t>(r)] = static_cast<int32_t>(r);
+        std::shuffle(order.begin(), order.end(), rng);
+        order.resize(static_cast<size_t>(c.in_leaves));
+        std::vector<int64_t> begin(static_cast<size_t>(c.leaves)), count(static_cast<size_t>(c.leaves));
+        std::vector<double> values(static_cast<size_t>(c.leaves)), scores(static_cast<size_t>(c.rows));
+        for (auto& v : values) v = u(rng);
+        for (auto& v : scores) v = u(rng);
+        for (int64_t l = 0; l < c.leaves; ++l) {
+            begin[static_cast<size_t>(l)] = c.in_leaves * l / c.leaves;
+            count[static_cast<size_t>(l)] = c.in_leaves * (l + 1) / c.leaves - begin[static_cast<size_t>(l)];
+        }
+        std::vector<double> want = scores;
+        for (int64_t l = 0; l < c.leaves; ++l)
+            for (int64_t i = 0; i < count[static_cast<size_t>(l)]; ++i)
+                want[static_cast<size_t>(order[static_cast<size_t>(begin[static_cast<size_t>(l)] + i)])] +=
+                    values[static_cast<size_t>(l)];
+        for (const int threads : {1, 3}) {
+            Context ctx(Device::cpu, threads);
+            Tensor got = Tensor::from_vector<double>(scores, {c.rows});
+            ops::leaf_add_scores(ctx, Tensor::from_vector<int32_t>(order, {c.in_leaves}), begin, count,
+                                 Tensor::from_vector<double>(values, {c.leaves}), got);
+            EXPECT_EQ(got.to_vector<double>(), want) << "rows=" << c.rows << " leaves=" << c.leaves;
         }
     }
 }

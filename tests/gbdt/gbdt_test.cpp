@@ -16,7 +16,9 @@
 #include "engine/error.h"
 #include "engine/context.h"
 #include "engine/gbdt_ops.h"
+#include "engine/histogram_ops.h"
 #include "engine/params.h"
+#include "trainer/gbdt/binning.h"
 #include "trainer/gbdt/gbdt.h"
 #include "tests/test_util.h"
 
@@ -440,7 +442,47 @@ TEST(GbdtBoosting, IdenticalModelBytesRowWiseAndColumnWise) {
         p.force_col_wise = true;
         EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == row_wise) << "quantized=" << quantized;
         p.force_col_wise = false;
+        // Automatic: row-wise histograms, partitions from a column copy.
         EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == row_wise) << "quantized=" << quantized << " (automatic)";
+    }
+}
+
+// Quantized training bundles features with few bins (the automatic layout):
+// the integer sums, and so the model, are those of the unbundled features.
+TEST(GbdtQuantized, BundledFeaturesGiveTheSameModel) {
+    std::mt19937_64 rng(41);
+    std::uniform_real_distribution<float> u(0.0f, 1.0f);
+    const int64_t rows = 20000;
+    // Four flags, a five-valued count and a continuous feature: 3 bundles of 6 features.
+    std::vector<std::vector<float>> cols(6, std::vector<float>(static_cast<size_t>(rows)));
+    std::vector<float> y(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r) {
+        const auto i = static_cast<size_t>(r);
+        double logit = 0.0;
+        for (size_t f = 0; f < 4; ++f) {
+            cols[f][i] = static_cast<float>(rng() % 2);
+            logit += (static_cast<double>(f) - 1.5) * cols[f][i];
+        }
+        cols[4][i] = static_cast<float>(rng() % 5);
+        cols[5][i] = u(rng);
+        logit += 0.4 * cols[4][i] - 1.0 + 2.0 * std::sin(5.0 * cols[5][i]);
+        y[i] = u(rng) < 1.0 / (1.0 + std::exp(-logit)) ? 1.0f : 0.0f;
+    }
+    const auto train = make_dataset(cols, y, {false, false, false, false, false, false});
+    std::vector<int32_t> num_bins;
+    for (const auto& f : gbdt::fit_feature_bins(train, 255, 200000, 1)) num_bins.push_back(f.num_bins());
+    // The learner bundles when bundles <= 3/4 of the features.
+    ASSERT_LE(4 * ops::bundle_features(num_bins).cells.size(), 3 * num_bins.size());
+    GbdtParams p = small_params();
+    p.num_iterations = 8;
+    p.num_leaves = 15;
+    p.use_quantized_grad = true;
+    p.force_row_wise = true;
+    const auto unbundled = train_gbdt(train, nullptr, p).to_bytes();
+    p.force_row_wise = false;
+    for (const int threads : {1, 3}) {
+        p.num_threads = threads;
+        EXPECT_TRUE(train_gbdt(train, nullptr, p).to_bytes() == unbundled) << "threads=" << threads;
     }
 }
 

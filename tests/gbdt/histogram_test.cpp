@@ -285,14 +285,32 @@ TEST(HistogramBuild, ColumnWiseIsBitIdenticalToRowWise) {
         }
 }
 
-TEST(HistogramRows, BinsAndColumnsAreExclusive) {
+// Bins, columns or both (the hybrid layout); never neither, and both must
+// hold the same rows (next to bins, columns may hold other features: the
+// split features, when bins hold their bundles).
+TEST(HistogramRows, BinsColumnsOrBoth) {
     const Inputs in = make_inputs(kCases[2], 9);
     Inputs both = column_wise(in);
     both.rows.bins = in.rows.bins;
     Context ctx(Device::cpu, 1);
     Tensor hist = ops::histogram_empty(in.rows);
     Tensor scratch = ops::histogram_scratch(in.rows, in.rows.bins.size(0));
-    EXPECT_THROW(ops::histogram_build(ctx, both.rows, Tensor(), hist, scratch), Error);
+    ops::histogram_build(ctx, both.rows, Tensor(), hist, scratch);
+    Tensor from_rows = ops::histogram_empty(in.rows);
+    ops::histogram_build(ctx, in.rows, Tensor(), from_rows, scratch);
+    EXPECT_EQ(hist.to_vector<double>(), from_rows.to_vector<double>());
+    Inputs short_columns = both;
+    short_columns.rows.columns = Tensor::zeros({3, in.rows.bins.size(0) - 1}, DType::u8);
+    EXPECT_THROW(ops::histogram_build(ctx, short_columns.rows, Tensor(), hist, scratch), Error);
+    // A split feature indexes the columns.
+    Inputs one_column = both;
+    one_column.rows.columns = both.rows.columns.slice_rows(0, 1);
+    const auto n = in.rows.bins.size(0);
+    Tensor leaf = Tensor::from_vector<int32_t>(std::vector<int32_t>{0, 1}, {2});
+    Tensor row_scratch = Tensor::empty({n}, DType::i32);
+    const Tensor goes_left = Tensor::zeros({256}, DType::u8);
+    EXPECT_EQ(ops::partition_rows(ctx, one_column.rows, 0, goes_left, leaf, row_scratch), 0);
+    EXPECT_THROW(ops::partition_rows(ctx, one_column.rows, 1, goes_left, leaf, row_scratch), Error);
     Inputs neither = in;
     neither.rows.bins = Tensor();
     EXPECT_THROW(ops::histogram_build(ctx, neither.rows, Tensor(), hist, scratch), Error);
@@ -348,10 +366,13 @@ TEST(PartitionHistogram, StablePartitionAndTheBuiltSidesHistogram) {
                 std::vector<std::vector<int32_t>> got_rows;
                 std::vector<Tensor> got_hist;
                 const Inputs cols = column_wise(in);
-                for (const int threads : {1, 2, 3, -3}) {
-                    // -3: three threads on the column-wise layout.
+                // Both layouts: histograms from the rows, the split from the column.
+                Inputs hybrid = in;
+                hybrid.rows.columns = cols.rows.columns;
+                for (const int threads : {1, 2, 3, -3, -2}) {
+                    // -3: three threads on the column-wise layout; -2: two on both.
                     Context ctx(Device::cpu, std::abs(threads));
-                    const ops::HistogramRows& source = threads > 0 ? in.rows : cols.rows;
+                    const ops::HistogramRows& source = threads > 0 ? in.rows : threads == -3 ? cols.rows : hybrid.rows;
                     Tensor leaf = Tensor::from_vector<int32_t>(rows, {static_cast<int64_t>(rows.size())});
                     Tensor row_scratch = Tensor::empty({static_cast<int64_t>(rows.size())}, DType::i32);
                     Tensor hist = ops::histogram_empty(in.rows);
@@ -363,13 +384,14 @@ TEST(PartitionHistogram, StablePartitionAndTheBuiltSidesHistogram) {
                     got_rows.push_back(leaf.to_vector<int32_t>());
                     got_hist.push_back(hist);
                 }
-                // The partition alone gives the same rows.
-                {
+                // The partition alone gives the same rows, from any layout.
+                const std::vector<const ops::HistogramRows*> layouts = {&in.rows, &cols.rows, &hybrid.rows};
+                for (const ops::HistogramRows* source : layouts) {
                     Context ctx(Device::cpu, 2);
                     Tensor leaf = Tensor::from_vector<int32_t>(rows, {static_cast<int64_t>(rows.size())});
                     Tensor row_scratch = Tensor::empty({static_cast<int64_t>(rows.size())}, DType::i32);
-                    EXPECT_EQ(ops::partition_rows(ctx, build_left ? cols.rows : in.rows, feature,
-                                                  Tensor::from_vector<uint8_t>(goes_left, {256}), leaf, row_scratch),
+                    EXPECT_EQ(ops::partition_rows(ctx, *source, feature, Tensor::from_vector<uint8_t>(goes_left, {256}),
+                                                  leaf, row_scratch),
                               static_cast<int64_t>(left.size()));
                     EXPECT_EQ(leaf.to_vector<int32_t>(), want_rows) << "partition_rows, rows=" << c.rows;
                 }
@@ -377,6 +399,7 @@ TEST(PartitionHistogram, StablePartitionAndTheBuiltSidesHistogram) {
                 EXPECT_EQ(got_rows[1], want_rows);
                 EXPECT_EQ(got_rows[2], want_rows);
                 EXPECT_EQ(got_rows[3], want_rows);
+                EXPECT_EQ(got_rows[4], want_rows);
                 if (quant_bins > 0) {
                     for (const Tensor& h : got_hist) EXPECT_EQ(decoded(h), reference_quantized(in, built));
                 } else {
@@ -384,8 +407,45 @@ TEST(PartitionHistogram, StablePartitionAndTheBuiltSidesHistogram) {
                     EXPECT_EQ(got_hist[0].to_vector<double>(), got_hist[1].to_vector<double>());
                     EXPECT_EQ(got_hist[0].to_vector<double>(), got_hist[2].to_vector<double>());
                     EXPECT_EQ(got_hist[0].to_vector<double>(), got_hist[3].to_vector<double>());
+                    EXPECT_EQ(got_hist[0].to_vector<double>(), got_hist[4].to_vector<double>());
                 }
             }
+    }
+}
+
+TEST(FeatureBundles, GreedyFirstFitUpTo256Cells) {
+    const ops::FeatureBundles b = ops::bundle_features({3, 3, 256, 3, 3, 4, 5, 7, 2, 200});
+    // 3*3*3*3 = 81, *4 = 324 > 256: the 4 bins open bundle 2 (4*5*7 = 140),
+    // the 2 bins join bundle 0 (162), 200 bins open bundle 3.
+    EXPECT_EQ(b.bundle, (std::vector<int32_t>{0, 0, 1, 0, 0, 2, 2, 2, 0, 3}));
+    EXPECT_EQ(b.stride, (std::vector<int32_t>{1, 3, 1, 9, 27, 1, 4, 20, 81, 1}));
+    EXPECT_EQ(b.cells, (std::vector<int32_t>{162, 256, 140, 200}));
+    EXPECT_THROW(ops::bundle_features({3, 257}), Error);
+}
+
+TEST(FeatureBundles, CodesAreTheMixedRadixSum) {
+    std::mt19937_64 rng(31);
+    const std::vector<int32_t> num_bins = {3, 256, 2, 5, 3, 17};
+    const int64_t rows = 1001, features = static_cast<int64_t>(num_bins.size());
+    std::vector<uint8_t> bins(static_cast<size_t>(rows * features));
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t f = 0; f < features; ++f)
+            bins[static_cast<size_t>(r * features + f)] = static_cast<uint8_t>(rng() % static_cast<uint64_t>(num_bins[static_cast<size_t>(f)]));
+    const ops::FeatureBundles b = ops::bundle_features(num_bins);
+    const auto bundles = static_cast<int64_t>(b.cells.size());
+    for (const int threads : {1, 3}) {
+        Context ctx(Device::cpu, threads);
+        const auto got = ops::bundle_bins(ctx, Tensor::from_vector<uint8_t>(bins, {rows, features}), b).to_vector<uint8_t>();
+        ASSERT_EQ(static_cast<int64_t>(got.size()), rows * bundles);
+        for (int64_t r = 0; r < rows; ++r) {
+            std::vector<int64_t> want(static_cast<size_t>(bundles), 0);
+            for (int64_t f = 0; f < features; ++f) {
+                const auto fi = static_cast<size_t>(f);
+                want[static_cast<size_t>(b.bundle[fi])] += bins[static_cast<size_t>(r * features + f)] * b.stride[fi];
+            }
+            for (int64_t k = 0; k < bundles; ++k)
+                ASSERT_EQ(got[static_cast<size_t>(r * bundles + k)], want[static_cast<size_t>(k)]) << "row " << r;
+        }
     }
 }
 

@@ -99,14 +99,14 @@ uint8_t FeatureBins::bin_of(float value) const {
         return static_cast<uint8_t>(bin < 0 ? missing_bin() : bin);
     }
     // The first bound >= value (std::lower_bound), by a branchless binary
-    // search: the comparisons become conditional moves instead of
-    // mispredicted branches, which dominated binning.
+    // search: mispredicted branches dominated binning. The step is a product
+    // with the comparison because GCC 12 compiled the conditional as a branch.
     const double v = value;
     const double* base = upper_bounds.data();
     size_t length = upper_bounds.size();
     while (length > 1) {
         const size_t half = length / 2;
-        base = base[half - 1] < v ? base + half : base;
+        base += half * static_cast<size_t>(base[half - 1] < v);
         length -= half;
     }
     return static_cast<uint8_t>((base - upper_bounds.data()) + (*base < v ? 1 : 0));
@@ -208,7 +208,7 @@ public:
     uint8_t bin_of(size_t feature, float v) const {
         const float* base = bounds_.data() + offset_[feature];
         size_t pos = 0;
-        for (size_t step = size_[feature] / 2; step > 0; step /= 2) pos += base[pos + step - 1] < v ? step : 0;
+        for (size_t step = size_[feature] / 2; step > 0; step /= 2) pos += step * static_cast<size_t>(base[pos + step - 1] < v);
         return static_cast<uint8_t>(pos + (base[pos] < v ? 1 : 0));
     }
 

@@ -82,7 +82,7 @@ const std::vector<ParamSpec<GbdtParams>>& gbdt_param_table() {
         {"histogram_block_rows", &P::histogram_block_rows, 1, 2147483647.0, {},
          "rows per histogram block; float models depend on it, quantized ones do not", {}},
         {"force_col_wise", &P::force_col_wise, 0, 0, {}, "build histograms from column-wise bins", {}},
-        {"force_row_wise", &P::force_row_wise, 0, 0, {}, "build histograms from row-wise bins", {}},
+        {"force_row_wise", &P::force_row_wise, 0, 0, {}, "build histograms and partitions from row-wise bins only (no column copy: less memory)", {}},
     };
     return table;
 }

@@ -58,7 +58,9 @@ struct GbdtParams {
     // quantized model does not.
     int64_t histogram_block_rows = 8192;
     // The histogram layout (LightGBM's names; neither: chosen by
-    // choose_histogram_layout). Both give the same model.
+    // choose_histogram_layout, row-wise histograms with a column copy for the
+    // partitions). force_row_wise keeps no column copy (rows x F bytes less).
+    // Every layout gives the same model.
     bool force_col_wise = false;
     bool force_row_wise = false;
 };

@@ -66,12 +66,29 @@ TreeLearner::TreeLearner(Context& ctx, const Tensor& bins, const std::vector<Fea
     {
         const ScopeSeconds timer(seconds_.layout);
         layout_ = ops::choose_histogram_layout(bins.size(1), params.force_col_wise, params.force_row_wise);
-        if (layout_ == ops::HistogramLayout::col_wise) {
-            histogram_rows_.columns = ops::bins_column_major(ctx, bins);
-            histogram_rows_.bins = Tensor();
-        }
+        if (layout_ != ops::HistogramLayout::row_wise) histogram_rows_.columns = ops::bins_column_major(ctx, bins);
+        if (layout_ == ops::HistogramLayout::col_wise) histogram_rows_.bins = Tensor();
     }
     histogram_rows_.feature_offsets = histogram_offsets(feature_bins);
+    if (quantized_ && layout_ == ops::HistogramLayout::hybrid) {
+        // Bundles need the split features' columns (the rows hold bundles) and
+        // exact sums. The bundled copy costs rows x bundles bytes: it is made
+        // only when it saves at least a quarter of the adds (the seed task's
+        // 13 features make 6 bundles; the session task's 49, where 31 have
+        // 256 bins, make about 40).
+        const ScopeSeconds timer(seconds_.layout);
+        std::vector<int32_t> num_bins;
+        for (const FeatureBins& f : feature_bins) num_bins.push_back(f.num_bins());
+        bundles_ = ops::bundle_features(num_bins);
+        const auto bundles = static_cast<int64_t>(bundles_.cells.size());
+        if (4 * bundles <= 3 * num_features_) {
+            bundled_ = true;
+            histogram_rows_.bins = ops::bundle_bins(ctx, bins, bundles_);
+            std::vector<int32_t> offsets(static_cast<size_t>(bundles) + 1, 0);
+            for (size_t b = 0; b < bundles_.cells.size(); ++b) offsets[b + 1] = offsets[b] + bundles_.cells[b];
+            histogram_rows_.feature_offsets = Tensor::from_vector<int32_t>(offsets, {bundles + 1});
+        }
+    }
     histogram_rows_.quant_bins = quantized_ ? params.num_grad_quant_bins : 0;
     histogram_rows_.block_rows = params.histogram_block_rows;
     offsets_host_ = histogram_rows_.feature_offsets.to_vector<int32_t>();
@@ -99,10 +116,11 @@ void TreeLearner::add_leaf_scores(Tensor& scores) {
 
 void TreeLearner::feature_sums(const Tensor& histogram, const LeafSums& leaf, int64_t f,
                                std::vector<LeafSums>& out) const {
-    const int32_t begin = offsets_host_[static_cast<size_t>(f)];
-    const int32_t bins = offsets_host_[static_cast<size_t>(f) + 1] - begin;
-    out.resize(static_cast<size_t>(bins));
+    const auto fi = static_cast<size_t>(f);
     if (!quantized_) {
+        const int32_t begin = offsets_host_[fi];
+        const int32_t bins = offsets_host_[fi + 1] - begin;
+        out.resize(static_cast<size_t>(bins));
         const double* h = histogram.data<double>() + ops::kHistogramFloatStats * begin;
         for (int32_t b = 0; b < bins; ++b) {
             const double* s = h + ops::kHistogramFloatStats * b;
@@ -110,9 +128,22 @@ void TreeLearner::feature_sums(const Tensor& histogram, const LeafSums& leaf, in
         }
         return;
     }
+    const auto* slots = static_cast<const uint64_t*>(histogram.raw());
+    const int32_t bins = feature_bins_[fi].num_bins();
+    std::array<uint64_t, 256> bundled_sums{};
+    const uint64_t* h = bundled_ ? bundled_sums.data() : slots + offsets_host_[fi];
+    if (bundled_) {
+        // Bin b of the feature: the bundle's cells whose code has digit b at
+        // the feature's stride. Wrapping sums of packed pairs are exact.
+        const auto bundle = static_cast<size_t>(bundles_.bundle[fi]);
+        const int32_t stride = bundles_.stride[fi];
+        const uint64_t* cells = slots + offsets_host_[bundle];
+        for (int32_t c = 0; c < bundles_.cells[bundle]; ++c)
+            bundled_sums[static_cast<size_t>(c / stride % bins)] += cells[c];
+    }
     // Quantized sums hold no row counts: a bin's count is its share of the
     // leaf's quantized hessian times the leaf's rows (LightGBM's estimate).
-    const auto* h = static_cast<const uint64_t*>(histogram.raw()) + begin;
+    out.resize(static_cast<size_t>(bins));
     const double leaf_hessian = leaf.hessians / scale_.hessian;
     const double count_per_hessian = leaf_hessian > 0.0 ? static_cast<double>(leaf.count) / leaf_hessian : 0.0;
     for (int32_t b = 0; b < bins; ++b) {

@@ -89,6 +89,11 @@ private:
     const GbdtParams& params_;
     ops::HistogramRows histogram_rows_;
     ops::HistogramLayout layout_ = ops::HistogramLayout::row_wise;
+    // Quantized, hybrid layout: features with few bins share histogram
+    // columns (ops::FeatureBundles); histograms then hold bundle cells and
+    // offsets_host_ the bundles' first slots.
+    bool bundled_ = false;
+    ops::FeatureBundles bundles_;
     std::vector<int32_t> offsets_host_;
     int64_t rows_ = 0;
     int64_t num_features_ = 0;
