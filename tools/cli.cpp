@@ -371,7 +371,7 @@ data::DatasetCache session_rows_of(const CliOptions& o, const GbdtParams& params
     sum_counts(totals);
     description = std::to_string(files.logs.size()) + " log files: " + std::to_string(totals[0]) + " rows, " +
                   std::to_string(totals[1]) + " sessions, " + fixed(static_cast<double>(totals[2]) / 1e6, 1) +
-                  " MB of log files on disk (compressed, for .gz) in " + fixed(d.seconds, 1) + "s end to end (" +
+                  " MB of log files on disk in " + fixed(d.seconds, 1) + "s end to end (" +
                   fixed(static_cast<double>(d.disk_bytes) / 1e6 / d.seconds, 1) + " MB/s" +
                   (collective::size() == 1 ? std::string()
                                            : " on rank 0; " + std::to_string(collective::size()) + " ranks, each " +
