@@ -561,13 +561,19 @@ int cmd_train(Invocation& inv) {
         lstm_params_from(params);
     }
     if (streams_session_rows(o)) return train_streamed(inv, params);
-    const auto loaded = load_data(data_source_of(o), inv.err);
-    inv.err << "data: " << loaded.description << '\n';
     const TaskChoice choice{parse_task(o.task), o.leak};
-    const auto task_data = build_task_data(loaded.mssd, choice, learner == "lstm" && choice.task == Task::session,
-                                           {o.test_fraction, o.split_seed}, warning_printer(inv.err));
-    // Every rank of a data-parallel job must hold the same data (it reads the same files).
-    require_same_on_every_rank(fingerprint(task_data.train_rows) ^ fingerprint(task_data.train_sequences), "data");
+    // Data-parallel, the session LSTM reads its share of the files (or sessions).
+    const bool shares = learner == "lstm" && choice.task == Task::session && collective::size() > 1 &&
+                        !resolve_files(data_source_of(o)).logs.empty();
+    const auto loaded = shares ? load_data_share(data_source_of(o), inv.err) : load_data(data_source_of(o), inv.err);
+    inv.err << "data: " << loaded.description << '\n';
+    const auto task_data = shares ? build_shared_sequences(loaded.mssd, loaded.session_keys,
+                                                           {o.test_fraction, o.split_seed})
+                                  : build_task_data(loaded.mssd, choice, learner == "lstm" && choice.task == Task::session,
+                                                    {o.test_fraction, o.split_seed}, warning_printer(inv.err));
+    // Otherwise every rank of a data-parallel job must hold the same data (it reads the same files).
+    if (!shares)
+        require_same_on_every_rank(fingerprint(task_data.train_rows) ^ fingerprint(task_data.train_sequences), "data");
     const TrainedRun run = train_with_progress(learner, task_data, params, inv.err);
     // Every rank holds the same model; only rank 0 writes it (and the metrics).
     if (!collective::is_root()) return kExitSuccess;
