@@ -514,4 +514,29 @@ lstm::Standardiser fit_standardiser_over_ranks(const data::SequenceDataset& mine
     return all.finish();
 }
 
+data::TrackStore track_store_over_ranks(const std::vector<std::string>& paths, const data::ReadOptions& options,
+                                        data::ReadReport* report, int64_t window_bytes) {
+    if (collective::size() == 1) return data::TrackStore(paths, options, report, window_bytes);
+    const data::TrackStore mine(paths, options, report, window_bytes, {collective::rank(), collective::size()});
+    const auto gathered = collective::gather(mine.pack());
+    std::vector<uint8_t> all;
+    if (collective::is_root()) {
+        Packer out;
+        for (const auto& part : gathered) out.put_vector(part);
+        all = std::move(out.bytes);
+    }
+    collective::broadcast(all);
+    Unpacker in(all);
+    std::vector<std::vector<uint8_t>> parts;
+    for (int r = 0; r < collective::size(); ++r) parts.push_back(in.get_vector<uint8_t>());
+    if (report != nullptr) {
+        // Each rank counted the rows of its share; the assembly counts the repeats between shares.
+        std::array<int64_t, 2> counts = {report->rows_read, report->rows_skipped};
+        sum_counts(counts);
+        report->rows_read = counts[0];
+        report->rows_skipped = counts[1];
+    }
+    return data::TrackStore(parts, options, report);
+}
+
 }  // namespace skipper

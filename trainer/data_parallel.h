@@ -19,6 +19,7 @@
 #include "engine/context.h"
 #include "engine/tensor.h"
 #include "trainer/data/dataset.h"
+#include "trainer/data/track_store.h"
 #include "trainer/gbdt/binned_dataset.h"
 #include "trainer/lstm/batch.h"
 
@@ -150,6 +151,14 @@ ItemPlaces take_places(const ItemPlaces& all, const std::vector<int64_t>& chosen
 // same on every run with the same number of ranks; equal to one process's up
 // to the order of the double sums) and broadcast.
 lstm::Standardiser fit_standardiser_over_ranks(const data::SequenceDataset& mine);
+
+// The track table every rank of a job joins with: each rank parses its share
+// of the track files' windows (data::TrackShare), the compact shares
+// (features and ids, about 150 bytes a track) are gathered on rank 0 and
+// broadcast, and every rank assembles the table one process reads, byte for
+// byte. With one process: the table read whole.
+data::TrackStore track_store_over_ranks(const std::vector<std::string>& paths, const data::ReadOptions& options,
+                                        data::ReadReport* report, int64_t window_bytes);
 
 // A fingerprint of a dataset's contents (names, features, labels).
 uint64_t fingerprint(const data::TabularDataset& data);

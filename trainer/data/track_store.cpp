@@ -28,25 +28,31 @@ int64_t count_data_lines(const std::string& path, int64_t window_bytes) {
 }  // namespace
 
 TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions& options, ReadReport* report,
-                       int64_t window_bytes) {
+                       int64_t window_bytes, const TrackShare& share) {
+    std::vector<int64_t> first_line;  // per file: its first data line among every file's
     int64_t capacity = 0;
-    for (const auto& path : paths) capacity += count_data_lines(path, window_bytes);
-    const auto columns = static_cast<int64_t>(track_feature_columns().size());
-    values_ = Tensor::empty({std::max<int64_t>(capacity, 1), columns}, DType::f32);
-    id_offset_.reserve(static_cast<size_t>(capacity) + 1);
-    id_offset_.push_back(0);
-    size_t slots = 64;
-    while (slots * 2 < static_cast<size_t>(capacity) * 3) slots *= 2;  // load at most 2/3
-    slots_.assign(slots, Slot{});
-    mask_ = slots - 1;
-
-    float* values = values_.data<float>();
     for (const auto& path : paths) {
+        first_line.push_back(capacity);
+        capacity += count_data_lines(path, window_bytes);
+    }
+    allocate(capacity);
+    const auto columns = static_cast<int64_t>(track_feature_columns().size());
+    // Whether a window of file f starting at data line `line` of it is this share's.
+    const auto in_share = [&](size_t f, int64_t line) {
+        return share.parts == 1 || (first_line[f] + line) * share.parts / std::max<int64_t>(capacity, 1) == share.part;
+    };
+
+    for (size_t f = 0; f < paths.size(); ++f) {
+        const std::string& path = paths[f];
         file_rows_.emplace_back(rows_, path);
         sources_ += (sources_.empty() ? "" : ", ") + path;
         CsvWindows windows(path, window_bytes);
         ReadOptions window_options = options;
         while (windows.next()) {
+            if (!in_share(f, windows.line_offset())) {
+                windows.consume(windows.body().size());
+                continue;
+            }
             window_options.line_offset = windows.line_offset();
             // A window of 16 MB holds about 50k tracks: its parsed form is small and short-lived.
             ReadReport window_report;
@@ -65,34 +71,148 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
                 ids_.reserve(bytes / static_cast<size_t>(part.rows()) * static_cast<size_t>(capacity) * 5 / 4 + 64);
             }
             const float* v = part.values.data<float>();
-            for (int64_t r = 0; r < part.rows(); ++r) {
-                const std::string& id = part.track_ids[static_cast<size_t>(r)];
-                int32_t found = -1;
-                if (!insert(id, found)) {
-                    // Within one window the parser already refused a repeat; here it is another window or file.
-                    const auto file = std::upper_bound(file_rows_.begin(), file_rows_.end(), int64_t{found},
-                                                       [](int64_t row, const auto& first) { return row < first.first; }) - 1;
-                    if (file->second != path)
-                        throw DataError(path, 0, "track_id", "track '" + id + "' is also listed in " + file->second +
-                                                                 ", expected each track id in one file");
-                    const DataError error(path, 0, "track_id", "found '" + id + "' again, expected each track id once");
-                    if (options.on_bad_row == OnBadRow::error) throw error;
-                    if (report != nullptr) {
-                        --report->rows_read;
-                        ++report->rows_skipped;
-                        if (report->problems.size() < ReadReport::kMaxProblems) report->problems.push_back(error.what());
-                    }
-                    continue;
-                }
-                std::memcpy(values + rows_ * columns, v + r * columns, static_cast<size_t>(columns) * sizeof(float));
-                ++rows_;
-            }
+            for (int64_t r = 0; r < part.rows(); ++r)
+                add_track(path, part.track_ids[static_cast<size_t>(r)], v + r * columns, options, report);
         }
     }
     values_ = values_.slice_rows(0, rows_);
     standardiser_ = TrackStandardiser(values_);
     // The windows' parsed tensors were each of another size: the host allocator would keep them all.
     allocator_for(Device::cpu).release_cached();
+}
+
+void TrackStore::allocate(int64_t capacity) {
+    capacity_ = capacity;
+    const auto columns = static_cast<int64_t>(track_feature_columns().size());
+    values_ = Tensor::empty({std::max<int64_t>(capacity, 1), columns}, DType::f32);
+    id_offset_.reserve(static_cast<size_t>(capacity) + 1);
+    id_offset_.push_back(0);
+    size_t slots = 64;
+    while (slots * 2 < static_cast<size_t>(capacity) * 3) slots *= 2;  // load at most 2/3
+    slots_.assign(slots, Slot{});
+    mask_ = slots - 1;
+}
+
+void TrackStore::add_track(const std::string& path, std::string_view id, const float* features,
+                           const ReadOptions& options, ReadReport* report) {
+    int32_t found = -1;
+    if (!insert(id, found)) {
+        // Within one window the parser already refused a repeat; here it is another window or file.
+        const auto file = std::upper_bound(file_rows_.begin(), file_rows_.end(), int64_t{found},
+                                           [](int64_t row, const auto& first) { return row < first.first; }) - 1;
+        if (file->second != path)
+            throw DataError(path, 0, "track_id", "track '" + std::string(id) + "' is also listed in " + file->second +
+                                                     ", expected each track id in one file");
+        const DataError error(path, 0, "track_id", "found '" + std::string(id) + "' again, expected each track id once");
+        if (options.on_bad_row == OnBadRow::error) throw error;
+        if (report != nullptr) {
+            --report->rows_read;
+            ++report->rows_skipped;
+            if (report->problems.size() < ReadReport::kMaxProblems) report->problems.push_back(error.what());
+        }
+        return;
+    }
+    const auto columns = static_cast<size_t>(track_feature_columns().size());
+    std::memcpy(values_.data<float>() + static_cast<size_t>(rows_) * columns, features, columns * sizeof(float));
+    ++rows_;
+}
+
+namespace {
+
+template <class T> void put(std::vector<uint8_t>& out, const T* values, size_t count) {
+    const size_t at = out.size();
+    out.resize(at + count * sizeof(T));
+    if (count > 0) std::memcpy(out.data() + at, values, count * sizeof(T));
+}
+
+// Reads the packed form back, checking its bounds.
+class Unpack {
+public:
+    explicit Unpack(const std::vector<uint8_t>& bytes) : bytes_(bytes) {}
+    template <class T> T get() {
+        T value;
+        std::memcpy(&value, take(sizeof(T)), sizeof(T));
+        return value;
+    }
+    template <class T> const T* get_array(size_t count) { return reinterpret_cast<const T*>(take(count * sizeof(T))); }
+
+private:
+    const uint8_t* take(size_t count) {
+        if (count > bytes_.size() - at_) throw Error("TrackStore: a packed share is cut short");
+        const uint8_t* p = bytes_.data() + at_;
+        at_ += count;
+        return p;
+    }
+    const std::vector<uint8_t>& bytes_;
+    size_t at_ = 0;
+};
+
+}  // namespace
+
+// Layout: capacity, rows, files; per file its first row, path length and
+// path; the id offsets [rows + 1], the id bytes, the features [rows, columns].
+std::vector<uint8_t> TrackStore::pack() const {
+    std::vector<uint8_t> out;
+    const int64_t header[] = {capacity_, rows_, static_cast<int64_t>(file_rows_.size())};
+    put(out, header, 3);
+    for (const auto& [first, path] : file_rows_) {
+        const int64_t file[] = {first, static_cast<int64_t>(path.size())};
+        put(out, file, 2);
+        put(out, path.data(), path.size());
+    }
+    put(out, id_offset_.data(), static_cast<size_t>(rows_) + 1);
+    put(out, ids_.data(), id_offset_[static_cast<size_t>(rows_)]);
+    put(out, values_.data<float>(), static_cast<size_t>(values_.numel()));
+    return out;
+}
+
+TrackStore::TrackStore(const std::vector<std::vector<uint8_t>>& packed_parts, const ReadOptions& options,
+                       ReadReport* report) {
+    const auto columns = static_cast<int64_t>(track_feature_columns().size());
+    for (size_t p = 0; p < packed_parts.size(); ++p) {
+        Unpack in(packed_parts[p]);
+        const auto capacity = in.get<int64_t>();
+        const auto rows = in.get<int64_t>();
+        const auto files = in.get<int64_t>();
+        if (p == 0) allocate(capacity);
+        if (capacity != capacity_ || rows < 0 || rows > capacity || files < 0)
+            throw Error("TrackStore: share " + std::to_string(p) + " does not fit the others");
+        std::vector<std::pair<int64_t, std::string>> file_rows;
+        // The first `count` files that have not begun yet begin here.
+        const auto reach_file = [this](const std::vector<std::pair<int64_t, std::string>>& names, size_t count) {
+            while (file_rows_.size() < count && file_rows_.size() < names.size()) {
+                const std::string& path = names[file_rows_.size()].second;
+                file_rows_.emplace_back(rows_, path);
+                sources_ += (sources_.empty() ? "" : ", ") + path;
+            }
+        };
+        for (int64_t f = 0; f < files; ++f) {
+            const auto first = in.get<int64_t>();
+            const auto length = static_cast<size_t>(in.get<int64_t>());
+            file_rows.emplace_back(first, std::string(in.get_array<char>(length), length));
+        }
+        const uint64_t* offsets = in.get_array<uint64_t>(static_cast<size_t>(rows) + 1);
+        const char* ids = in.get_array<char>(offsets[rows]);
+        const float* features = in.get_array<float>(static_cast<size_t>(rows * columns));
+        // Every share names every file, and the shares hold consecutive
+        // ranges of lines in file order: a file begins in the whole where
+        // the first share that reaches it is.
+        for (int64_t f = 0; f < files; ++f) {
+            const int64_t begin = file_rows[static_cast<size_t>(f)].first;
+            const int64_t end = f + 1 < files ? file_rows[static_cast<size_t>(f) + 1].first : rows;
+            const std::string& path = file_rows[static_cast<size_t>(f)].second;
+            if (begin < 0 || end > rows || begin > end || offsets[end] < offsets[begin])
+                throw Error("TrackStore: share " + std::to_string(p) + " is malformed");
+            if (begin == end) continue;
+            reach_file(file_rows, static_cast<size_t>(f) + 1);
+            for (int64_t r = begin; r < end; ++r)
+                add_track(path, std::string_view(ids + offsets[r], offsets[r + 1] - offsets[r]), features + r * columns,
+                          options, report);
+        }
+        if (p + 1 == packed_parts.size()) reach_file(file_rows, file_rows.size());
+    }
+    values_ = values_.slice_rows(0, rows_);
+    standardiser_ = TrackStandardiser(values_);
 }
 
 bool TrackStore::insert(std::string_view text, int32_t& found) {
