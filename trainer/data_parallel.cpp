@@ -517,18 +517,8 @@ lstm::Standardiser fit_standardiser_over_ranks(const data::SequenceDataset& mine
 data::TrackStore track_store_over_ranks(const std::vector<std::string>& paths, const data::ReadOptions& options,
                                         data::ReadReport* report, int64_t window_bytes) {
     if (collective::size() == 1) return data::TrackStore(paths, options, report, window_bytes);
-    const data::TrackStore mine(paths, options, report, window_bytes, {collective::rank(), collective::size()});
-    const auto gathered = collective::gather(mine.pack());
-    std::vector<uint8_t> all;
-    if (collective::is_root()) {
-        Packer out;
-        for (const auto& part : gathered) out.put_vector(part);
-        all = std::move(out.bytes);
-    }
-    collective::broadcast(all);
-    Unpacker in(all);
-    std::vector<std::vector<uint8_t>> parts;
-    for (int r = 0; r < collective::size(); ++r) parts.push_back(in.get_vector<uint8_t>());
+    std::vector<uint8_t> mine =
+        data::TrackStore(paths, options, report, window_bytes, {collective::rank(), collective::size()}).pack();
     if (report != nullptr) {
         // Each rank counted the rows of its share; the assembly counts the repeats between shares.
         std::array<int64_t, 2> counts = {report->rows_read, report->rows_skipped};
@@ -536,7 +526,15 @@ data::TrackStore track_store_over_ranks(const std::vector<std::string>& paths, c
         report->rows_read = counts[0];
         report->rows_skipped = counts[1];
     }
-    return data::TrackStore(parts, options, report);
+    // Each rank's share in turn from that rank to every other, added as it arrives.
+    return data::TrackStore::assemble(
+        collective::size(),
+        [&](int64_t part) {
+            std::vector<uint8_t> share = part == collective::rank() ? std::move(mine) : std::vector<uint8_t>();
+            collective::broadcast(share, static_cast<int>(part));
+            return share;
+        },
+        options, report);
 }
 
 }  // namespace skipper

@@ -31,10 +31,9 @@ GeneratedLayout layout_in(const TempDir& dir) {
 // Every share of `parts` read and packed, then assembled.
 TrackStore assembled(const std::vector<std::string>& paths, int64_t parts, int64_t window, const ReadOptions& options,
                      ReadReport* report = nullptr) {
-    std::vector<std::vector<uint8_t>> packed;
-    for (int64_t part = 0; part < parts; ++part)
-        packed.push_back(TrackStore(paths, options, report, window, {part, parts}).pack());
-    return TrackStore(packed, options, report);
+    return TrackStore::assemble(
+        parts, [&](int64_t part) { return TrackStore(paths, options, report, window, {part, parts}).pack(); }, options,
+        report);
 }
 
 void expect_same_table(const TrackStore& got, const TrackStore& want, const std::vector<TrackTable>& files,
@@ -121,7 +120,7 @@ TEST(TrackShare, RefusesAMalformedShare) {
     const GeneratedLayout layout = layout_in(dir);
     std::vector<uint8_t> packed = TrackStore(layout.track_paths, {}, nullptr).pack();
     packed.resize(packed.size() / 2);
-    EXPECT_THROW(TrackStore(std::vector<std::vector<uint8_t>>{packed}, {}, nullptr), Error);
+    EXPECT_THROW(TrackStore::assemble(1, [&](int64_t) { return packed; }, {}, nullptr), Error);
 }
 
 }  // namespace

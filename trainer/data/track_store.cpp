@@ -166,53 +166,57 @@ std::vector<uint8_t> TrackStore::pack() const {
     return out;
 }
 
-TrackStore::TrackStore(const std::vector<std::vector<uint8_t>>& packed_parts, const ReadOptions& options,
-                       ReadReport* report) {
+TrackStore TrackStore::assemble(int64_t parts, const std::function<std::vector<uint8_t>(int64_t)>& share,
+                                const ReadOptions& options, ReadReport* report) {
+    TrackStore store;
+    for (int64_t p = 0; p < parts; ++p) store.add_share(share(p), p, p + 1 == parts, options, report);
+    store.values_ = store.values_.slice_rows(0, store.rows_);
+    store.standardiser_ = TrackStandardiser(store.values_);
+    return store;
+}
+
+void TrackStore::add_share(const std::vector<uint8_t>& packed, int64_t part, bool last, const ReadOptions& options,
+                           ReadReport* report) {
     const auto columns = static_cast<int64_t>(track_feature_columns().size());
-    for (size_t p = 0; p < packed_parts.size(); ++p) {
-        Unpack in(packed_parts[p]);
-        const auto capacity = in.get<int64_t>();
-        const auto rows = in.get<int64_t>();
-        const auto files = in.get<int64_t>();
-        if (p == 0) allocate(capacity);
-        if (capacity != capacity_ || rows < 0 || rows > capacity || files < 0)
-            throw Error("TrackStore: share " + std::to_string(p) + " does not fit the others");
-        std::vector<std::pair<int64_t, std::string>> file_rows;
-        // The first `count` files that have not begun yet begin here.
-        const auto reach_file = [this](const std::vector<std::pair<int64_t, std::string>>& names, size_t count) {
-            while (file_rows_.size() < count && file_rows_.size() < names.size()) {
-                const std::string& path = names[file_rows_.size()].second;
-                file_rows_.emplace_back(rows_, path);
-                sources_ += (sources_.empty() ? "" : ", ") + path;
-            }
-        };
-        for (int64_t f = 0; f < files; ++f) {
-            const auto first = in.get<int64_t>();
-            const auto length = static_cast<size_t>(in.get<int64_t>());
-            file_rows.emplace_back(first, std::string(in.get_array<char>(length), length));
-        }
-        const uint64_t* offsets = in.get_array<uint64_t>(static_cast<size_t>(rows) + 1);
-        const char* ids = in.get_array<char>(offsets[rows]);
-        const float* features = in.get_array<float>(static_cast<size_t>(rows * columns));
-        // Every share names every file, and the shares hold consecutive
-        // ranges of lines in file order: a file begins in the whole where
-        // the first share that reaches it is.
-        for (int64_t f = 0; f < files; ++f) {
-            const int64_t begin = file_rows[static_cast<size_t>(f)].first;
-            const int64_t end = f + 1 < files ? file_rows[static_cast<size_t>(f) + 1].first : rows;
-            const std::string& path = file_rows[static_cast<size_t>(f)].second;
-            if (begin < 0 || end > rows || begin > end || offsets[end] < offsets[begin])
-                throw Error("TrackStore: share " + std::to_string(p) + " is malformed");
-            if (begin == end) continue;
-            reach_file(file_rows, static_cast<size_t>(f) + 1);
-            for (int64_t r = begin; r < end; ++r)
-                add_track(path, std::string_view(ids + offsets[r], offsets[r + 1] - offsets[r]), features + r * columns,
-                          options, report);
-        }
-        if (p + 1 == packed_parts.size()) reach_file(file_rows, file_rows.size());
+    Unpack in(packed);
+    const auto capacity = in.get<int64_t>();
+    const auto rows = in.get<int64_t>();
+    const auto files = in.get<int64_t>();
+    if (part == 0) allocate(capacity);
+    if (capacity != capacity_ || rows < 0 || rows > capacity || files < 0)
+        throw Error("TrackStore: share " + std::to_string(part) + " does not fit the others");
+    std::vector<std::pair<int64_t, std::string>> file_rows;
+    for (int64_t f = 0; f < files; ++f) {
+        const auto first = in.get<int64_t>();
+        const auto length = static_cast<size_t>(in.get<int64_t>());
+        file_rows.emplace_back(first, std::string(in.get_array<char>(length), length));
     }
-    values_ = values_.slice_rows(0, rows_);
-    standardiser_ = TrackStandardiser(values_);
+    const uint64_t* offsets = in.get_array<uint64_t>(static_cast<size_t>(rows) + 1);
+    const char* ids = in.get_array<char>(offsets[rows]);
+    const float* features = in.get_array<float>(static_cast<size_t>(rows * columns));
+    // Every share names every file, and the shares hold consecutive ranges
+    // of lines in file order: a file begins in the whole where the first
+    // share with tracks of it (or past it) is.
+    const auto begin_files = [&](size_t count) {
+        while (file_rows_.size() < count && file_rows_.size() < file_rows.size()) {
+            const std::string& path = file_rows[file_rows_.size()].second;
+            file_rows_.emplace_back(rows_, path);
+            sources_ += (sources_.empty() ? "" : ", ") + path;
+        }
+    };
+    for (int64_t f = 0; f < files; ++f) {
+        const int64_t begin = file_rows[static_cast<size_t>(f)].first;
+        const int64_t end = f + 1 < files ? file_rows[static_cast<size_t>(f) + 1].first : rows;
+        const std::string& path = file_rows[static_cast<size_t>(f)].second;
+        if (begin < 0 || end > rows || begin > end || offsets[end] < offsets[begin])
+            throw Error("TrackStore: share " + std::to_string(part) + " is malformed");
+        if (begin == end) continue;
+        begin_files(static_cast<size_t>(f) + 1);
+        for (int64_t r = begin; r < end; ++r)
+            add_track(path, std::string_view(ids + offsets[r], offsets[r + 1] - offsets[r]), features + r * columns,
+                      options, report);
+    }
+    if (last) begin_files(file_rows.size());
 }
 
 bool TrackStore::insert(std::string_view text, int32_t& found) {

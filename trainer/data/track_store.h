@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,11 +38,13 @@ public:
     // The compact form of this table's rows (features, ids, files), as a
     // share is sent to the other ranks of a job.
     std::vector<uint8_t> pack() const;
-    // The table of the packed shares of every part, in part order: the table
-    // one process reads, byte for byte (the same rows, ids, index and
-    // standardiser; a track id in two shares is handled as one process
-    // handles it in two windows).
-    TrackStore(const std::vector<std::vector<uint8_t>>& packed_parts, const ReadOptions& options, ReadReport* report);
+    // The table of the packed shares of every part, taken in part order
+    // (`share(p)` gives part p's; each is added and let go before the next
+    // is asked for): the table one process reads, byte for byte (the same
+    // rows, ids, index and standardiser; a track id in two shares is handled
+    // as one process handles it in two windows).
+    static TrackStore assemble(int64_t parts, const std::function<std::vector<uint8_t>(int64_t)>& share,
+                               const ReadOptions& options, ReadReport* report);
 
     int64_t rows() const { return rows_; }
     // f32 [rows, track_feature_columns().size()].
@@ -72,6 +75,10 @@ private:
                    ReadReport* report);
     // The table and its index, sized for `capacity` tracks.
     void allocate(int64_t capacity);
+    // Adds the rows of a packed share (`part` names it in errors).
+    void add_share(const std::vector<uint8_t>& packed, int64_t part, bool last, const ReadOptions& options,
+                   ReadReport* report);
+    TrackStore() = default;
 
     struct Slot {
         uint32_t tag = 0;  // the hash's high half
