@@ -18,6 +18,7 @@
 #include "trainer/data/generator.h"
 #include "trainer/data/mssd_files.h"
 #include "trainer/data/sequence_cache.h"
+#include "trainer/data/split.h"
 #include "trainer/data/test_set.h"
 #include "trainer/data_parallel.h"
 #include "tools/bench.h"
@@ -409,7 +410,10 @@ data::SequenceCache sequences_of(const CliOptions& o, std::string& description) 
         throw ParamError("dataset", "give either dataset=FILE or the data files, not both");
     data::SequenceCache sequences = data::load_sequence_cache(data::load_dataset_cache(o.dataset), o.dataset);
     description = o.dataset + ": " + std::to_string(sequences.train.sessions()) + " training sessions, " +
-                  std::to_string(sequences.test.sessions()) + " held-out sessions (streamed from the mapped cache)";
+                  std::to_string(sequences.test.sessions()) + " held-out sessions (streamed from the mapped cache" +
+                  (collective::size() == 1 ? std::string(")")
+                                           : "; " + std::to_string(collective::size()) +
+                                                 " ranks, each its range of the sessions)");
     return sequences;
 }
 
@@ -428,7 +432,19 @@ int train_lstm_from_cache(Invocation& inv, const KeyValues& params) {
     {
         ProgressPrinter progress(inv.err, writes_to_terminal(inv.err), "lstm session", "epoch");
         const auto start = std::chrono::steady_clock::now();
-        run.model = train_lstm(sequences.train, sequences.standardiser, nullptr, lstm_params, &run.log, progress.callback());
+        if (collective::size() == 1) {
+            run.model = train_lstm(sequences.train, sequences.standardiser, nullptr, lstm_params, &run.log,
+                                   progress.callback());
+        } else {
+            // Data-parallel: each rank reads only its range of the mapped sessions (the pages it touches).
+            const RankShare share = rank_share(sequences.train.sessions());
+            ItemPlaces places;
+            places.total = sequences.train.sessions();
+            for (int64_t s = share.begin; s < share.end; ++s) places.place.push_back(s);
+            places.hashes = sequences.train.session_hash;
+            run.model = train_lstm(data::slice_sessions(sequences.train, share.begin, share.end), places, lstm_params,
+                                   &run.log, progress.callback(), &sequences.standardiser);
+        }
         run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         progress.finish();
     }

@@ -154,6 +154,20 @@ TEST_F(MpiTrain, LstmReadingItsFilesMatchesOneProcessAfterTenSteps) {
                                     "its share of the files");
 }
 
+TEST_F(MpiTrain, LstmFromACacheReadingItsSessionsMatchesOneProcessAfterTenSteps) {
+    // The 4 files prepared into one cache; each rank maps it and reads only its range of the sessions.
+    const std::string cache = file("data4.cache");
+    const ShellRun prepare = run_shell(skipper_binary() + " prepare task=session num_threads=1 data=" + file("data4") +
+                                       " out=" + cache);
+    ASSERT_EQ(prepare.code, 0) << prepare.output;
+    expect_lstm_matches_one_process(
+        [&](int ranks, const std::string& args) {
+            const std::string program = skipper_binary() + " " + args + " dataset=" + cache + " num_threads=1";
+            return run_shell(ranks == 0 ? program : mpirun(ranks) + program);
+        },
+        file, "lstm_cache", "ranks, each its range of the sessions");
+}
+
 TEST_F(MpiTrain, LstmIsBitIdenticalAcrossRunsWithTheSameRanks) {
     for (const std::string name : {"lstm_a.bin", "lstm_b.bin"}) {
         const ShellRun run = skipper(3, kLstm + " output_model=" + file(name), "data4");

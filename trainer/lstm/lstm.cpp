@@ -500,14 +500,14 @@ LstmModel train_lstm(const data::SequenceDataset& train, const lstm::Standardise
 }
 
 LstmModel train_lstm(const data::SequenceDataset& train, const ItemPlaces& places, const LstmParams& params,
-                     TrainingLog* log, const ProgressCallback& progress) {
+                     TrainingLog* log, const ProgressCallback& progress, const lstm::Standardiser* fitted) {
     require_session_arch(params);
     check_early_stopping(params, false);
     if (static_cast<int64_t>(places.place.size()) != train.sessions() ||
-        static_cast<int64_t>(places.hashes.size()) != places.total)
+        (!places.hashes.empty() && static_cast<int64_t>(places.hashes.size()) != places.total))
         throw Error("train_lstm: places for " + std::to_string(places.place.size()) + " of " +
                     std::to_string(train.sessions()) + " sessions");
-    const lstm::Standardiser standardiser = fit_standardiser_over_ranks(train);
+    const lstm::Standardiser standardiser = fitted != nullptr ? *fitted : fit_standardiser_over_ranks(train);
     const size_t features = train.feature_names.size();
     LstmModel model = LstmTrainer::describe_inputs(params, train.feature_names, std::vector<bool>(features, false),
                                                    std::vector<std::vector<std::string>>(features),

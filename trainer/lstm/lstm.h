@@ -112,7 +112,11 @@ LstmModel train_lstm(const data::SequenceDataset& train, const lstm::Standardise
 // ranks, the validation hold-out and each epoch's batches are the one
 // process's, and each rank trains, in every global batch, on the sessions of
 // it that it holds (an uneven part, padded with weight-0 rows).
+// `standardiser`: one fitted beforehand on every rank's sessions (a dataset
+// cache's); null: fitted here over the ranks. places.hashes may be empty
+// (sessions without ids: the hold-out is drawn by place).
 LstmModel train_lstm(const data::SequenceDataset& train, const ItemPlaces& places, const LstmParams& params,
-                     TrainingLog* log = nullptr, const ProgressCallback& progress = {});
+                     TrainingLog* log = nullptr, const ProgressCallback& progress = {},
+                     const lstm::Standardiser* standardiser = nullptr);
 
 }  // namespace skipper
