@@ -102,12 +102,14 @@ LoadedData load_data_share(const DataSource& source, std::ostream& log) {
     require_same_on_every_rank(data::session_hash(names), "list of log files");
     // With files k/n a session split between two ranks' files is seen by neither alone.
     if (share.session_shards == 1) require_sessions_in_one_file(file_of, share.logs, data::IngestOptions{}.window_bytes);
+    // Each rank parses its share of the track table too, and the shares are exchanged.
     data::ReadReport track_report;
-    data::TrackTable table = data::read_track_tables(files.tracks, options, &track_report);
+    const data::TrackStore tracks =
+        track_store_over_ranks(files.tracks, options, &track_report, data::IngestOptions{}.window_bytes);
     report.rows_skipped += track_report.rows_skipped;
     for (auto& problem : track_report.problems)
         if (report.problems.size() < data::ReadReport::kMaxProblems) report.problems.push_back(std::move(problem));
-    loaded.mssd = data::join_tracks(std::move(log_rows), std::move(table), options, &report);
+    loaded.mssd = tracks.join(std::move(log_rows), options, &report);
     std::array<int64_t, 2> totals = {loaded.mssd.log.rows, loaded.mssd.log.num_sessions()};
     sum_counts(totals);
     loaded.description = std::to_string(files.logs.size()) + " log files: " + std::to_string(totals[0]) + " rows, " +
