@@ -119,7 +119,13 @@ void TrackStore::add_track(const std::string& path, std::string_view id, const f
 
 namespace {
 
+// Arrays start at multiples of 8 bytes of the packed form (whose buffer is
+// allocated aligned), so they are read in place.
+constexpr size_t kAlign = 8;
+
 template <class T> void put(std::vector<uint8_t>& out, const T* values, size_t count) {
+    static_assert(kAlign % alignof(T) == 0);
+    out.resize((out.size() + kAlign - 1) / kAlign * kAlign, 0);
     const size_t at = out.size();
     out.resize(at + count * sizeof(T));
     if (count > 0) std::memcpy(out.data() + at, values, count * sizeof(T));
@@ -131,10 +137,15 @@ public:
     explicit Unpack(const std::vector<uint8_t>& bytes) : bytes_(bytes) {}
     template <class T> T get() {
         T value;
-        std::memcpy(&value, take(sizeof(T)), sizeof(T));
+        std::memcpy(&value, get_array<T>(1), sizeof(T));
         return value;
     }
-    template <class T> const T* get_array(size_t count) { return reinterpret_cast<const T*>(take(count * sizeof(T))); }
+    template <class T> const T* get_array(size_t count) {
+        at_ = std::min(bytes_.size(), (at_ + kAlign - 1) / kAlign * kAlign);
+        if (reinterpret_cast<uintptr_t>(bytes_.data() + at_) % alignof(T) != 0)
+            throw Error("TrackStore: a packed share is not aligned");
+        return reinterpret_cast<const T*>(take(count * sizeof(T)));
+    }
 
 private:
     const uint8_t* take(size_t count) {
