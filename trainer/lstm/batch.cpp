@@ -316,15 +316,18 @@ double BatchStaging::load(const HostBatch& batch) {
     LstmBatch& device = device_batch();
     const std::pair<Tensor*, const std::vector<float>*> parts[] = {
         {&host_.inputs, &batch.inputs}, {&host_.mask, &batch.mask}, {&host_.targets, &batch.targets}, {&host_.weights, &batch.weights}};
+    // A host batch may be wider than this staging: its first values hold a
+    // batch of this width (BatchPrefetcher with a width per batch).
     for (const auto& [to, from] : parts) {
-        if (static_cast<size_t>(to->numel()) != from->size())
+        if (static_cast<size_t>(to->numel()) > from->size())
             throw Error("BatchStaging: a host batch of " + std::to_string(from->size()) + " values for " + to->describe());
-        std::memcpy(to->raw(), from->data(), from->size() * sizeof(float));
+        std::memcpy(to->raw(), from->data(), static_cast<size_t>(to->numel()) * sizeof(float));
     }
     if (host_.tracks.defined() != !batch.tracks.empty() ||
-        (host_.tracks.defined() && static_cast<size_t>(host_.tracks.numel()) != batch.tracks.size()))
+        (host_.tracks.defined() && static_cast<size_t>(host_.tracks.numel()) > batch.tracks.size()))
         throw Error("BatchStaging: a host batch whose track rows do not fit the network's");
-    if (host_.tracks.defined()) std::memcpy(host_.tracks.raw(), batch.tracks.data(), batch.tracks.size() * sizeof(int32_t));
+    if (host_.tracks.defined())
+        std::memcpy(host_.tracks.raw(), batch.tracks.data(), static_cast<size_t>(host_.tracks.numel()) * sizeof(int32_t));
     upload(device);
     return batch.weight_sum;
 }

@@ -141,7 +141,8 @@ public:
     double fill(const BatchSource& source, const std::vector<int64_t>& indices);
     // A host batch of this staging's shape, zeroed.
     HostBatch make_host_batch() const;
-    // Loads a batch assembled elsewhere (HostBatch::fill); returns its weight sum.
+    // Loads a batch assembled elsewhere (HostBatch::fill, with this staging's
+    // width; its buffers may be wider); returns its weight sum.
     double load(const HostBatch& batch);
 
 private:

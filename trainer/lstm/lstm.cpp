@@ -301,21 +301,37 @@ void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train
         // Data-parallel: every rank shuffles alike and takes its part of each global batch.
         std::vector<RankBatch> parts =
             rank_batches(lstm::epoch_order(train_items, static_cast<uint64_t>(params_.seed), epoch), batch, local_of);
-        int64_t width = local_of == nullptr ? largest_rank_share(batch) : 1;
-        for (const auto& part : parts) width = std::max(width, static_cast<int64_t>(part.items.size()));
-        std::vector<std::vector<int64_t>> batches;
-        for (auto& part : parts) {
-            batches.push_back(std::move(part.items));
-            part.rows.resize(static_cast<size_t>(width), 0);  // padding rows: any place (no weight)
+        // Each batch as wide as the rank's part of it, rounded up to a
+        // multiple of 8 (a few shapes for the network's buffers; at most the
+        // global batch): a rank holding
+        // whole files has uneven parts (RESULTS.md, issue 12), and computes no
+        // padding beyond its own. Ranks sharing every batch evenly keep one width.
+        std::vector<int64_t> widths;
+        for (const auto& part : parts) {
+            const auto count = static_cast<int64_t>(part.items.size());
+            widths.push_back(local_of == nullptr ? largest_rank_share(batch)
+                                                 : std::min(batch, std::max<int64_t>(8, (count + 7) / 8 * 8)));
         }
-        lstm::BatchStaging staging(net, train.steps(), width);
+        std::map<int64_t, std::unique_ptr<lstm::BatchStaging>> stagings;  // per width
+        const auto staging_for = [&](int64_t width) -> lstm::BatchStaging& {
+            auto& staging = stagings[width];
+            if (!staging) staging = std::make_unique<lstm::BatchStaging>(net, train.steps(), width);
+            return *staging;
+        };
+        std::vector<std::vector<int64_t>> batches;
+        for (size_t i = 0; i < parts.size(); ++i) {
+            batches.push_back(std::move(parts[i].items));
+            parts[i].rows.resize(static_cast<size_t>(widths[i]), 0);  // padding rows: any place (no weight)
+        }
         // The next batch is assembled on the prefetch thread while this one trains.
-        lstm::BatchPrefetcher prefetcher(train, std::move(batches), width, staging.make_host_batch());
+        lstm::BatchPrefetcher prefetcher(train, std::move(batches), widths,
+                                         staging_for(*std::max_element(widths.begin(), widths.end())).make_host_batch());
         double loss_sum = 0.0, weight_sum = 0.0;
-        for (const RankBatch& part : parts) {
+        for (size_t i = 0; i < parts.size(); ++i) {
+            const RankBatch& part = parts[i];
             const lstm::HostBatch* next = prefetcher.next();
             if (next == nullptr) throw Error("train_lstm: the prefetcher ran out of batches");
-            const double local_weight = staging.load(*next);
+            const double local_weight = staging_for(widths[i]).load(*next);
             ++step;
             // A fresh dropout mask per step, reproducible from the seed, drawn
             // on each element's place in the global batch (its row there, not
