@@ -167,7 +167,16 @@ void dropout(const char* op, Context& ctx, const Tensor& in, double p, uint64_t 
         throw Error(std::string(op) + ": the slice (block " + std::to_string(slice.block) + ", stride " +
                     std::to_string(slice.stride) + ", first " + std::to_string(slice.first) + ") does not fit " +
                     in.describe());
-    const cpu::DropoutIndex index{slice.block, slice.stride, slice.first};
+    cpu::DropoutIndex index{slice.block, slice.stride, slice.first};
+    if (slice.rows.defined()) {
+        if (slice.row_width < 1 || slice.block % slice.row_width != 0 || slice.rows.dtype() != DType::i32 ||
+            slice.rows.device() != in.device() || slice.rows.numel() != slice.block / slice.row_width)
+            throw Error(std::string(op) + ": the slice's rows " + slice.rows.describe() + " (row width " +
+                        std::to_string(slice.row_width) + ") do not fit steps of " + std::to_string(slice.block) +
+                        " elements on " + in.describe());
+        index.rows = slice.rows.data<int32_t>();
+        index.row_width = slice.row_width;
+    }
     dispatch_float(in.dtype(), [&](auto zero) {
         using T = decltype(zero);
         if (in.device() == Device::cpu) {

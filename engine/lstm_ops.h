@@ -61,11 +61,16 @@ void bce_with_logits_backward(Context& ctx, const Tensor& logits, const Tensor& 
 // element on its index in the global batch, so that the ranks together drop
 // what one process drops. x is then `numel / block` steps of `block` elements,
 // step s starting at index first + s * stride of the global tensor. The default
-// (block 0) is x itself: element i on index i.
+// (block 0) is x itself: element i on index i. With `rows`, the rows of a
+// step need not be contiguous in the global step: a step is rows of
+// `row_width` elements, and row r stands at row rows[r] of the global step
+// (a rank's sessions of a global batch are those it read, wherever they fall).
 struct DropoutSlice {
     int64_t block = 0;   // elements of one step here
     int64_t stride = 0;  // elements of one step in the global tensor
     int64_t first = 0;   // the global index of x's first element
+    Tensor rows;         // i32 [block / row_width] on x's device, or undefined: contiguous
+    int64_t row_width = 0;
 };
 void dropout_forward(Context& ctx, const Tensor& x, double p, uint64_t seed, Tensor& y, const DropoutSlice& slice = {});
 // dx = d loss / d x given dy = d loss / d y, for the same p, seed and slice.

@@ -18,6 +18,7 @@
 #include "trainer/data/generator.h"
 #include "trainer/data/mssd_files.h"
 #include "trainer/data/sequence_cache.h"
+#include "trainer/data/split.h"
 #include "trainer/data/test_set.h"
 #include "trainer/data_parallel.h"
 #include "tools/bench.h"
@@ -409,7 +410,10 @@ data::SequenceCache sequences_of(const CliOptions& o, std::string& description) 
         throw ParamError("dataset", "give either dataset=FILE or the data files, not both");
     data::SequenceCache sequences = data::load_sequence_cache(data::load_dataset_cache(o.dataset), o.dataset);
     description = o.dataset + ": " + std::to_string(sequences.train.sessions()) + " training sessions, " +
-                  std::to_string(sequences.test.sessions()) + " held-out sessions (streamed from the mapped cache)";
+                  std::to_string(sequences.test.sessions()) + " held-out sessions (streamed from the mapped cache" +
+                  (collective::size() == 1 ? std::string(")")
+                                           : "; " + std::to_string(collective::size()) +
+                                                 " ranks, each its range of the sessions)");
     return sequences;
 }
 
@@ -428,7 +432,19 @@ int train_lstm_from_cache(Invocation& inv, const KeyValues& params) {
     {
         ProgressPrinter progress(inv.err, writes_to_terminal(inv.err), "lstm session", "epoch");
         const auto start = std::chrono::steady_clock::now();
-        run.model = train_lstm(sequences.train, sequences.standardiser, nullptr, lstm_params, &run.log, progress.callback());
+        if (collective::size() == 1) {
+            run.model = train_lstm(sequences.train, sequences.standardiser, nullptr, lstm_params, &run.log,
+                                   progress.callback());
+        } else {
+            // Data-parallel: each rank reads only its range of the mapped sessions (the pages it touches).
+            const RankShare share = rank_share(sequences.train.sessions());
+            ItemPlaces places;
+            places.total = sequences.train.sessions();
+            for (int64_t s = share.begin; s < share.end; ++s) places.place.push_back(s);
+            places.hashes = sequences.train.session_hash;
+            run.model = train_lstm(data::slice_sessions(sequences.train, share.begin, share.end), places, lstm_params,
+                                   &run.log, progress.callback(), &sequences.standardiser);
+        }
         run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         progress.finish();
     }
@@ -561,13 +577,19 @@ int cmd_train(Invocation& inv) {
         lstm_params_from(params);
     }
     if (streams_session_rows(o)) return train_streamed(inv, params);
-    const auto loaded = load_data(data_source_of(o), inv.err);
-    inv.err << "data: " << loaded.description << '\n';
     const TaskChoice choice{parse_task(o.task), o.leak};
-    const auto task_data = build_task_data(loaded.mssd, choice, learner == "lstm" && choice.task == Task::session,
-                                           {o.test_fraction, o.split_seed}, warning_printer(inv.err));
-    // Every rank of a data-parallel job must hold the same data (it reads the same files).
-    require_same_on_every_rank(fingerprint(task_data.train_rows) ^ fingerprint(task_data.train_sequences), "data");
+    // Data-parallel, the session LSTM reads its share of the files (or sessions).
+    const bool shares = learner == "lstm" && choice.task == Task::session && collective::size() > 1 &&
+                        !resolve_files(data_source_of(o)).logs.empty();
+    const auto loaded = shares ? load_data_share(data_source_of(o), inv.err) : load_data(data_source_of(o), inv.err);
+    inv.err << "data: " << loaded.description << '\n';
+    const auto task_data = shares ? build_shared_sequences(loaded.mssd, loaded.session_keys,
+                                                           {o.test_fraction, o.split_seed})
+                                  : build_task_data(loaded.mssd, choice, learner == "lstm" && choice.task == Task::session,
+                                                    {o.test_fraction, o.split_seed}, warning_printer(inv.err));
+    // Otherwise every rank of a data-parallel job must hold the same data (it reads the same files).
+    if (!shares)
+        require_same_on_every_rank(fingerprint(task_data.train_rows) ^ fingerprint(task_data.train_sequences), "data");
     const TrainedRun run = train_with_progress(learner, task_data, params, inv.err);
     // Every rank holds the same model; only rank 0 writes it (and the metrics).
     if (!collective::is_root()) return kExitSuccess;

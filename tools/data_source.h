@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "trainer/data/layout.h"
 #include "trainer/data/mssd.h"
@@ -28,6 +29,10 @@ struct DataSource {
 struct LoadedData {
     data::MssdData mssd;
     std::string description;  // "generated sample: 2000 sessions, seed 42" or the file names
+    // Set by load_data_share: per session of `mssd`, (index of its file among
+    // all the log files) << 32 | (its code among that file's sessions), which
+    // sorts every rank's sessions into the order one process holds them in.
+    std::vector<uint64_t> session_keys;
 };
 
 // The files `source` names, after data=/log=/tracks= and files=; empty logs
@@ -37,5 +42,12 @@ data::MssdFiles resolve_files(const DataSource& source);
 // Reads or generates the data; problems skipped under on_bad_row=skip are
 // reported on `log`. DataError carries file, line and column.
 LoadedData load_data(const DataSource& source, std::ostream& log);
+
+// This rank's share of the named files' sessions, for a data-parallel job
+// (trainer/data_parallel.h: input_share): files k/n, or, with fewer files
+// than ranks, every file's sessions whose hash falls to this rank; with the
+// whole track table. Sessions are checked whole within one file as one
+// process checks them (across ranks too). Every rank must name the same files.
+LoadedData load_data_share(const DataSource& source, std::ostream& log);
 
 }  // namespace skipper::tools

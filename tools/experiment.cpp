@@ -95,12 +95,8 @@ std::vector<double> predicted_positions(const data::SequenceDataset& data, const
     return out;
 }
 
-Scores score_sequences(const LstmModel& model, const data::SequenceDataset& all_sessions) {
-    // One rank scores everything in place (a cache's sessions stay mapped).
-    const RankShare share = rank_share(all_sessions.sessions());
-    const data::SequenceDataset data = share.begin == 0 && share.end == all_sessions.sessions()
-                                           ? all_sessions
-                                           : data::take_sessions(all_sessions, share_indices(share));
+// `data`: this rank's sessions; the metrics are reduced over the ranks.
+Scores score_rank_sequences(const LstmModel& model, const data::SequenceDataset& data) {
     const auto all = model.predict_proba(data);
     const std::vector<float> all_f(all.begin(), all.end());
     const Tensor grid = Tensor::from_vector<float>(all_f, {data.sessions(), data.max_steps()});
@@ -116,6 +112,14 @@ Scores score_sequences(const LstmModel& model, const data::SequenceDataset& all_
     add_session_scores(out, metrics::session_scores(data, grid),
                        metrics::session_scores(data, metrics::repeat_last_skip_predictions(data)));
     return out;
+}
+
+// `all_sessions`: every rank holds them all, and scores its share.
+Scores score_sequences(const LstmModel& model, const data::SequenceDataset& all_sessions) {
+    // One rank scores everything in place (a cache's sessions stay mapped).
+    const RankShare share = rank_share(all_sessions.sessions());
+    if (share.begin == 0 && share.end == all_sessions.sessions()) return score_rank_sequences(model, all_sessions);
+    return score_rank_sequences(model, data::take_sessions(all_sessions, share_indices(share)));
 }
 
 // The GBDT validates as the LSTM does (LstmParams::validation_fraction of
@@ -179,6 +183,22 @@ TaskData build_task_data(const data::MssdData& mssd, const TaskChoice& choice, b
     return out;
 }
 
+TaskData build_shared_sequences(const data::MssdData& mssd, const std::vector<uint64_t>& session_keys,
+                                const SplitOptions& split) {
+    const auto sequences = data::build_session_sequences(mssd);
+    const ItemPlaces all = place_items(session_keys, sequences.session_hash);
+    const auto parts = make_split(all.total, split, true);
+    TaskData out;
+    out.choice = {Task::session, false};
+    std::vector<int64_t> mine;
+    out.train_places = take_places(all, parts.train, mine);
+    out.train_sequences = data::take_sessions(sequences, mine);
+    take_places(all, parts.test, mine);
+    out.test_sequences = data::take_sessions(sequences, mine);
+    out.has_sequences = true;
+    return out;
+}
+
 LstmParams lstm_params_for(const TaskChoice& choice, const KeyValues& learner_params) {
     KeyValues pairs = learner_params;
     if (choice.task == Task::seed) pairs.emplace_back("arch", "seed");
@@ -215,7 +235,8 @@ TrainedRun train_and_score(const std::string& learner, const TaskData& data, con
             run.model = train_lstm(data.train_rows, nullptr, params, &run.log, progress);
         } else {
             if (!data.has_sequences) throw Error("the lstm session model needs the sequence form of the data");
-            run.model = train_lstm(data.train_sequences, nullptr, params, &run.log, progress);
+            run.model = data.train_places ? train_lstm(data.train_sequences, *data.train_places, params, &run.log, progress)
+                                          : train_lstm(data.train_sequences, nullptr, params, &run.log, progress);
         }
     } else {
         throw ParamError("learner", "expected gbdt or lstm, got '" + learner + "'");
@@ -242,7 +263,9 @@ Scores score_row_probabilities(const data::TabularDataset& rows, std::span<const
 }
 
 Scores score_model(const AnyModel& model, const TaskData& data) {
-    if (uses_sequences(model)) return score_sequences(std::get<LstmModel>(model), data.test_sequences);
+    if (uses_sequences(model))
+        return data.train_places ? score_rank_sequences(std::get<LstmModel>(model), data.test_sequences)
+                                 : score_sequences(std::get<LstmModel>(model), data.test_sequences);
     return score_rows(model, data.test_rows, data.choice.task == Task::session);
 }
 

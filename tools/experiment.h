@@ -17,6 +17,7 @@
 #include "engine/params.h"
 #include "trainer/data/dataset.h"
 #include "trainer/data/mssd.h"
+#include "trainer/data_parallel.h"
 #include "trainer/gbdt/gbdt.h"
 #include "trainer/lstm/lstm.h"
 #include "trainer/metrics/metrics.h"
@@ -48,6 +49,10 @@ struct TaskData {
     data::TabularDataset train_rows, test_rows;
     data::SequenceDataset train_sequences, test_sequences;
     bool has_sequences = false;
+    // Data-parallel with each rank holding a share of the sessions
+    // (build_shared_sequences): the sequences are this rank's, and these are
+    // where its training sessions stand in one process's training set.
+    std::optional<ItemPlaces> train_places;
 };
 
 // `warn` receives the warning naming the leaking column.
@@ -76,6 +81,14 @@ struct TrainedRun {
 // The lstm's parameters for a task: arch follows the task; the session task
 // defaults to the encoder-decoder with issue 15's settings, which the user's
 // own values override.
+// The session task's sequences for the LSTM when each rank holds a share of
+// the sessions (`mssd` and its session_keys: tools/data_source.h,
+// load_data_share): the split is one process's, drawn on every rank's
+// sessions, and each part keeps this rank's sessions of it, in one process's
+// order.
+TaskData build_shared_sequences(const data::MssdData& mssd, const std::vector<uint64_t>& session_keys,
+                                const SplitOptions& split);
+
 LstmParams lstm_params_for(const TaskChoice& choice, const KeyValues& learner_params);
 
 // The learner's parameters as key=value pairs; the learner's table validates

@@ -402,4 +402,139 @@ void require_same_on_every_rank(uint64_t value, const std::string& what) {
                     " from rank 0: every rank of a job must read the same files (the same paths on every machine)");
 }
 
+ItemPlaces place_items(const std::vector<uint64_t>& keys, const std::vector<uint64_t>& hashes) {
+    if (keys.size() != hashes.size())
+        throw Error("place_items: " + std::to_string(keys.size()) + " keys and " + std::to_string(hashes.size()) +
+                    " hashes");
+    Packer mine;
+    mine.put_vector(keys);
+    mine.put_vector(hashes);
+    const auto blocks = collective::gather(mine.bytes);
+    std::vector<uint8_t> answer;
+    if (collective::is_root()) {
+        // (key, rank, item) of every rank's items, sorted by key: the one-process order.
+        struct Item {
+            uint64_t key, hash;
+            int32_t rank;
+            int64_t item;
+        };
+        std::vector<Item> all;
+        std::vector<int64_t> counts;
+        for (size_t r = 0; r < blocks.size(); ++r) {
+            Unpacker in(blocks[r]);
+            const auto rank_keys = in.get_vector<uint64_t>();
+            const auto rank_hashes = in.get_vector<uint64_t>();
+            counts.push_back(static_cast<int64_t>(rank_keys.size()));
+            for (size_t i = 0; i < rank_keys.size(); ++i)
+                all.push_back({rank_keys[i], rank_hashes[i], static_cast<int32_t>(r), static_cast<int64_t>(i)});
+        }
+        std::sort(all.begin(), all.end(), [](const Item& a, const Item& b) { return a.key < b.key; });
+        for (size_t i = 1; i < all.size(); ++i)
+            if (all[i].key == all[i - 1].key)
+                throw Error("place_items: ranks " + std::to_string(all[i - 1].rank) + " and " +
+                            std::to_string(all[i].rank) + " hold an item of the same key " + std::to_string(all[i].key));
+        // Every rank's places, concatenated in rank order, and the hashes in the one-process order.
+        std::vector<int64_t> first(counts.size() + 1, 0);
+        std::partial_sum(counts.begin(), counts.end(), first.begin() + 1);
+        std::vector<int64_t> places(all.size());
+        std::vector<uint64_t> ordered(all.size());
+        for (size_t g = 0; g < all.size(); ++g) {
+            places[static_cast<size_t>(first[static_cast<size_t>(all[g].rank)] + all[g].item)] = static_cast<int64_t>(g);
+            ordered[g] = all[g].hash;
+        }
+        Packer out;
+        out.put_vector(first);
+        out.put_vector(places);
+        out.put_vector(ordered);
+        answer = std::move(out.bytes);
+    }
+    collective::broadcast(answer);
+    Unpacker in(answer);
+    const auto first = in.get_vector<int64_t>();
+    const auto places = in.get_vector<int64_t>();
+    ItemPlaces result;
+    result.hashes = in.get_vector<uint64_t>();
+    result.total = static_cast<int64_t>(result.hashes.size());
+    const auto rank = static_cast<size_t>(collective::rank());
+    result.place.assign(places.begin() + first[rank], places.begin() + first[rank + 1]);
+    return result;
+}
+
+ItemPlaces take_places(const ItemPlaces& all, const std::vector<int64_t>& chosen, std::vector<int64_t>& mine) {
+    // Each chosen index's place among the chosen, or -1 for those not chosen.
+    std::vector<int64_t> place_of(static_cast<size_t>(all.total), -1);
+    ItemPlaces out;
+    out.total = static_cast<int64_t>(chosen.size());
+    out.hashes.reserve(chosen.size());
+    for (size_t p = 0; p < chosen.size(); ++p) {
+        const int64_t g = chosen[p];
+        if (g < 0 || g >= all.total || (p > 0 && g <= chosen[p - 1]))
+            throw Error("take_places: the chosen items must ascend within [0, " + std::to_string(all.total) + ")");
+        place_of[static_cast<size_t>(g)] = static_cast<int64_t>(p);
+        out.hashes.push_back(all.hashes[static_cast<size_t>(g)]);
+    }
+    std::vector<std::pair<int64_t, int64_t>> taken;  // (place among the chosen, this rank's item)
+    for (size_t i = 0; i < all.place.size(); ++i) {
+        const int64_t p = place_of[static_cast<size_t>(all.place[i])];
+        if (p >= 0) taken.emplace_back(p, static_cast<int64_t>(i));
+    }
+    std::sort(taken.begin(), taken.end());
+    mine.clear();
+    for (const auto& [p, item] : taken) {
+        out.place.push_back(p);
+        mine.push_back(item);
+    }
+    return out;
+}
+
+lstm::Standardiser fit_standardiser_over_ranks(const data::SequenceDataset& mine) {
+    const auto features = static_cast<size_t>(mine.num_features());
+    lstm::StandardiserFit fit(features);
+    if (mine.inputs.defined())
+        fit.add_steps(mine.inputs.data<float>(), mine.step_mask.data<float>(), mine.sessions() * mine.max_steps());
+    if (collective::size() == 1) return fit.finish();
+    Packer packed;
+    packed.put_vector(fit.sums());
+    const auto blocks = collective::gather(packed.bytes);
+    std::vector<uint8_t> answer;
+    if (collective::is_root()) {
+        lstm::StandardiserFit all(features);
+        for (const auto& block : blocks) {
+            Unpacker in(block);
+            all.add_sums(in.get_vector<double>());
+        }
+        Packer out;
+        out.put_vector(all.sums());
+        answer = std::move(out.bytes);
+    }
+    collective::broadcast(answer);
+    Unpacker in(answer);
+    lstm::StandardiserFit all(features);
+    all.add_sums(in.get_vector<double>());
+    return all.finish();
+}
+
+data::TrackStore track_store_over_ranks(const std::vector<std::string>& paths, const data::ReadOptions& options,
+                                        data::ReadReport* report, int64_t window_bytes) {
+    if (collective::size() == 1) return data::TrackStore(paths, options, report, window_bytes);
+    std::vector<uint8_t> mine =
+        data::TrackStore(paths, options, report, window_bytes, {collective::rank(), collective::size()}).pack();
+    if (report != nullptr) {
+        // Each rank counted the rows of its share; the assembly counts the repeats between shares.
+        std::array<int64_t, 2> counts = {report->rows_read, report->rows_skipped};
+        sum_counts(counts);
+        report->rows_read = counts[0];
+        report->rows_skipped = counts[1];
+    }
+    // Each rank's share in turn from that rank to every other, added as it arrives.
+    return data::TrackStore::assemble(
+        collective::size(),
+        [&](int64_t part) {
+            std::vector<uint8_t> share = part == collective::rank() ? std::move(mine) : std::vector<uint8_t>();
+            collective::broadcast(share, static_cast<int>(part));
+            return share;
+        },
+        options, report);
+}
+
 }  // namespace skipper

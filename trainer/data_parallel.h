@@ -19,7 +19,9 @@
 #include "engine/context.h"
 #include "engine/tensor.h"
 #include "trainer/data/dataset.h"
+#include "trainer/data/track_store.h"
 #include "trainer/gbdt/binned_dataset.h"
+#include "trainer/lstm/batch.h"
 
 namespace skipper::data {
 class BinSample;
@@ -125,6 +127,38 @@ void report_session_in_two_files(const std::vector<SessionPlace>& places, const 
 // keeping each row's key (the global row index when the set has none), so the
 // learner can treat it as this rank's share.
 gbdt::BinnedDataset take_rank_rows(const gbdt::BinnedDataset& all, const RankShare& share);
+
+// Where each rank's items stand in the order one process holds them in: the
+// LSTM's sessions when each rank reads its share of the files, so that the
+// ranks together cut the one process's batches.
+struct ItemPlaces {
+    int64_t total = 0;             // items over every rank
+    std::vector<int64_t> place;    // per item of this rank: its index in the one-process order
+    std::vector<uint64_t> hashes;  // per index of that order: the item's session hash (every rank's items)
+};
+// From each rank's items' keys (u64s that sort the items of every rank into
+// the one-process order, distinct over the ranks; a repeated key is an Error)
+// and their session hashes: gathered on rank 0 (16 bytes an item), sorted
+// there, and broadcast (16 bytes an item). With one process: the items'
+// order by key.
+ItemPlaces place_items(const std::vector<uint64_t>& keys, const std::vector<uint64_t>& hashes);
+// The items `chosen` of `all` (ascending indices of its order) as an order of
+// their own (the training sessions of a split); `mine` receives this rank's
+// items among them (indices into this rank's items), in that order.
+ItemPlaces take_places(const ItemPlaces& all, const std::vector<int64_t>& chosen, std::vector<int64_t>& mine);
+// The standardiser of every rank's sessions together: each rank's sums
+// (lstm::StandardiserFit) are gathered on rank 0, added in rank order (so the
+// same on every run with the same number of ranks; equal to one process's up
+// to the order of the double sums) and broadcast.
+lstm::Standardiser fit_standardiser_over_ranks(const data::SequenceDataset& mine);
+
+// The track table every rank of a job joins with: each rank parses its share
+// of the track files' windows (data::TrackShare), the compact shares
+// (features and ids, about 150 bytes a track) are gathered on rank 0 and
+// broadcast, and every rank assembles the table one process reads, byte for
+// byte. With one process: the table read whole.
+data::TrackStore track_store_over_ranks(const std::vector<std::string>& paths, const data::ReadOptions& options,
+                                        data::ReadReport* report, int64_t window_bytes);
 
 // A fingerprint of a dataset's contents (names, features, labels).
 uint64_t fingerprint(const data::TabularDataset& data);

@@ -12,14 +12,20 @@ namespace skipper::cpu {
 
 // The index element i is drawn on (ops::DropoutSlice): x is steps of `block`
 // elements, step s at first + s * stride of the global tensor. block = stride
-// = n, first = 0: the index is i.
+// = n, first = 0: the index is i. With `rows` (on x's device), a step is rows
+// of `row_width` elements, and row r of a step stands at row rows[r] of the
+// global step (a rank's rows need not be contiguous in the global batch).
 struct DropoutIndex {
     int64_t block = 1, stride = 1, first = 0;
+    const int32_t* rows = nullptr;
+    int64_t row_width = 1;
 #if defined(__CUDACC__)
     __host__ __device__
 #endif
     uint64_t operator()(int64_t i) const {
-        return static_cast<uint64_t>(first + (i / block) * stride + i % block);
+        const int64_t within = i % block;
+        const int64_t place = rows == nullptr ? within : int64_t{rows[within / row_width]} * row_width + within % row_width;
+        return static_cast<uint64_t>(first + (i / block) * stride + place);
     }
 };
 

@@ -33,7 +33,27 @@ template <class T> void check_dropout() {
     }
 }
 
+// A rank's rows scattered over the global batch (DropoutSlice's row map, on
+// each device's memory): the same mask on both.
+template <class T> void check_scattered_rows() {
+    SKIPPER_SKIP_WITHOUT_GPU();
+    Context cpu(Device::cpu, 2), gpu(Device::cuda);
+    const int64_t steps = 4, rows = 3, global = 9, width = 7;
+    const Shape shape{steps * rows, width};
+    const Tensor x = random_tensor<T>(shape, 17);
+    const Tensor places = Tensor::from_vector<int32_t>({8, 2, 5}, {rows});
+    const ops::DropoutSlice on_cpu{rows * width, global * width, 0, places, width};
+    const ops::DropoutSlice on_gpu{rows * width, global * width, 0, places.to(Device::cuda), width};
+    Tensor want = Tensor::empty(shape, dtype_of<T>());
+    ops::dropout_forward(cpu, x, 0.4, 11, want, on_cpu);
+    Tensor got = poisoned_cuda(gpu, shape, dtype_of<T>());
+    ops::dropout_forward(gpu, x.to(Device::cuda), 0.4, 11, got, on_gpu);
+    EXPECT_EQ(host_values<T>(got), host_values<T>(want));
+}
+
 TEST(DropoutCuda, MatchesCpuF32) { check_dropout<float>(); }
+TEST(DropoutCuda, ScatteredRowsMatchCpuF32) { check_scattered_rows<float>(); }
+TEST(DropoutCuda, ScatteredRowsMatchCpuF64) { check_scattered_rows<double>(); }
 TEST(DropoutCuda, MatchesCpuF64) { check_dropout<double>(); }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -16,8 +17,11 @@
 
 #include "engine/collective.h"
 #include "tests/tools/tools_test_util.h"
+#include "trainer/data/features.h"
+#include "trainer/data/generator.h"
 #include "trainer/data/ingest.h"
 #include "trainer/data/layout.h"
+#include "trainer/data/split.h"
 #include "trainer/data_parallel.h"
 #include "trainer/metrics/reduced_metrics.h"
 
@@ -181,6 +185,19 @@ TEST(Collective, RankRowsKeepTheirKeys) {
     all.row_keys = {50, 51, 52, 53, 54};
     EXPECT_EQ(take_rank_rows(all, {3, 5}).row_keys, (std::vector<uint64_t>{53, 54}));
     EXPECT_EQ(take_rank_rows(all, {2, 2}).rows(), 0);
+}
+
+// One process: its items' places are their order by key; a key repeated is refused.
+TEST(Collective, OneProcessPlacesItsItemsByKey) {
+    if (std::getenv(kChildVariable) != nullptr) GTEST_SKIP() << "a rank of the mpirun test";
+    const ItemPlaces places = place_items({30, 10, 20}, {3, 1, 2});
+    EXPECT_EQ(places.total, 3);
+    EXPECT_EQ(places.place, (std::vector<int64_t>{2, 0, 1}));
+    EXPECT_EQ(places.hashes, (std::vector<uint64_t>{1, 2, 3}));
+    EXPECT_THROW(place_items({5, 5}, {1, 2}), Error);
+    EXPECT_THROW(place_items({5}, {1, 2}), Error);
+    std::vector<int64_t> mine;
+    EXPECT_THROW(take_places(places, {1, 0}, mine), Error) << "the chosen must ascend";
 }
 
 TEST(Collective, ThreeRanksUnderMpirun) {
@@ -411,6 +428,54 @@ TEST_F(Collective3Ranks, ReducedMetricsEqualTheMetricsOfAllRows) {
     EXPECT_EQ(reduced.sessions, all.sessions);
     EXPECT_EQ(reduced.first_prediction_accuracy, all.first_prediction_accuracy);
     EXPECT_NEAR(reduced.mean_average_accuracy, all.mean_average_accuracy, 1e-12);
+}
+
+// Each rank holds every third of 20 items (keys in one process's order): the
+// places are the one-process indices, the hashes every rank's in that order;
+// a subset keeps its own order; the standardiser of every rank's sessions is
+// one process's up to the order of the sums.
+TEST_F(Collective3Ranks, ItemsArePlacedInOneProcesssOrder) {
+    const int r = collective::rank();
+    std::vector<uint64_t> keys, hashes;
+    std::vector<int64_t> held;
+    for (int64_t g = 0; g < 20; ++g)
+        if (g % 3 == r) {
+            keys.push_back(static_cast<uint64_t>(g) << 32 | 7);
+            hashes.push_back(static_cast<uint64_t>(1000 + g));
+            held.push_back(g);
+        }
+    const ItemPlaces places = place_items(keys, hashes);
+    EXPECT_EQ(places.total, 20);
+    EXPECT_EQ(places.place, held);
+    for (int64_t g = 0; g < 20; ++g) EXPECT_EQ(places.hashes[static_cast<size_t>(g)], static_cast<uint64_t>(1000 + g));
+    const std::vector<int64_t> chosen = {1, 2, 5, 8, 13, 19};
+    std::vector<int64_t> mine;
+    const ItemPlaces subset = take_places(places, chosen, mine);
+    EXPECT_EQ(subset.total, 6);
+    std::vector<int64_t> want_place, want_mine;
+    for (size_t p = 0; p < chosen.size(); ++p)
+        if (chosen[p] % 3 == r) {
+            want_place.push_back(static_cast<int64_t>(p));
+            want_mine.push_back(chosen[p] / 3);  // this rank's items are g = 3 i + r
+        }
+    EXPECT_EQ(subset.place, want_place);
+    EXPECT_EQ(mine, want_mine);
+    EXPECT_EQ(subset.hashes, (std::vector<uint64_t>{1001, 1002, 1005, 1008, 1013, 1019}));
+
+    data::GeneratorOptions options;
+    options.sessions = 40;
+    const data::SequenceDataset all = data::build_session_sequences(data::generate_mssd(options));
+    std::vector<int64_t> my_sessions;
+    for (int64_t s = r; s < all.sessions(); s += 3) my_sessions.push_back(s);
+    const lstm::Standardiser reduced = fit_standardiser_over_ranks(data::take_sessions(all, my_sessions));
+    const lstm::Standardiser whole = lstm::fit_standardiser(all);
+    ASSERT_EQ(reduced.mean.size(), whole.mean.size());
+    for (size_t f = 0; f < whole.mean.size(); ++f) {
+        EXPECT_NEAR(reduced.mean[f], whole.mean[f], 1e-12 * std::max(1.0, std::fabs(whole.mean[f]))) << f;
+        EXPECT_NEAR(reduced.scale[f], whole.scale[f], 1e-9 * whole.scale[f]) << f;
+    }
+    const lstm::Standardiser own = lstm::fit_standardiser(data::take_sessions(all, my_sessions));
+    EXPECT_NE(own.mean, whole.mean) << "a rank's own sessions are not all";
 }
 
 // Each rank's gradient of its mean loss, weighted by its share of the batch

@@ -130,6 +130,33 @@ TEST(BatchPrefetcher, HandsOutTheBatchesADirectFillGivesInOrder) {
     EXPECT_EQ(prefetcher.next(), nullptr);
 }
 
+// A width per batch (a data-parallel rank's uneven parts): each batch is the
+// direct fill at its own width, in the first values of the wider buffers.
+TEST(BatchPrefetcher, LaysEachBatchOutAtItsOwnWidth) {
+    const IdSource source(40);
+    const std::vector<std::vector<int64_t>> batches = {{3, 1, 4}, {15, 9}, {2, 6, 5, 35, 8, 7, 9, 30}, {}};
+    const std::vector<int64_t> widths = {4, 2, 8, 1};
+    BatchPrefetcher prefetcher(source, batches, widths, prototype(8));
+    for (size_t i = 0; i < batches.size(); ++i) {
+        const HostBatch* got = prefetcher.next();
+        ASSERT_NE(got, nullptr);
+        HostBatch want = prototype(widths[i]);
+        want.fill(source, batches[i], widths[i]);
+        const auto prefix = [&](const std::vector<float>& v) {
+            return std::vector<float>(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(3 * widths[i]));
+        };
+        EXPECT_EQ(prefix(got->inputs), want.inputs) << "batch " << i;
+        EXPECT_EQ(prefix(got->mask), want.mask) << "batch " << i;
+        EXPECT_EQ(prefix(got->targets), want.targets) << "batch " << i;
+        EXPECT_EQ(got->weight_sum, want.weight_sum) << "batch " << i;
+    }
+    EXPECT_EQ(prefetcher.next(), nullptr);
+    // A batch wider than its width, or a width wider than the buffers, is refused.
+    EXPECT_THROW(BatchPrefetcher(source, {{1, 2, 3}}, std::vector<int64_t>{2}, prototype(8)), Error);
+    EXPECT_THROW(BatchPrefetcher(source, {{1, 2}}, std::vector<int64_t>{9}, prototype(8)), Error);
+    EXPECT_THROW(BatchPrefetcher(source, {{1, 2}}, std::vector<int64_t>{2, 2}, prototype(8)), Error);
+}
+
 TEST(BatchPrefetcher, PassesAnErrorOnAfterTheBatchesBeforeIt) {
     const IdSource source(50, 37);
     const auto batches = batches_of(iota_items(50), 10);  // item 37 is in the fourth batch

@@ -107,6 +107,30 @@ TEST(Dropout, SliceOfAGlobalBatchDrawsTheGlobalMask) {
                     EXPECT_NEAR(got_back[here], want, 1e-15) << "t " << t << " row " << offset + b << " h " << h;
                 }
     }
+    // Rows scattered over the global batch: row b of each step at places[b].
+    const std::vector<int32_t> places = {5, 1, 3, 0};
+    std::vector<double> mine(static_cast<size_t>(steps * padded * width));
+    for (int64_t t = 0; t < steps; ++t)
+        for (int64_t b = 0; b < padded; ++b)
+            for (int64_t h = 0; h < width; ++h)
+                mine[static_cast<size_t>((t * padded + b) * width + h)] =
+                    xs[static_cast<size_t>((t * global + places[static_cast<size_t>(b)]) * width + h)];
+    const Tensor local = Tensor::from_vector<double>(mine, {steps * padded, width});
+    const ops::DropoutSlice scattered{padded * width, global * width, 0,
+                                      Tensor::from_vector<int32_t>(places, {padded}), width};
+    Tensor y_scattered = Tensor::empty(local.shape(), DType::f64);
+    ops::dropout_forward(ctx, local, p, seed, y_scattered, scattered);
+    const auto got = y_scattered.to_vector<double>();
+    for (int64_t t = 0; t < steps; ++t)
+        for (int64_t b = 0; b < padded; ++b)
+            for (int64_t h = 0; h < width; ++h)
+                EXPECT_NEAR(got[static_cast<size_t>((t * padded + b) * width + h)],
+                            all[static_cast<size_t>((t * global + places[static_cast<size_t>(b)]) * width + h)], 1e-15)
+                    << "t " << t << " place " << places[static_cast<size_t>(b)] << " h " << h;
+    // Rows that do not cover a step's elements are refused.
+    EXPECT_THROW(ops::dropout_forward(ctx, local, p, seed, y_scattered,
+                                      {padded * width, global * width, 0, Tensor::from_vector<int32_t>({5, 1, 3}, {3}), width}),
+                 Error);
     // A slice that does not tile the tensor is refused.
     Tensor y = Tensor::empty(x.shape(), DType::f64);
     EXPECT_THROW(ops::dropout_forward(ctx, x, p, seed, y, {4, 8, 0}), Error);

@@ -264,7 +264,10 @@ TEST(LstmNetwork, DropoutOfABatchSliceIsTheGlobalBatchsDropout) {
     in.mask.copy_from(Tensor::from_vector<double>(std::vector<double>(static_cast<size_t>(steps * global), 1.0), {steps, global}));
     whole.set_dropout(0.5, 9);
     const auto want = whole.forward().to_vector<double>();  // [steps, global]
-    for (const auto& [offset, count] : std::vector<std::pair<int64_t, int64_t>>{{0, 3}, {3, 2}}) {
+    // A contiguous share, and rows scattered over the global batch in any
+    // order (a rank's sessions of a batch are where the epoch's order put them).
+    for (const std::vector<int32_t>& places : std::vector<std::vector<int32_t>>{{0, 1, 2}, {3, 4}, {4, 0, 2}, {3, 1}}) {
+        const auto count = static_cast<int64_t>(places.size());
         LstmNetwork part(arch, DType::f64, Device::cpu, 1);
         set_random_parameters(part, 30);
         std::vector<double> xs(static_cast<size_t>(steps * padded * 2), 0.0), mask(static_cast<size_t>(steps * padded), 0.0);
@@ -272,21 +275,30 @@ TEST(LstmNetwork, DropoutOfABatchSliceIsTheGlobalBatchsDropout) {
             for (int64_t b = 0; b < count; ++b) {
                 mask[static_cast<size_t>(t * padded + b)] = 1.0;
                 for (int64_t f = 0; f < 2; ++f)
-                    xs[static_cast<size_t>((t * padded + b) * 2 + f)] = x[static_cast<size_t>((t * global + offset + b) * 2 + f)];
+                    xs[static_cast<size_t>((t * padded + b) * 2 + f)] =
+                        x[static_cast<size_t>((t * global + places[static_cast<size_t>(b)]) * 2 + f)];
             }
         auto& pin = part.batch(steps, padded);
         pin.inputs.copy_from(Tensor::from_vector<double>(xs, {steps, padded, 2}));
         pin.mask.copy_from(Tensor::from_vector<double>(mask, {steps, padded}));
-        part.set_dropout(0.5, 9, 0.0, offset, global);
+        std::vector<int32_t> rows = places;
+        rows.resize(static_cast<size_t>(padded), 0);  // padding rows: any place
+        part.set_dropout(0.5, 9, 0.0, rows, global);
         const auto got = part.forward().to_vector<double>();
         for (int64_t t = 0; t < steps; ++t)
-            for (int64_t b = 0; b < count; ++b)
-                EXPECT_NEAR(got[static_cast<size_t>(t * padded + b)], want[static_cast<size_t>(t * global + offset + b)], 1e-12)
-                    << "step " << t << ", row " << offset + b;
-        // Rank-local draws (no slice) would differ.
+            for (int64_t b = 0; b < count; ++b) {
+                const int64_t place = places[static_cast<size_t>(b)];
+                EXPECT_NEAR(got[static_cast<size_t>(t * padded + b)], want[static_cast<size_t>(t * global + place)], 1e-12)
+                    << "step " << t << ", row " << place;
+            }
+        // Rank-local draws (no places) would differ.
         part.set_dropout(0.5, 9);
         EXPECT_NE(part.forward().to_vector<double>(), got);
     }
+    // Places outside the global batch, or too few for the batch, are refused.
+    LstmNetwork part(arch, DType::f64, Device::cpu, 1);
+    EXPECT_THROW(part.set_dropout(0.5, 9, 0.0, std::vector<int32_t>{0, 5, 1}, global), Error);
+    EXPECT_THROW(part.set_dropout(0.5, 9, 0.0, std::vector<int32_t>{0, 1}, 0), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -87,24 +87,35 @@ protected:
 nlohmann::json read_json(const std::string& path) { return nlohmann::json::parse(read_text(path)); }
 
 // 240 training sessions, less the 10% held out for validation, in batches
-// of 24: 9 optimizer steps. With dropout: each rank draws its rows' masks on
-// their places in the global batch, so the ranks drop what one process drops.
+// of 24: 9 optimizer steps, and the validation metrics of one epoch. With
+// dropout: each rank draws its rows' masks on their places in the global
+// batch, so the ranks drop what one process drops.
 const std::string kLstm = "train lstm task=session hidden_size=12 epochs=1 batch_size=24 dropout=0.3 device=cpu";
 
-TEST_F(MpiTrain, LstmMatchesOneProcessAfterTenSteps) {
-    const ShellRun single = skipper(0, kLstm + " output_model=" + file("lstm_1.bin"));
+// Each rank reads its share of the files in `data` (files k/n, or sessions by
+// hash with fewer files than ranks) and trains, in every global batch of one
+// process's order, on the sessions of it that it holds: the weights agree with
+// one process reading every file.
+void expect_lstm_matches_one_process(const std::function<ShellRun(int, const std::string&)>& skipper,
+                                     const std::function<std::string(const std::string&)>& file, const std::string& tag,
+                                     const std::string& sharing) {
+    const ShellRun single = skipper(0, kLstm + " output_model=" + file(tag + "_1.bin") + " metrics_out=" +
+                                           file(tag + "_1.json"));
     ASSERT_EQ(single.code, 0) << single.output;
-    const LstmModel reference = LstmModel::load(file("lstm_1.bin"));
+    const LstmModel reference = LstmModel::load(file(tag + "_1.bin"));
+    const auto reference_test = read_json(file(tag + "_1.json"))["test"];
     for (const int ranks : {2, 3}) {
-        const std::string path = file("lstm_" + std::to_string(ranks) + ".bin");
-        const ShellRun run = skipper(ranks, kLstm + " output_model=" + path);
+        const std::string name = tag + "_" + std::to_string(ranks);
+        const ShellRun run =
+            skipper(ranks, kLstm + " output_model=" + file(name + ".bin") + " metrics_out=" + file(name + ".json"));
         ASSERT_EQ(run.code, 0) << run.output;
-        const LstmModel model = LstmModel::load(path);
+        EXPECT_NE(run.output.find(sharing), std::string::npos) << run.output;
+        const LstmModel model = LstmModel::load(file(name + ".bin"));
         ASSERT_EQ(model.weights().size(), reference.weights().size());
-        for (const auto& [name, value] : reference.weights()) {
+        for (const auto& [weight, value] : reference.weights()) {
             const auto want = value.to_vector<float>();
-            const auto got = model.weights().at(name).to_vector<float>();
-            ASSERT_EQ(got.size(), want.size()) << name;
+            const auto got = model.weights().at(weight).to_vector<float>();
+            ASSERT_EQ(got.size(), want.size()) << weight;
             // The sums over ranks add the same terms in another order. Relative
             // error in the tensor's norm: one element can move further, where
             // Adam divides a near-zero gradient (an input column set on few
@@ -117,16 +128,49 @@ TEST_F(MpiTrain, LstmMatchesOneProcessAfterTenSteps) {
                 scale = std::max(scale, std::fabs(static_cast<double>(want[i])));
                 worst = std::max(worst, std::fabs(d));
             }
-            EXPECT_LE(std::sqrt(diff_sq), 1e-5 * std::sqrt(want_sq)) << name << " with " << ranks << " ranks";
-            // Masks or shares drawn wrongly move weights by about 1e-2 of their scale.
-            EXPECT_LE(worst, 1e-4 * scale) << name << " with " << ranks << " ranks";
+            EXPECT_LE(std::sqrt(diff_sq), 1e-5 * std::sqrt(want_sq)) << weight << " with " << ranks << " ranks";
+            // Masks, batches or shares drawn wrongly move weights by about 1e-2 of their scale.
+            EXPECT_LE(worst, 1e-4 * scale) << weight << " with " << ranks << " ranks";
         }
+        // The test split is one process's sessions (the repeat-last baseline
+        // scores them alike), scored where they were read and reduced.
+        const auto test = read_json(file(name + ".json"))["test"];
+        EXPECT_NEAR(test.at("baseline_aa").get<double>(), reference_test.at("baseline_aa").get<double>(), 1e-12)
+            << ranks << " ranks";
+        const double logloss = reference_test.at("logloss").get<double>();
+        EXPECT_NEAR(test.at("logloss").get<double>(), logloss, 1e-5 * logloss) << ranks << " ranks";
     }
+}
+
+TEST_F(MpiTrain, LstmReadingSessionsByHashMatchesOneProcessAfterTenSteps) {
+    // One file, fewer than the ranks: each rank keeps its sessions by hash.
+    expect_lstm_matches_one_process([](int r, const std::string& a) { return skipper(r, a); }, file, "lstm",
+                                    "a share of the sessions of every file");
+}
+
+TEST_F(MpiTrain, LstmReadingItsFilesMatchesOneProcessAfterTenSteps) {
+    // 4 files: 2 each on 2 ranks, 2-1-1 on 3.
+    expect_lstm_matches_one_process([](int r, const std::string& a) { return skipper(r, a, "data4"); }, file, "lstm4",
+                                    "its share of the files");
+}
+
+TEST_F(MpiTrain, LstmFromACacheReadingItsSessionsMatchesOneProcessAfterTenSteps) {
+    // The 4 files prepared into one cache; each rank maps it and reads only its range of the sessions.
+    const std::string cache = file("data4.cache");
+    const ShellRun prepare = run_shell(skipper_binary() + " prepare task=session num_threads=1 data=" + file("data4") +
+                                       " out=" + cache);
+    ASSERT_EQ(prepare.code, 0) << prepare.output;
+    expect_lstm_matches_one_process(
+        [&](int ranks, const std::string& args) {
+            const std::string program = skipper_binary() + " " + args + " dataset=" + cache + " num_threads=1";
+            return run_shell(ranks == 0 ? program : mpirun(ranks) + program);
+        },
+        file, "lstm_cache", "ranks, each its range of the sessions");
 }
 
 TEST_F(MpiTrain, LstmIsBitIdenticalAcrossRunsWithTheSameRanks) {
     for (const std::string name : {"lstm_a.bin", "lstm_b.bin"}) {
-        const ShellRun run = skipper(2, kLstm + " output_model=" + file(name));
+        const ShellRun run = skipper(3, kLstm + " output_model=" + file(name), "data4");
         ASSERT_EQ(run.code, 0) << run.output;
     }
     EXPECT_EQ(read_text(file("lstm_a.bin")), read_text(file("lstm_b.bin")));

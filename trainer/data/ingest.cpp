@@ -282,8 +282,8 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     }
     out.scan_seconds = since_start();
 
-    // The track table, once.
-    std::optional<TrackStore> store_holder(std::in_place, tracks, options.read, nullptr, options.window_bytes);
+    // The track table, once (each rank of a data-parallel job parses a share of it).
+    std::optional<TrackStore> store_holder(track_store_over_ranks(tracks, options.read, nullptr, options.window_bytes));
     const TrackStore& store = *store_holder;
     out.track_seconds = since_start() - out.scan_seconds;
     const TrackStandardiser& z = store.standardiser();

@@ -110,4 +110,20 @@ SequenceDataset take_sessions(const SequenceDataset& data, const std::vector<int
     return out;
 }
 
+SequenceDataset slice_sessions(const SequenceDataset& data, int64_t begin, int64_t end) {
+    SequenceDataset out;
+    out.feature_names = data.feature_names;
+    out.inputs = data.inputs.slice_rows(begin, end);
+    out.labels = data.labels.slice_rows(begin, end);
+    out.step_mask = data.step_mask.slice_rows(begin, end);
+    out.history_mask = data.history_mask.slice_rows(begin, end);
+    out.predict_mask = data.predict_mask.slice_rows(begin, end);
+    if (data.track_hash.defined()) out.track_hash = data.track_hash.slice_rows(begin, end);
+    out.lengths.assign(data.lengths.begin() + begin, data.lengths.begin() + end);
+    if (!data.session_hash.empty())
+        out.session_hash.assign(data.session_hash.begin() + begin, data.session_hash.begin() + end);
+    out.read_bytes = data.read_bytes;
+    return out;
+}
+
 }  // namespace skipper::data

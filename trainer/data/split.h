@@ -31,5 +31,8 @@ Split session_split(int64_t num_sessions, double test_fraction = 0.2, uint64_t s
 TabularDataset take_rows(const TabularDataset& data, const std::vector<int64_t>& rows);
 std::vector<int64_t> rows_of_sessions(const TabularDataset& data, const std::vector<int64_t>& sessions);
 SequenceDataset take_sessions(const SequenceDataset& data, const std::vector<int64_t>& sessions);
+// Sessions [begin, end) as a view of `data` (no copy of its tensors; a mapped
+// dataset stays mapped and keeps its read_bytes).
+SequenceDataset slice_sessions(const SequenceDataset& data, int64_t begin, int64_t end);
 
 }  // namespace skipper::data

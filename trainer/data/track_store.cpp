@@ -33,21 +33,25 @@ int64_t count_data_lines(const std::string& path, int64_t window_bytes) {
 }  // namespace
 
 TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions& options, ReadReport* report,
-                       int64_t window_bytes) {
+                       int64_t window_bytes, const TrackShare& share) {
+    std::vector<int64_t> first_line;  // per file: its first data line among every file's
     int64_t capacity = 0;
-    for (const auto& path : paths) capacity += count_data_lines(path, window_bytes);
+    for (const auto& path : paths) {
+        first_line.push_back(capacity);
+        capacity += count_data_lines(path, window_bytes);
+    }
+    allocate(capacity);
     const auto columns = static_cast<int64_t>(track_feature_columns().size());
-    values_ = Tensor::empty({std::max<int64_t>(capacity, 1), columns}, DType::f32);
-    id_offset_.reserve(static_cast<size_t>(capacity) + 1);
-    id_offset_.push_back(0);
-    size_t slots = 64;
-    while (slots * 2 < static_cast<size_t>(capacity) * 3) slots *= 2;  // load at most 2/3
-    slots_.assign(slots, Slot{});
-    mask_ = slots - 1;
+    // Whether a window of file f starting at data line `line` of it is this share's.
+    const auto in_share = [&](size_t f, int64_t line) {
+        return share.parts == 1 || (first_line[f] + line) * share.parts / std::max<int64_t>(capacity, 1) == share.part;
+    };
 
     // Windows parse on one thread each, as many at once as threads (ordered_jobs.h);
-    // their tracks enter the table in file order.
+    // their tracks enter the table in file order. Which windows are a share's
+    // must not depend on a rank's thread count, so shared windows keep window_bytes.
     const int threads = options.num_threads > 0 ? options.num_threads : omp_get_max_threads();
+    const int64_t each_window_bytes = share.parts > 1 ? window_bytes : std::max<int64_t>(window_bytes / threads, 1);
     ReadOptions window_read = options;
     window_read.num_threads = 1;
     struct Window {
@@ -62,10 +66,14 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
     const auto take = [&]() -> std::optional<Window> {
         for (; file < paths.size(); ++file) {
             if (!windows) {
-                windows.emplace(paths[file], std::max<int64_t>(window_bytes / threads, 1));
+                windows.emplace(paths[file], each_window_bytes);
                 sources_ += (sources_.empty() ? "" : ", ") + paths[file];
             }
-            if (windows->next()) {
+            while (windows->next()) {
+                if (!in_share(file, windows->line_offset())) {
+                    windows->consume(windows->body().size());
+                    continue;
+                }
                 Window window;
                 window.file = file;
                 window.line_offset = windows->line_offset();
@@ -83,9 +91,8 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
         window.part = parse_track_features(window.text, paths[window.file], read, report != nullptr ? &window.report : nullptr);
         window.text = std::string();
     };
-    float* values = values_.data<float>();
-    // Each file's first row, in file order (also for a file without rows): the
-    // files up to `file` begin at the rows committed so far.
+    // Each file's first row, in file order (also for a file without rows or
+    // outside this share): the files up to `file` begin at the rows committed so far.
     const auto name_files_through = [&](size_t file_index) {
         while (file_rows_.size() <= file_index && file_rows_.size() < paths.size())
             file_rows_.emplace_back(rows_, paths[file_rows_.size()]);
@@ -107,28 +114,8 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
             ids_.reserve(bytes / static_cast<size_t>(part.rows()) * static_cast<size_t>(capacity) * 5 / 4 + 64);
         }
         const float* v = part.values.data<float>();
-        for (int64_t r = 0; r < part.rows(); ++r) {
-            const std::string& id = part.track_ids[static_cast<size_t>(r)];
-            int32_t found = -1;
-            if (!insert(id, found)) {
-                // Within one window the parser already refused a repeat; here it is another window or file.
-                const auto first = std::upper_bound(file_rows_.begin(), file_rows_.end(), int64_t{found},
-                                                    [](int64_t row, const auto& f) { return row < f.first; }) - 1;
-                if (first->second != path)
-                    throw DataError(path, 0, "track_id", "track '" + id + "' is also listed in " + first->second +
-                                                             ", expected each track id in one file");
-                const DataError error(path, 0, "track_id", "found '" + id + "' again, expected each track id once");
-                if (options.on_bad_row == OnBadRow::error) throw error;
-                if (report != nullptr) {
-                    --report->rows_read;
-                    ++report->rows_skipped;
-                    if (report->problems.size() < ReadReport::kMaxProblems) report->problems.push_back(error.what());
-                }
-                continue;
-            }
-            std::memcpy(values + rows_ * columns, v + r * columns, static_cast<size_t>(columns) * sizeof(float));
-            ++rows_;
-        }
+        for (int64_t r = 0; r < part.rows(); ++r)
+            add_track(path, part.track_ids[static_cast<size_t>(r)], v + r * columns, options, report);
         window = Window();
     };
     run_ordered_jobs(threads, take, work, commit);
@@ -137,6 +124,155 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
     standardiser_ = TrackStandardiser(values_);
     // The windows' parsed tensors were each of another size: the host allocator would keep them all.
     allocator_for(Device::cpu).release_cached();
+}
+
+void TrackStore::allocate(int64_t capacity) {
+    capacity_ = capacity;
+    const auto columns = static_cast<int64_t>(track_feature_columns().size());
+    values_ = Tensor::empty({std::max<int64_t>(capacity, 1), columns}, DType::f32);
+    id_offset_.reserve(static_cast<size_t>(capacity) + 1);
+    id_offset_.push_back(0);
+    size_t slots = 64;
+    while (slots * 2 < static_cast<size_t>(capacity) * 3) slots *= 2;  // load at most 2/3
+    slots_.assign(slots, Slot{});
+    mask_ = slots - 1;
+}
+
+void TrackStore::add_track(const std::string& path, std::string_view id, const float* features,
+                           const ReadOptions& options, ReadReport* report) {
+    int32_t found = -1;
+    if (!insert(id, found)) {
+        // Within one window the parser already refused a repeat; here it is another window or file.
+        const auto file = std::upper_bound(file_rows_.begin(), file_rows_.end(), int64_t{found},
+                                           [](int64_t row, const auto& first) { return row < first.first; }) - 1;
+        if (file->second != path)
+            throw DataError(path, 0, "track_id", "track '" + std::string(id) + "' is also listed in " + file->second +
+                                                     ", expected each track id in one file");
+        const DataError error(path, 0, "track_id", "found '" + std::string(id) + "' again, expected each track id once");
+        if (options.on_bad_row == OnBadRow::error) throw error;
+        if (report != nullptr) {
+            --report->rows_read;
+            ++report->rows_skipped;
+            if (report->problems.size() < ReadReport::kMaxProblems) report->problems.push_back(error.what());
+        }
+        return;
+    }
+    const auto columns = static_cast<size_t>(track_feature_columns().size());
+    std::memcpy(values_.data<float>() + static_cast<size_t>(rows_) * columns, features, columns * sizeof(float));
+    ++rows_;
+}
+
+namespace {
+
+// Arrays start at multiples of 8 bytes of the packed form (whose buffer is
+// allocated aligned), so they are read in place.
+constexpr size_t kAlign = 8;
+
+template <class T> void put(std::vector<uint8_t>& out, const T* values, size_t count) {
+    static_assert(kAlign % alignof(T) == 0);
+    out.resize((out.size() + kAlign - 1) / kAlign * kAlign, 0);
+    const size_t at = out.size();
+    out.resize(at + count * sizeof(T));
+    if (count > 0) std::memcpy(out.data() + at, values, count * sizeof(T));
+}
+
+// Reads the packed form back, checking its bounds.
+class Unpack {
+public:
+    explicit Unpack(const std::vector<uint8_t>& bytes) : bytes_(bytes) {}
+    template <class T> T get() {
+        T value;
+        std::memcpy(&value, get_array<T>(1), sizeof(T));
+        return value;
+    }
+    template <class T> const T* get_array(size_t count) {
+        at_ = std::min(bytes_.size(), (at_ + kAlign - 1) / kAlign * kAlign);
+        if (reinterpret_cast<uintptr_t>(bytes_.data() + at_) % alignof(T) != 0)
+            throw Error("TrackStore: a packed share is not aligned");
+        return reinterpret_cast<const T*>(take(count * sizeof(T)));
+    }
+
+private:
+    const uint8_t* take(size_t count) {
+        if (count > bytes_.size() - at_) throw Error("TrackStore: a packed share is cut short");
+        const uint8_t* p = bytes_.data() + at_;
+        at_ += count;
+        return p;
+    }
+    const std::vector<uint8_t>& bytes_;
+    size_t at_ = 0;
+};
+
+}  // namespace
+
+// Layout: capacity, rows, files; per file its first row, path length and
+// path; the id offsets [rows + 1], the id bytes, the features [rows, columns].
+std::vector<uint8_t> TrackStore::pack() const {
+    std::vector<uint8_t> out;
+    const int64_t header[] = {capacity_, rows_, static_cast<int64_t>(file_rows_.size())};
+    put(out, header, 3);
+    for (const auto& [first, path] : file_rows_) {
+        const int64_t file[] = {first, static_cast<int64_t>(path.size())};
+        put(out, file, 2);
+        put(out, path.data(), path.size());
+    }
+    put(out, id_offset_.data(), static_cast<size_t>(rows_) + 1);
+    put(out, ids_.data(), id_offset_[static_cast<size_t>(rows_)]);
+    put(out, values_.data<float>(), static_cast<size_t>(values_.numel()));
+    return out;
+}
+
+TrackStore TrackStore::assemble(int64_t parts, const std::function<std::vector<uint8_t>(int64_t)>& share,
+                                const ReadOptions& options, ReadReport* report) {
+    TrackStore store;
+    for (int64_t p = 0; p < parts; ++p) store.add_share(share(p), p, p + 1 == parts, options, report);
+    store.values_ = store.values_.slice_rows(0, store.rows_);
+    store.standardiser_ = TrackStandardiser(store.values_);
+    return store;
+}
+
+void TrackStore::add_share(const std::vector<uint8_t>& packed, int64_t part, bool last, const ReadOptions& options,
+                           ReadReport* report) {
+    const auto columns = static_cast<int64_t>(track_feature_columns().size());
+    Unpack in(packed);
+    const auto capacity = in.get<int64_t>();
+    const auto rows = in.get<int64_t>();
+    const auto files = in.get<int64_t>();
+    if (part == 0) allocate(capacity);
+    if (capacity != capacity_ || rows < 0 || rows > capacity || files < 0)
+        throw Error("TrackStore: share " + std::to_string(part) + " does not fit the others");
+    std::vector<std::pair<int64_t, std::string>> file_rows;
+    for (int64_t f = 0; f < files; ++f) {
+        const auto first = in.get<int64_t>();
+        const auto length = static_cast<size_t>(in.get<int64_t>());
+        file_rows.emplace_back(first, std::string(in.get_array<char>(length), length));
+    }
+    const uint64_t* offsets = in.get_array<uint64_t>(static_cast<size_t>(rows) + 1);
+    const char* ids = in.get_array<char>(offsets[rows]);
+    const float* features = in.get_array<float>(static_cast<size_t>(rows * columns));
+    // Every share names every file, and the shares hold consecutive ranges
+    // of lines in file order: a file begins in the whole where the first
+    // share with tracks of it (or past it) is.
+    const auto begin_files = [&](size_t count) {
+        while (file_rows_.size() < count && file_rows_.size() < file_rows.size()) {
+            const std::string& path = file_rows[file_rows_.size()].second;
+            file_rows_.emplace_back(rows_, path);
+            sources_ += (sources_.empty() ? "" : ", ") + path;
+        }
+    };
+    for (int64_t f = 0; f < files; ++f) {
+        const int64_t begin = file_rows[static_cast<size_t>(f)].first;
+        const int64_t end = f + 1 < files ? file_rows[static_cast<size_t>(f) + 1].first : rows;
+        const std::string& path = file_rows[static_cast<size_t>(f)].second;
+        if (begin < 0 || end > rows || begin > end || offsets[end] < offsets[begin])
+            throw Error("TrackStore: share " + std::to_string(part) + " is malformed");
+        if (begin == end) continue;
+        begin_files(static_cast<size_t>(f) + 1);
+        for (int64_t r = begin; r < end; ++r)
+            add_track(path, std::string_view(ids + offsets[r], offsets[r + 1] - offsets[r]), features + r * columns,
+                      options, report);
+    }
+    if (last) begin_files(file_rows.size());
 }
 
 bool TrackStore::insert(std::string_view text, int32_t& found) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,13 +18,33 @@
 
 namespace skipper::data {
 
+// Part `part` of `parts` of the track files: the windows whose first data
+// line falls in that part of the files' data lines (equal ranges, in file
+// order).
+struct TrackShare {
+    int64_t part = 0, parts = 1;
+};
+
 class TrackStore {
 public:
     // Reads every track file. A track id listed twice in a file is malformed
     // (its second row refused or skipped, as read_track_features does); one
-    // listed in two files is a DataError naming both.
+    // listed in two files is a DataError naming both. With a share, only its
+    // windows are parsed (the others are read past): a data-parallel job's
+    // rank builds its part, and the parts assemble the whole (below).
     TrackStore(const std::vector<std::string>& paths, const ReadOptions& options, ReadReport* report,
-               int64_t window_bytes = int64_t{16} << 20);
+               int64_t window_bytes = int64_t{16} << 20, const TrackShare& share = {});
+
+    // The compact form of this table's rows (features, ids, files), as a
+    // share is sent to the other ranks of a job.
+    std::vector<uint8_t> pack() const;
+    // The table of the packed shares of every part, taken in part order
+    // (`share(p)` gives part p's; each is added and let go before the next
+    // is asked for): the table one process reads, byte for byte (the same
+    // rows, ids, index and standardiser; a track id in two shares is handled
+    // as one process handles it in two windows).
+    static TrackStore assemble(int64_t parts, const std::function<std::vector<uint8_t>(int64_t)>& share,
+                               const ReadOptions& options, ReadReport* report);
 
     int64_t rows() const { return rows_; }
     // f32 [rows, track_feature_columns().size()].
@@ -50,12 +71,23 @@ private:
     }
     // Adds a track; false when the id is already there (row of it in `found`).
     bool insert(std::string_view id, int32_t& found);
+    // Adds a track of `path` with its features, or handles its id's repeat
+    // (within the file: malformed; in another file: a DataError).
+    void add_track(const std::string& path, std::string_view id, const float* features, const ReadOptions& options,
+                   ReadReport* report);
+    // The table and its index, sized for `capacity` tracks.
+    void allocate(int64_t capacity);
+    // Adds the rows of a packed share (`part` names it in errors).
+    void add_share(const std::vector<uint8_t>& packed, int64_t part, bool last, const ReadOptions& options,
+                   ReadReport* report);
+    TrackStore() = default;
 
     struct Slot {
         uint32_t tag = 0;  // the hash's high half
         int32_t row = -1;
     };
     int64_t rows_ = 0;
+    int64_t capacity_ = 0;  // the data lines of every file: the index's size
     Tensor values_;
     std::vector<char> ids_;
     std::vector<uint64_t> id_offset_;  // [rows + 1]

@@ -69,6 +69,25 @@ Standardiser StandardiserFit::finish() const {
     return s;
 }
 
+std::vector<double> StandardiserFit::sums() const {
+    std::vector<double> out(sum_);
+    out.insert(out.end(), sum_sq_.begin(), sum_sq_.end());
+    for (const int64_t n : count_) out.push_back(static_cast<double>(n));
+    return out;
+}
+
+void StandardiserFit::add_sums(const std::vector<double>& sums) {
+    const size_t features = sum_.size();
+    if (sums.size() != 3 * features)
+        throw Error("StandardiserFit::add_sums: " + std::to_string(sums.size()) + " sums for " +
+                    std::to_string(features) + " features");
+    for (size_t f = 0; f < features; ++f) {
+        sum_[f] += sums[f];
+        sum_sq_[f] += sums[features + f];
+        count_[f] += static_cast<int64_t>(sums[2 * features + f]);
+    }
+}
+
 Standardiser fit_standardiser(const data::TabularDataset& data) {
     require_host_f32(data.features, "features");
     const auto features = static_cast<size_t>(data.num_features());
@@ -204,8 +223,8 @@ int32_t SequenceSource::row_of(int32_t track_hash) const {
     return !excluded_.empty() && excluded_[static_cast<size_t>(row)] ? -1 : row;
 }
 
-std::vector<int64_t> SequenceSource::rare_rows(const std::vector<int64_t>& items, int64_t min_count) const {
-    if (track_rows_ == 0) throw Error("LSTM input: rare_rows needs the track embedding's rows");
+std::vector<int64_t> SequenceSource::row_counts(const std::vector<int64_t>& items) const {
+    if (track_rows_ == 0) throw Error("LSTM input: row_counts needs the track embedding's rows");
     std::vector<int64_t> count(static_cast<size_t>(track_rows_), 0);
     const int32_t* track_hash = data_.track_hash.data<int32_t>();
     for (int64_t item : items)
@@ -213,9 +232,17 @@ std::vector<int64_t> SequenceSource::rare_rows(const std::vector<int64_t>& items
             const int32_t hash = track_hash[item * steps_ + t];
             if (hash >= 0) ++count[static_cast<size_t>(ops::hash_bucket(hash, track_rows_))];
         }
+    return count;
+}
+
+std::vector<int64_t> SequenceSource::rare_rows(const std::vector<int64_t>& items, int64_t min_count) const {
+    return rows_below(row_counts(items), min_count);
+}
+
+std::vector<int64_t> rows_below(const std::vector<int64_t>& counts, int64_t min_count) {
     std::vector<int64_t> rare;
-    for (int64_t row = 0; row < track_rows_; ++row)
-        if (count[static_cast<size_t>(row)] < min_count) rare.push_back(row);
+    for (size_t row = 0; row < counts.size(); ++row)
+        if (counts[row] < min_count) rare.push_back(static_cast<int64_t>(row));
     return rare;
 }
 
@@ -289,15 +316,18 @@ double BatchStaging::load(const HostBatch& batch) {
     LstmBatch& device = device_batch();
     const std::pair<Tensor*, const std::vector<float>*> parts[] = {
         {&host_.inputs, &batch.inputs}, {&host_.mask, &batch.mask}, {&host_.targets, &batch.targets}, {&host_.weights, &batch.weights}};
+    // A host batch may be wider than this staging: its first values hold a
+    // batch of this width (BatchPrefetcher with a width per batch).
     for (const auto& [to, from] : parts) {
-        if (static_cast<size_t>(to->numel()) != from->size())
+        if (static_cast<size_t>(to->numel()) > from->size())
             throw Error("BatchStaging: a host batch of " + std::to_string(from->size()) + " values for " + to->describe());
-        std::memcpy(to->raw(), from->data(), from->size() * sizeof(float));
+        std::memcpy(to->raw(), from->data(), static_cast<size_t>(to->numel()) * sizeof(float));
     }
     if (host_.tracks.defined() != !batch.tracks.empty() ||
-        (host_.tracks.defined() && static_cast<size_t>(host_.tracks.numel()) != batch.tracks.size()))
+        (host_.tracks.defined() && static_cast<size_t>(host_.tracks.numel()) > batch.tracks.size()))
         throw Error("BatchStaging: a host batch whose track rows do not fit the network's");
-    if (host_.tracks.defined()) std::memcpy(host_.tracks.raw(), batch.tracks.data(), batch.tracks.size() * sizeof(int32_t));
+    if (host_.tracks.defined())
+        std::memcpy(host_.tracks.raw(), batch.tracks.data(), static_cast<size_t>(host_.tracks.numel()) * sizeof(int32_t));
     upload(device);
     return batch.weight_sum;
 }

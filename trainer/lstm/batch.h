@@ -35,6 +35,11 @@ public:
     // One row of values (NaN skipped).
     void add_row(const float* x);
     Standardiser finish() const;
+    // The running sums as one vector ([sums | sums of squares | counts], per
+    // feature), and their addition to these: the form in which the ranks of a
+    // data-parallel job add up their parts.
+    std::vector<double> sums() const;
+    void add_sums(const std::vector<double>& sums);
 
 private:
     std::vector<double> sum_, sum_sq_;
@@ -95,6 +100,9 @@ public:
     // Table rows of the items `items` with fewer than `min_count` steps (the
     // rows of tracks seen too rarely to learn their own row).
     std::vector<int64_t> rare_rows(const std::vector<int64_t>& items, int64_t min_count) const;
+    // The steps of the items `items` per table row (what rare_rows counts;
+    // the ranks of a data-parallel job sum theirs).
+    std::vector<int64_t> row_counts(const std::vector<int64_t>& items) const;
     // From now on, steps whose row is in `rows` embed nothing (-1).
     void exclude_rows(const std::vector<int64_t>& rows);
 
@@ -108,6 +116,9 @@ private:
     std::vector<bool> excluded_;  // per table row; empty: none
     std::vector<int64_t> offsets_;  // per session, when shifted
 };
+
+// The table rows counted fewer than `min_count` times.
+std::vector<int64_t> rows_below(const std::vector<int64_t>& counts, int64_t min_count);
 
 // One batch assembled on the host, in the network's time-major layout (a
 // prefetch thread fills one while the network trains on another).
@@ -130,7 +141,8 @@ public:
     double fill(const BatchSource& source, const std::vector<int64_t>& indices);
     // A host batch of this staging's shape, zeroed.
     HostBatch make_host_batch() const;
-    // Loads a batch assembled elsewhere (HostBatch::fill); returns its weight sum.
+    // Loads a batch assembled elsewhere (HostBatch::fill, with this staging's
+    // width; its buffers may be wider); returns its weight sum.
     double load(const HostBatch& batch);
 
 private:

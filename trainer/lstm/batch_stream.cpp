@@ -52,12 +52,20 @@ double SubsetSource::fill(const std::vector<int64_t>& indices, int64_t batch, fl
 
 BatchPrefetcher::BatchPrefetcher(const BatchSource& source, std::vector<std::vector<int64_t>> batches,
                                  int64_t batch_width, HostBatch prototype, int depth)
-    : source_(source), batches_(std::move(batches)), batch_width_(batch_width) {
+    : BatchPrefetcher(source, batches, std::vector<int64_t>(batches.size(), batch_width), std::move(prototype), depth) {}
+
+BatchPrefetcher::BatchPrefetcher(const BatchSource& source, std::vector<std::vector<int64_t>> batches,
+                                 std::vector<int64_t> widths, HostBatch prototype, int depth)
+    : source_(source), batches_(std::move(batches)), widths_(std::move(widths)) {
     if (depth < 1) throw Error("BatchPrefetcher: depth must be at least 1");
-    for (const auto& b : batches_)
-        if (static_cast<int64_t>(b.size()) > batch_width_)
-            throw Error("BatchPrefetcher: a batch of " + std::to_string(b.size()) + " items for a width of " +
-                        std::to_string(batch_width_));
+    if (widths_.size() != batches_.size())
+        throw Error("BatchPrefetcher: " + std::to_string(widths_.size()) + " widths for " +
+                    std::to_string(batches_.size()) + " batches");
+    const size_t columns = prototype.mask.size() / static_cast<size_t>(std::max<int64_t>(source.steps(), 1));
+    for (size_t i = 0; i < batches_.size(); ++i)
+        if (static_cast<int64_t>(batches_[i].size()) > widths_[i] || static_cast<size_t>(widths_[i]) > columns)
+            throw Error("BatchPrefetcher: a batch of " + std::to_string(batches_[i].size()) + " items for a width of " +
+                        std::to_string(widths_[i]) + " in buffers of " + std::to_string(columns));
     // One slot for the consumer, `depth` being filled or waiting.
     slots_.assign(static_cast<size_t>(depth) + 1, prototype);
     for (size_t i = 0; i < slots_.size(); ++i) free_.push_back(i);
@@ -65,7 +73,7 @@ BatchPrefetcher::BatchPrefetcher(const BatchSource& source, std::vector<std::vec
 }
 
 void BatchPrefetcher::produce(const std::stop_token& stop) {
-    for (const auto& items : batches_) {
+    for (size_t i = 0; i < batches_.size(); ++i) {
         size_t slot = 0;
         {
             std::unique_lock lock(mutex_);
@@ -74,7 +82,7 @@ void BatchPrefetcher::produce(const std::stop_token& stop) {
             free_.pop_front();
         }
         try {
-            slots_[slot].fill(source_, items, batch_width_);
+            slots_[slot].fill(source_, batches_[i], widths_[i]);
         } catch (...) {
             std::lock_guard lock(mutex_);
             error_ = std::current_exception();

@@ -62,6 +62,12 @@ class BatchPrefetcher {
 public:
     BatchPrefetcher(const BatchSource& source, std::vector<std::vector<int64_t>> batches, int64_t batch_width,
                     HostBatch prototype, int depth = 2);
+    // The same with a width per batch (none wider than the prototype's
+    // buffers): batch i is laid out with widths[i] columns in the first
+    // values of its buffers (a data-parallel rank's part of each global
+    // batch, as wide as that part).
+    BatchPrefetcher(const BatchSource& source, std::vector<std::vector<int64_t>> batches, std::vector<int64_t> widths,
+                    HostBatch prototype, int depth = 2);
     BatchPrefetcher(const BatchPrefetcher&) = delete;
     BatchPrefetcher& operator=(const BatchPrefetcher&) = delete;
     ~BatchPrefetcher() = default;  // thread_ (declared last) stops and joins first
@@ -74,7 +80,7 @@ private:
 
     const BatchSource& source_;
     const std::vector<std::vector<int64_t>> batches_;
-    const int64_t batch_width_;
+    const std::vector<int64_t> widths_;
     std::vector<HostBatch> slots_;
     std::mutex mutex_;
     std::condition_variable_any changed_;

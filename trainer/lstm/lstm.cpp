@@ -21,6 +21,7 @@
 #include "trainer/data/layout.h"
 #include "trainer/model_metadata.h"
 #include "trainer/metrics/metrics.h"
+#include "trainer/metrics/reduced_metrics.h"
 #include "trainer/metrics/session_metrics.h"
 
 namespace skipper {
@@ -114,9 +115,14 @@ std::vector<double> predict_with(lstm::LstmNetwork& net, const lstm::BatchSource
 
 // What the trainer scores each epoch: a source to predict and a scorer of
 // its predictions (the metrics, valid_logloss among them).
+// With the items spread over the ranks, each rank predicts its own and the
+// scorer reduces the metrics; `items` counts those of every rank (each rank
+// scores, even one with none of them, since the scorer's reductions are
+// collective).
 struct Validation {
     const lstm::BatchSource* source = nullptr;
     std::function<std::map<std::string, double>(const std::vector<double>&)> score;
+    int64_t items = 0;
 };
 
 std::map<std::string, double> score_valid_rows(const data::TabularDataset& valid, const std::vector<double>& proba) {
@@ -127,9 +133,11 @@ std::map<std::string, double> score_valid_rows(const data::TabularDataset& valid
             {"valid_accuracy", metrics::accuracy(labels, scores)}};
 }
 
-// Scored on the positions to predict only.
-std::map<std::string, double> score_valid_sessions(const data::SequenceDataset& valid,
-                                                   const std::vector<double>& proba) {
+// Scored on the positions to predict only. `reduced`: `valid` is this rank's
+// part of the sessions, and the metrics are those of every rank's
+// (trainer/metrics/reduced_metrics.h).
+std::map<std::string, double> score_valid_sessions(const data::SequenceDataset& valid, const std::vector<double>& proba,
+                                                   bool reduced) {
     const std::vector<float> scores(proba.begin(), proba.end());
     const auto labels = valid.labels.to_vector<float>();
     const auto mask = valid.predict_mask.to_vector<float>();
@@ -139,12 +147,56 @@ std::map<std::string, double> score_valid_sessions(const data::SequenceDataset& 
             y.push_back(labels[i]);
             p.push_back(scores[i]);
         }
-    const auto session = metrics::session_scores(
+    auto session = metrics::session_scores(
         valid, Tensor::from_vector<float>(scores, {valid.sessions(), valid.max_steps()}));
-    return {{"valid_logloss", metrics::log_loss(y, p)},
-            {"valid_accuracy", metrics::accuracy(y, p)},
+    if (!reduced)
+        return {{"valid_logloss", metrics::log_loss(y, p)},
+                {"valid_accuracy", metrics::accuracy(y, p)},
+                {"valid_aa", session.mean_average_accuracy},
+                {"valid_first_accuracy", session.first_prediction_accuracy}};
+    session = metrics::reduced_session_scores(session);
+    return {{"valid_logloss", metrics::reduced_log_loss(y, p)},
+            {"valid_accuracy", metrics::reduced_confusion_matrix(y, p).accuracy()},
             {"valid_aa", session.mean_average_accuracy},
             {"valid_first_accuracy", session.first_prediction_accuracy}};
+}
+
+// One global batch as this rank trains on it: its items and each one's row
+// in the global batch.
+struct RankBatch {
+    std::vector<int64_t> items;
+    std::vector<int32_t> rows;
+};
+
+// The global batches of an epoch's `order`, cut into this rank's parts. With
+// `local_of` null every rank holds every item (order's entries are its
+// items) and takes a contiguous share of each batch; otherwise order's
+// entries are places in the one-process order, and the rank takes those it
+// holds (local_of[place] >= 0: its item), wherever they fall in the batch.
+std::vector<RankBatch> rank_batches(const std::vector<int64_t>& order, int64_t batch,
+                                    const std::vector<int64_t>* local_of) {
+    const auto items = static_cast<int64_t>(order.size());
+    std::vector<RankBatch> out;
+    for (int64_t begin = 0; begin < items; begin += batch) {
+        const int64_t count = std::min(items, begin + batch) - begin;
+        RankBatch part;
+        if (local_of == nullptr) {
+            const RankShare share = rank_share(count);
+            for (int64_t j = share.begin; j < share.end; ++j) {
+                part.items.push_back(order[static_cast<size_t>(begin + j)]);
+                part.rows.push_back(static_cast<int32_t>(j));
+            }
+        } else {
+            for (int64_t j = 0; j < count; ++j) {
+                const int64_t item = (*local_of)[static_cast<size_t>(order[static_cast<size_t>(begin + j)])];
+                if (item < 0) continue;
+                part.items.push_back(item);
+                part.rows.push_back(static_cast<int32_t>(j));
+            }
+        }
+        out.push_back(std::move(part));
+    }
+    return out;
 }
 
 // The step size of optimizer step `step` (from 1) of `total`.
@@ -192,8 +244,12 @@ public:
 
     // Trains on the items `train_items` of `train`; `valid.source` may be
     // null. The embedding's `zero_rows` start at 0 (train must not use them).
+    // Data-parallel with each rank holding its share of the items
+    // (`local_of` given): train_items are places in the one-process order,
+    // and local_of maps each place to this rank's item of `train`, or -1.
     void run(const lstm::BatchSource& train, std::vector<int64_t> train_items, const Validation& valid,
-             TrainingLog* log, const ProgressCallback& progress, const std::vector<int64_t>& zero_rows = {});
+             TrainingLog* log, const ProgressCallback& progress, const std::vector<int64_t>& zero_rows = {},
+             const std::vector<int64_t>* local_of = nullptr);
 
 private:
     const LstmParams& params_;
@@ -201,7 +257,8 @@ private:
 };
 
 void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train_items, const Validation& valid,
-                      TrainingLog* log, const ProgressCallback& progress, const std::vector<int64_t>& zero_rows) {
+                      TrainingLog* log, const ProgressCallback& progress, const std::vector<int64_t>& zero_rows,
+                      const std::vector<int64_t>* local_of) {
     if (train_items.empty()) throw Error("train_lstm: the training set is empty");
     const bool early_stopping = params_.early_stopping_round > 0 && valid.source != nullptr;
     const auto start = std::chrono::steady_clock::now();
@@ -235,35 +292,52 @@ void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train
     const int64_t batch = std::min(params_.batch_size, items);
     const int64_t steps_per_epoch = (items + batch - 1) / batch;
     const int64_t total_steps = steps_per_epoch * params_.epochs;
-    // Data-parallel: every rank shuffles alike and takes its share of each global batch.
-    lstm::BatchStaging staging(net, train.steps(), largest_rank_share(batch));
     int64_t step = 0;
     double best_loss = INFINITY;
     int64_t best_epoch = 0;
     std::string stopped = "completed";
 
     for (int64_t epoch = 1; epoch <= params_.epochs; ++epoch) {
-        const std::vector<int64_t> order = lstm::epoch_order(train_items, static_cast<uint64_t>(params_.seed), epoch);
+        // Data-parallel: every rank shuffles alike and takes its part of each global batch.
+        std::vector<RankBatch> parts =
+            rank_batches(lstm::epoch_order(train_items, static_cast<uint64_t>(params_.seed), epoch), batch, local_of);
+        // Each batch as wide as the rank's part of it, rounded up to a
+        // multiple of 8 (a few shapes for the network's buffers; at most the
+        // global batch): a rank holding
+        // whole files has uneven parts (RESULTS.md, issue 12), and computes no
+        // padding beyond its own. Ranks sharing every batch evenly keep one width.
+        std::vector<int64_t> widths;
+        for (const auto& part : parts) {
+            const auto count = static_cast<int64_t>(part.items.size());
+            widths.push_back(local_of == nullptr ? largest_rank_share(batch)
+                                                 : std::min(batch, std::max<int64_t>(8, (count + 7) / 8 * 8)));
+        }
+        std::map<int64_t, std::unique_ptr<lstm::BatchStaging>> stagings;  // per width
+        const auto staging_for = [&](int64_t width) -> lstm::BatchStaging& {
+            auto& staging = stagings[width];
+            if (!staging) staging = std::make_unique<lstm::BatchStaging>(net, train.steps(), width);
+            return *staging;
+        };
         std::vector<std::vector<int64_t>> batches;
-        std::vector<int64_t> first_of_share;  // per step: the rank's first row in its global batch
-        for (int64_t begin = 0; begin < items; begin += batch) {
-            const RankShare share = rank_share(std::min(items, begin + batch) - begin);
-            batches.emplace_back(order.begin() + begin + share.begin, order.begin() + begin + share.end);
-            first_of_share.push_back(share.begin);
+        for (size_t i = 0; i < parts.size(); ++i) {
+            batches.push_back(std::move(parts[i].items));
+            parts[i].rows.resize(static_cast<size_t>(widths[i]), 0);  // padding rows: any place (no weight)
         }
         // The next batch is assembled on the prefetch thread while this one trains.
-        lstm::BatchPrefetcher prefetcher(train, std::move(batches), largest_rank_share(batch), staging.make_host_batch());
+        lstm::BatchPrefetcher prefetcher(train, std::move(batches), widths,
+                                         staging_for(*std::max_element(widths.begin(), widths.end())).make_host_batch());
         double loss_sum = 0.0, weight_sum = 0.0;
-        for (const int64_t share_begin : first_of_share) {
+        for (size_t i = 0; i < parts.size(); ++i) {
+            const RankBatch& part = parts[i];
             const lstm::HostBatch* next = prefetcher.next();
             if (next == nullptr) throw Error("train_lstm: the prefetcher ran out of batches");
-            const double local_weight = staging.load(*next);
+            const double local_weight = staging_for(widths[i]).load(*next);
             ++step;
             // A fresh dropout mask per step, reproducible from the seed, drawn
             // on each element's place in the global batch (its row there, not
             // this rank's), so the ranks together drop what one process drops.
             net.set_dropout(params_.dropout, counter_hash(static_cast<uint64_t>(params_.seed), static_cast<uint64_t>(step)),
-                            params_.track_embedding_dropout, share_begin, batch);
+                            params_.track_embedding_dropout, part.rows, batch);
             const double local_loss = net.forward_backward();
             const GlobalLoss global = sum_gradients(net.context(), gradients, local_loss, local_weight);
             // Clipped after the sum: the norm is the global batch's.
@@ -281,7 +355,7 @@ void LstmTrainer::run(const lstm::BatchSource& train, std::vector<int64_t> train
         record.metrics["train_logloss"] = weight_sum > 0 ? loss_sum / weight_sum : 0.0;
         record.metrics["learning_rate"] = adam.learning_rate;
         bool improved = false;
-        if (valid.source != nullptr && valid.source->items() > 0) {
+        if (valid.source != nullptr && valid.items > 0) {
             for (const auto& [name, value] : valid.score(predict_with(net, *valid.source, batch)))
                 record.metrics[name] = value;
             const double valid_loss = record.metrics["valid_logloss"];
@@ -372,7 +446,8 @@ LstmModel train_lstm(const data::TabularDataset& train, const data::TabularDatas
     if (valid != nullptr) {
         valid_source = std::make_unique<lstm::TabularSource>(*valid, standardiser);
         validation = {valid_source.get(),
-                      [valid](const std::vector<double>& p) { return score_valid_rows(*valid, p); }};
+                      [valid](const std::vector<double>& p) { return score_valid_rows(*valid, p); },
+                      valid_source->items()};
     }
     LstmTrainer(params, model).run(train_source, std::move(train_items), validation, log, progress);
     return model;
@@ -434,8 +509,55 @@ LstmModel train_lstm(const data::SequenceDataset& train, const lstm::Standardise
     Validation validation;
     if (valid != nullptr)
         validation = {valid_source.get(),
-                      [valid](const std::vector<double>& p) { return score_valid_sessions(*valid, p); }};
+                      [valid](const std::vector<double>& p) { return score_valid_sessions(*valid, p, false); },
+                      valid_source->items()};
     LstmTrainer(params, model).run(train_source, std::move(train_items), validation, log, progress, rare_rows);
+    return model;
+}
+
+LstmModel train_lstm(const data::SequenceDataset& train, const ItemPlaces& places, const LstmParams& params,
+                     TrainingLog* log, const ProgressCallback& progress, const lstm::Standardiser* fitted) {
+    require_session_arch(params);
+    check_early_stopping(params, false);
+    if (static_cast<int64_t>(places.place.size()) != train.sessions() ||
+        (!places.hashes.empty() && static_cast<int64_t>(places.hashes.size()) != places.total))
+        throw Error("train_lstm: places for " + std::to_string(places.place.size()) + " of " +
+                    std::to_string(train.sessions()) + " sessions");
+    const lstm::Standardiser standardiser = fitted != nullptr ? *fitted : fit_standardiser_over_ranks(train);
+    const size_t features = train.feature_names.size();
+    LstmModel model = LstmTrainer::describe_inputs(params, train.feature_names, std::vector<bool>(features, false),
+                                                   std::vector<std::vector<std::string>>(features),
+                                                   train.num_features(), standardiser);
+    // The hold-out of one process, drawn on every rank's sessions (by hash,
+    // or by place when too few): the places to train on and to validate on.
+    std::vector<int64_t> held_out;
+    auto train_places = carve_validation(places.total, params, false, held_out, places.hashes);
+    std::vector<int64_t> local_of(static_cast<size_t>(places.total), -1);
+    for (size_t i = 0; i < places.place.size(); ++i) local_of[static_cast<size_t>(places.place[i])] = static_cast<int64_t>(i);
+    std::vector<int64_t> mine_held_out, mine_train;
+    for (const int64_t place : held_out)
+        if (local_of[static_cast<size_t>(place)] >= 0) mine_held_out.push_back(local_of[static_cast<size_t>(place)]);
+    for (const int64_t place : train_places)
+        if (local_of[static_cast<size_t>(place)] >= 0) mine_train.push_back(local_of[static_cast<size_t>(place)]);
+    lstm::SequenceSource train_source = session_source(model, train, standardiser);
+    std::vector<int64_t> rare_rows;
+    if (model.architecture().embedding_dim > 0 && params.track_embedding_min_count > 1) {
+        std::vector<int64_t> counts = train_source.row_counts(mine_train);
+        sum_counts(counts);
+        rare_rows = lstm::rows_below(counts, params.track_embedding_min_count);
+        train_source.exclude_rows(rare_rows);
+    }
+    // This rank's held-out sessions, read in place; the metrics are reduced.
+    const data::SequenceDataset valid = session_targets(train, mine_held_out);
+    const lstm::SequenceSource valid_base = session_source(model, train, standardiser);
+    const lstm::SubsetSource valid_source(valid_base, std::move(mine_held_out));
+    Validation validation;
+    if (!held_out.empty())
+        validation = {&valid_source,
+                      [&valid](const std::vector<double>& p) { return score_valid_sessions(valid, p, true); },
+                      static_cast<int64_t>(held_out.size())};
+    LstmTrainer(params, model).run(train_source, std::move(train_places), validation, log, progress, rare_rows,
+                                   &local_of);
     return model;
 }
 

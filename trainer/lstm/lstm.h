@@ -20,6 +20,7 @@
 
 #include "engine/tensor.h"
 #include "trainer/data/dataset.h"
+#include "trainer/data_parallel.h"
 #include "trainer/lstm/batch.h"
 #include "trainer/lstm/lstm_params.h"
 #include "trainer/lstm/network.h"
@@ -101,5 +102,21 @@ LstmModel train_lstm(const data::SequenceDataset& train, const data::SequenceDat
 LstmModel train_lstm(const data::SequenceDataset& train, const lstm::Standardiser& standardiser,
                      const data::SequenceDataset* valid, const LstmParams& params, TrainingLog* log = nullptr,
                      const ProgressCallback& progress = {});
+
+// Data-parallel, each rank holding only its share of the training sessions
+// (read from its share of the files): `train` is this rank's sessions and
+// `places` where they stand among every rank's, in the order one process
+// holds the training set in (trainer/data_parallel.h: place_items). Every
+// rank trains the model one process trains on the whole set, within
+// rounding: the standardiser and the validation metrics are reduced over the
+// ranks, the validation hold-out and each epoch's batches are the one
+// process's, and each rank trains, in every global batch, on the sessions of
+// it that it holds (an uneven part, padded with weight-0 rows).
+// `standardiser`: one fitted beforehand on every rank's sessions (a dataset
+// cache's); null: fitted here over the ranks. places.hashes may be empty
+// (sessions without ids: the hold-out is drawn by place).
+LstmModel train_lstm(const data::SequenceDataset& train, const ItemPlaces& places, const LstmParams& params,
+                     TrainingLog* log = nullptr, const ProgressCallback& progress = {},
+                     const lstm::Standardiser* standardiser = nullptr);
 
 }  // namespace skipper

@@ -458,30 +458,38 @@ Tensor LstmNetwork::part_rows(const Tensor& flat, size_t part) const {
     return part == 0 ? flat.slice_rows(0, split) : flat.slice_rows(split, workspace_->steps * b);
 }
 
-void LstmNetwork::set_dropout(double p, uint64_t seed, double embedding_p, int64_t batch_offset,
+void LstmNetwork::set_dropout(double p, uint64_t seed, double embedding_p, std::span<const int32_t> rows,
                               int64_t global_batch) {
     if (!(p >= 0.0 && p < 1.0)) throw Error("LstmNetwork::set_dropout: p must be in [0, 1), got " + std::to_string(p));
     if (!(embedding_p >= 0.0 && embedding_p < 1.0))
         throw Error("LstmNetwork::set_dropout: embedding_p must be in [0, 1), got " + std::to_string(embedding_p));
-    if (batch_offset < 0 || global_batch < 0)
-        throw Error("LstmNetwork::set_dropout: negative batch offset or global batch");
+    if (global_batch < 0) throw Error("LstmNetwork::set_dropout: negative global batch");
+    if (rows.empty() != (global_batch == 0))
+        throw Error("LstmNetwork::set_dropout: the rows' places and the global batch go together");
+    for (const int32_t row : rows)
+        if (row < 0 || row >= global_batch)
+            throw Error("LstmNetwork::set_dropout: row place " + std::to_string(row) + " outside a global batch of " +
+                        std::to_string(global_batch));
     dropout_ = p;
     embedding_dropout_ = embedding_p;
     dropout_seed_ = seed;
-    dropout_batch_offset_ = batch_offset;
     dropout_global_batch_ = global_batch;
+    dropout_rows_ = rows.empty() ? Tensor()
+                                 : Tensor::from_vector<int32_t>(std::vector<int32_t>(rows.begin(), rows.end()),
+                                                                {static_cast<int64_t>(rows.size())})
+                                       .to(device_);
 }
 
 ops::DropoutSlice LstmNetwork::dropout_slice(const Tensor& flat) const {
     if (dropout_global_batch_ == 0) return {};
     const int64_t batch = workspace_->batch, width = flat.size(1);
     // The stride is the global batch's, as in one process. A rank's padding
-    // rows (past its share) draw on other rows' places: they carry no weight
-    // and rows do not mix, so their draws do not matter.
-    if (batch > dropout_global_batch_)
-        throw Error("LstmNetwork::set_dropout: a batch of " + std::to_string(batch) + " rows in a global batch of " +
-                    std::to_string(dropout_global_batch_));
-    return {batch * width, dropout_global_batch_ * width, dropout_batch_offset_ * width};
+    // rows draw on some row's place: they carry no weight and rows do not
+    // mix, so their draws do not matter.
+    if (dropout_rows_.numel() != batch)
+        throw Error("LstmNetwork::set_dropout: places for " + std::to_string(dropout_rows_.numel()) +
+                    " rows, the batch has " + std::to_string(batch));
+    return {batch * width, dropout_global_batch_ * width, 0, dropout_rows_, width};
 }
 
 const Tensor& LstmNetwork::layer_input(int64_t layer, size_t block) const {

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -143,11 +144,12 @@ public:
     // rely on it, and the trainer passes a new seed per step. p = 0 (the
     // default): no dropout, as for inference.
     // embedding_p: dropout on the track embedding's rows (0: none).
-    // Data-parallel, the batch is rows [batch_offset, batch_offset + B) of a
-    // global batch of global_batch rows (0: the batch is the whole batch):
-    // each element is drawn on its place in the global batch
-    // (ops::DropoutSlice), so the ranks drop what one process drops.
-    void set_dropout(double p, uint64_t seed, double embedding_p = 0.0, int64_t batch_offset = 0,
+    // Data-parallel, the batch's rows stand at rows[r] of a global batch of
+    // global_batch rows (rows empty: the batch is the whole batch; else one
+    // place per row of the batch, padding rows included): each element is
+    // drawn on its place in the global batch (ops::DropoutSlice), so the
+    // ranks drop what one process drops, wherever their rows fall in it.
+    void set_dropout(double p, uint64_t seed, double embedding_p = 0.0, std::span<const int32_t> rows = {},
                      int64_t global_batch = 0);
 
     // On CUDA: forward_backward captures the forward and backward passes once
@@ -219,7 +221,8 @@ private:
     double dropout_ = 0.0;
     double embedding_dropout_ = 0.0;
     uint64_t dropout_seed_ = 0;
-    int64_t dropout_batch_offset_ = 0, dropout_global_batch_ = 0;
+    int64_t dropout_global_batch_ = 0;
+    Tensor dropout_rows_;  // i32 [batch] on the network's device: each row's place in the global batch
 };
 
 }  // namespace skipper::lstm
