@@ -95,7 +95,6 @@ def run_peer(side, data, params, threads, predictions):
     categorical = [i for i, c in enumerate(meta["categorical"]) if c]
     X = np.load(os.path.join(data, "train_X.npy"))
     y = np.load(os.path.join(data, "train_y.npy"))
-    Xt = np.load(os.path.join(data, "test_X.npy"))
     phases = {}
     if side == "lightgbm":
         import lightgbm as lgb
@@ -103,11 +102,12 @@ def run_peer(side, data, params, threads, predictions):
         rounds = p.pop("num_iterations")
         start = time.perf_counter()
         dataset = lgb.Dataset(X, y, categorical_feature=categorical, params=p).construct()
+        del X  # the float matrix let go once binned (free_raw_data drops LightGBM's own reference)
         phases["bins"] = time.perf_counter() - start
         booster = lgb.train(p, dataset, rounds)
         seconds = time.perf_counter() - start
         phases["boosting"] = seconds - phases["bins"]
-        prob = booster.predict(Xt, num_threads=threads)
+        prob = booster.predict(np.load(os.path.join(data, "test_X.npy")), num_threads=threads)
         version = lgb.__version__
     else:
         import xgboost as xgb
@@ -120,8 +120,10 @@ def run_peer(side, data, params, threads, predictions):
         start = time.perf_counter()
         dtrain = xgb.QuantileDMatrix(X, y, feature_types=types, enable_categorical=True, nthread=threads,
                                      max_bin=params["max_bin"])
+        del X
         booster = xgb.train(p, dtrain, params["num_iterations"])
         seconds = time.perf_counter() - start
+        Xt = np.load(os.path.join(data, "test_X.npy"))
         prob = booster.predict(xgb.DMatrix(Xt, feature_types=types, enable_categorical=True, nthread=threads))
         version = xgb.__version__
     np.save(predictions, np.asarray(prob, dtype=np.float64))

@@ -13,6 +13,7 @@ namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicBytes = 6;
+constexpr size_t kMaxHeaderBytes = size_t{1} << 20;
 
 const char* descr_of(DType dtype) {
     switch (dtype) {
@@ -75,27 +76,36 @@ void write_npy(const std::string& path, const Tensor& tensor) {
 }
 
 Tensor read_npy(const std::string& path) {
+    // The header is read first and the data straight into the tensor: the
+    // matrix is held once, as numpy's own load holds it.
     std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in) throw DataError(path, 0, "", "cannot open .npy file");
-    std::vector<char> bytes(static_cast<size_t>(in.tellg()));
+    const auto file_bytes = static_cast<size_t>(in.tellg());
     in.seekg(0);
-    if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()))) throw DataError(path, 0, "", "cannot read .npy file");
-    if (bytes.size() < kMagicBytes + 4 || std::memcmp(bytes.data(), kMagic, kMagicBytes) != 0)
-        bad(path, "missing the \\x93NUMPY magic");
-    const auto major = static_cast<uint8_t>(bytes[6]);
+    const auto read_exactly = [&](char* out, size_t count) {
+        if (!in.read(out, static_cast<std::streamsize>(count))) throw DataError(path, 0, "", "cannot read .npy file");
+    };
+    char prologue[12] = {};
+    if (file_bytes < kMagicBytes + 4) bad(path, "missing the \\x93NUMPY magic");
+    read_exactly(prologue, std::min(file_bytes, sizeof(prologue)));
+    if (std::memcmp(prologue, kMagic, kMagicBytes) != 0) bad(path, "missing the \\x93NUMPY magic");
+    const auto major = static_cast<uint8_t>(prologue[6]);
     size_t header_length = 0, header_start = 0;
     if (major == 1) {
-        header_length = static_cast<uint8_t>(bytes[8]) | static_cast<size_t>(static_cast<uint8_t>(bytes[9])) << 8;
+        header_length = static_cast<uint8_t>(prologue[8]) | static_cast<size_t>(static_cast<uint8_t>(prologue[9])) << 8;
         header_start = 10;
     } else if (major == 2 || major == 3) {
-        if (bytes.size() < 12) bad(path, "truncated header length");
-        for (int i = 0; i < 4; ++i) header_length |= static_cast<size_t>(static_cast<uint8_t>(bytes[8 + i])) << (8 * i);
+        if (file_bytes < 12) bad(path, "truncated header length");
+        for (int i = 0; i < 4; ++i) header_length |= static_cast<size_t>(static_cast<uint8_t>(prologue[8 + i])) << (8 * i);
         header_start = 12;
     } else {
         bad(path, "unknown format version " + std::to_string(major));
     }
-    if (header_start + header_length > bytes.size()) bad(path, "the header runs past the end of the file");
-    const std::string header(bytes.data() + header_start, header_length);
+    if (header_start + header_length > file_bytes) bad(path, "the header runs past the end of the file");
+    if (header_length > kMaxHeaderBytes) bad(path, "a header of " + std::to_string(header_length) + " bytes (numpy writes a few hundred)");
+    std::string header(header_length, '\0');
+    in.seekg(static_cast<std::streamoff>(header_start));
+    read_exactly(header.data(), header_length);
 
     const std::string descr = header_value(header, "descr", path);
     DType dtype;
@@ -125,11 +135,11 @@ Tensor read_npy(const std::string& path) {
     }
     const size_t data_start = header_start + header_length;
     const size_t want = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
-    if (bytes.size() - data_start != want)
+    if (file_bytes - data_start != want)
         bad(path, "shape " + shape_text + " needs " + std::to_string(want) + " data bytes, the file has " +
-                      std::to_string(bytes.size() - data_start));
+                      std::to_string(file_bytes - data_start));
     Tensor out = Tensor::empty(shape, dtype);
-    if (want > 0) std::memcpy(out.raw(), bytes.data() + data_start, want);
+    if (want > 0) read_exactly(static_cast<char*>(out.raw()), want);
     return out;
 }
 

@@ -362,17 +362,15 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
     if (valid != nullptr) check_dataset(*valid, "validation");
     double bin_seconds = 0.0;
     std::optional<gbdt::ScopeSeconds> timer(std::in_place, bin_seconds);
-    std::vector<gbdt::FeatureBins> feature_bins = gbdt::fit_feature_bins(
-        train, params.max_bin, params.bin_construct_sample_cnt, static_cast<uint64_t>(params.seed));
+    const gbdt::BinnedDataset binned_train = bin_training_set(train, params);
     std::optional<gbdt::BinnedDataset> binned_valid;
     if (valid != nullptr) {
         GbdtModel schema;
         schema.feature_names_ = train.feature_names;
         schema.categorical_ = train.categorical;
         schema.check_compatible(*valid);
-        binned_valid = gbdt::bin_dataset(*valid, feature_bins);
+        binned_valid = gbdt::bin_dataset(*valid, binned_train.feature_bins);
     }
-    const gbdt::BinnedDataset binned_train = gbdt::bin_dataset(train, std::move(feature_bins));
     timer.reset();
     if (log != nullptr) log->phase_seconds["bins"] += bin_seconds;
     if (collective::size() > 1) {
@@ -385,6 +383,11 @@ GbdtModel GbdtBuilder::train(const data::TabularDataset& train, const data::Tabu
         return GbdtBuilder::train(share_of(binned_train), binned_valid ? &my_valid : nullptr, params, log, progress);
     }
     return GbdtBuilder::train(binned_train, binned_valid ? &*binned_valid : nullptr, params, log, progress);
+}
+
+gbdt::BinnedDataset bin_training_set(const data::TabularDataset& train, const GbdtParams& params) {
+    return gbdt::bin_dataset(train, gbdt::fit_feature_bins(train, params.max_bin, params.bin_construct_sample_cnt,
+                                                           static_cast<uint64_t>(params.seed)));
 }
 
 GbdtModel train_gbdt(const data::TabularDataset& train, const data::TabularDataset* valid, const GbdtParams& params,

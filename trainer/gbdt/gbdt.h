@@ -154,6 +154,10 @@ private:
 // other than 0/1, a valid set whose columns differ) is an Error naming it.
 GbdtModel train_gbdt(const data::TabularDataset& train, const data::TabularDataset* valid, const GbdtParams& params,
                      TrainingLog* log = nullptr, const ProgressCallback& progress = {});
+// `train` binned as the TabularDataset overload bins it (fit_feature_bins on
+// bin_construct_sample_cnt rows, then bin_dataset): for a caller that lets
+// the float matrix go before training, as LightGBM's free_raw_data.
+gbdt::BinnedDataset bin_training_set(const data::TabularDataset& train, const GbdtParams& params);
 // The same on sets already binned (train.feature_bins; `valid` must carry the
 // same bins). The TabularDataset overload is fit_feature_bins on a sample of
 // `train`, bin_dataset of both sets, then this. bin_construct_sample_cnt and
