@@ -1,7 +1,5 @@
 #include "trainer/data/csv_windows.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,15 +44,9 @@ CsvWindows::CsvWindows(const std::string& path, int64_t window_bytes) : path_(pa
         size_ = std::numeric_limits<size_t>::max();
         disk_bytes_ = gzip_->disk_bytes();
     } else {
-        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd_ < 0) throw DataError(path, 0, "", std::string("cannot open the file: ") + std::strerror(errno));
-        struct stat info {};
-        if (::fstat(fd_, &info) != 0) {
-            ::close(fd_);
-            throw DataError(path, 0, "", std::string("cannot read the file: ") + std::strerror(errno));
-        }
-        size_ = static_cast<size_t>(info.st_size);
-        disk_bytes_ = info.st_size;
+        file_ = std::make_unique<ReadOnlyFile>(path);
+        size_ = static_cast<size_t>(file_->size());
+        disk_bytes_ = file_->size();
     }
     // The header: the first line that ends outside quotes (the whole file if none does).
     for (size_t want = 4096;; want *= 2) {
@@ -86,9 +78,7 @@ CsvWindows::CsvWindows(const std::string& path, int64_t window_bytes) : path_(pa
     body_line_ = 1 + header_lines_;
 }
 
-CsvWindows::~CsvWindows() {
-    if (fd_ >= 0) ::close(fd_);
-}
+CsvWindows::~CsvWindows() = default;
 
 size_t CsvWindows::inflate_through(size_t end) {
     while (inflated_offset_ + inflated_.size() < end && size_ == std::numeric_limits<size_t>::max()) {
@@ -125,7 +115,7 @@ size_t CsvWindows::read(size_t offset, char* out, size_t bytes) {
     }
     const size_t want = offset >= size_ ? 0 : std::min(bytes, size_ - offset);
     for (size_t done = 0; done < want;) {
-        const ssize_t got = ::pread(fd_, out + done, want - done, static_cast<off_t>(offset + done));
+        const ssize_t got = ::pread(file_->fd(), out + done, want - done, static_cast<off_t>(offset + done));
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0)
             throw DataError(path_, 0, "", got == 0 ? "the file ended early (it changed while being read)"

@@ -16,6 +16,7 @@
 namespace skipper::data {
 
 class GzipStream;
+class ReadOnlyFile;
 
 class CsvWindows {
 public:
@@ -58,7 +59,7 @@ private:
 
     std::string path_;
     int64_t window_bytes_;
-    int fd_ = -1;
+    std::unique_ptr<ReadOnlyFile> file_;  // plain files only
     std::unique_ptr<GzipStream> gzip_;  // .gz files only
     std::vector<char> inflated_;        // .gz: the text from inflated_offset_ on, inflated and not yet passed
     size_t inflated_offset_ = 0;

@@ -13,19 +13,21 @@
 
 namespace skipper::data {
 
-namespace {
-
-// Closes the descriptor on every path out of the constructor.
-struct Descriptor {
-    int fd;
-    ~Descriptor() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-}  // namespace
-
 bool is_gzip_path(const std::string& path) { return path.size() >= 3 && path.compare(path.size() - 3, 3, ".gz") == 0; }
+
+ReadOnlyFile::ReadOnlyFile(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) throw DataError(path, 0, "", std::string("cannot open the file: ") + std::strerror(errno));
+    struct stat info {};
+    if (::fstat(fd_, &info) != 0) {
+        const int error = errno;
+        ::close(fd_);
+        throw DataError(path, 0, "", std::string("cannot read the file: ") + std::strerror(error));
+    }
+    size_ = info.st_size;
+}
+
+ReadOnlyFile::~ReadOnlyFile() { ::close(fd_); }
 
 FileText::FileText(const std::string& path) {
     if (is_gzip_path(path)) {
@@ -46,14 +48,11 @@ FileText::FileText(const std::string& path) {
         size_ = inflated_.size();
         return;
     }
-    const Descriptor file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (file.fd < 0) throw DataError(path, 0, "", std::string("cannot open the file: ") + std::strerror(errno));
-    struct stat info {};
-    if (::fstat(file.fd, &info) != 0) throw DataError(path, 0, "", std::string("cannot read the file: ") + std::strerror(errno));
-    const auto size = static_cast<size_t>(info.st_size);
-    disk_bytes_ = info.st_size;
+    const ReadOnlyFile file(path);
+    const auto size = static_cast<size_t>(file.size());
+    disk_bytes_ = file.size();
     if (size == 0) return;
-    void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file.fd, 0);
+    void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file.fd(), 0);
     if (mapped == MAP_FAILED) throw DataError(path, 0, "", std::string("cannot map the file: ") + std::strerror(errno));
     ::madvise(mapped, size, MADV_SEQUENTIAL | MADV_WILLNEED);
     mapping_ = mapped;

@@ -32,4 +32,21 @@ private:
 
 bool is_gzip_path(const std::string& path);
 
+// A file opened for reading and closed on destruction, with its size on disk.
+// Failing to open or stat it is a DataError naming it.
+class ReadOnlyFile {
+public:
+    explicit ReadOnlyFile(const std::string& path);
+    ~ReadOnlyFile();
+    ReadOnlyFile(const ReadOnlyFile&) = delete;
+    ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
+
+    int fd() const { return fd_; }
+    int64_t size() const { return size_; }
+
+private:
+    int fd_ = -1;
+    int64_t size_ = 0;
+};
+
 }  // namespace skipper::data

@@ -1,7 +1,6 @@
 #include "trainer/data/gzip_stream.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,26 +14,17 @@ namespace {
 constexpr size_t kInputBytes = size_t{1} << 20;
 }
 
-GzipStream::GzipStream(const std::string& path) : path_(path), input_(kInputBytes) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) throw DataError(path, 0, "", std::string("cannot open the file: ") + std::strerror(errno));
-    struct stat info {};
-    if (::fstat(fd_, &info) != 0) {
-        ::close(fd_);
-        throw DataError(path, 0, "", std::string("cannot read the file: ") + std::strerror(errno));
-    }
-    disk_bytes_ = info.st_size;
-    ::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+GzipStream::GzipStream(const std::string& path) : path_(path), file_(path), input_(kInputBytes) {
+    ::posix_fadvise(file_.fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
 GzipStream::~GzipStream() {
     if (member_open_) inflateEnd(&stream_);
-    ::close(fd_);
 }
 
 bool GzipStream::fill_input() {
     for (;;) {
-        const ssize_t got = ::read(fd_, input_.data(), input_.size());
+        const ssize_t got = ::read(file_.fd(), input_.data(), input_.size());
         if (got < 0 && errno == EINTR) continue;
         if (got < 0) throw DataError(path_, 0, "", std::string("cannot read the file: ") + std::strerror(errno));
         stream_.next_in = input_.data();

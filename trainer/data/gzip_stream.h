@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "trainer/data/file_text.h"
+
 namespace skipper::data {
 
 class GzipStream {
@@ -24,14 +26,13 @@ public:
     // the file (0 once everything was read).
     size_t read(char* out, size_t bytes);
     // Bytes of the file on disk (compressed).
-    int64_t disk_bytes() const { return disk_bytes_; }
+    int64_t disk_bytes() const { return file_.size(); }
 
 private:
     bool fill_input();  // false at the end of the file
 
     std::string path_;
-    int fd_ = -1;
-    int64_t disk_bytes_ = 0;
+    ReadOnlyFile file_;
     std::vector<unsigned char> input_;
     z_stream stream_{};
     bool member_open_ = false;  // inside a gzip member (inflateInit2 done, not ended)
