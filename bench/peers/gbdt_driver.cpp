@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/allocator.h"
 #include "engine/error.h"
 #include "engine/params.h"
 #include "trainer/data/features.h"
@@ -159,6 +160,7 @@ int train(const Args& args) {
     // drops its arrays once their libraries hold the binned form).
     const gbdt::BinnedDataset binned = bin_training_set(*train_set, params);
     train_set.reset();
+    allocator_for(Device::cpu).release_cached();  // the freed floats go back to the system, not to the cache
     log.phase_seconds["bins"] = seconds_since(start);
     const GbdtModel model = train_gbdt(binned, nullptr, params, &log);
     const double train_seconds = seconds_since(start);
