@@ -347,15 +347,20 @@ Table read_csv(const std::string& path, const std::vector<ColumnSpec>& specs, co
 
 Table parse_csv(std::string_view text, const std::string& path, const std::vector<ColumnSpec>& specs,
                 const ReadOptions& options, ReadReport* report) {
-    if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+    return parse_csv(text, std::string_view(), path, specs, options, report);
+}
+
+Table parse_csv(std::string_view header_text, std::string_view body, const std::string& path,
+                const std::vector<ColumnSpec>& specs, const ReadOptions& options, ReadReport* report) {
+    if (header_text.substr(0, 3) == "\xEF\xBB\xBF") header_text.remove_prefix(3);
     std::string expected_columns;
     for (size_t i = 0; i < specs.size(); ++i) expected_columns += (i ? ", " : "") + specs[i].name;
-    if (text.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    if (header_text.find_first_not_of(" \t\r\n") == std::string_view::npos &&
+        body.find_first_not_of(" \t\r\n") == std::string_view::npos)
         throw DataError(path, 0, "", "the file is empty: expected a header line naming the columns " + expected_columns);
 
     // Header: field index -> spec index.
-    const char* const data_end = text.data() + text.size();
-    FieldCursor header(text.data(), data_end);
+    FieldCursor header(header_text.data(), header_text.data() + header_text.size());
     std::vector<std::string> header_names;
     for (bool done = false; !done;) {
         std::string_view name;
@@ -375,7 +380,20 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
         const auto field = static_cast<size_t>(it - header_names.begin());
         if (spec_of_field[field] < 0) spec_of_field[field] = static_cast<int>(s);
     }
-    const char* const data_begin = header.position();
+    // The header's first record may end before header_text does (the one-text
+    // form passes the whole text; stray quotes): the rest is data, as in one text.
+    const auto header_size = static_cast<size_t>(header.position() - header_text.data());
+    std::string joined;
+    if (header_size < header_text.size()) {
+        if (body.empty()) {
+            body = header_text.substr(header_size);
+        } else {
+            joined.assign(header_text.substr(header_size)).append(body);
+            body = joined;
+        }
+    }
+    const char* const data_begin = body.data();
+    const char* const data_end = body.data() + body.size();
     if (std::string_view(data_begin, static_cast<size_t>(data_end - data_begin)).find_first_not_of(" \t\r\n") ==
         std::string_view::npos)
         throw DataError(path, header_lines + 1, "", "the file has a header but no data rows");

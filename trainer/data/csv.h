@@ -56,5 +56,9 @@ Table read_csv(const std::string& path, const std::vector<ColumnSpec>& specs, co
 // The same over text in memory; `path` names it in errors.
 Table parse_csv(std::string_view text, const std::string& path, const std::vector<ColumnSpec>& specs,
                 const ReadOptions& options, ReadReport* report);
+// The same over a header line and a body apart (a window of a file, without
+// copying the header in front of it).
+Table parse_csv(std::string_view header, std::string_view body, const std::string& path,
+                const std::vector<ColumnSpec>& specs, const ReadOptions& options, ReadReport* report);
 
 }  // namespace skipper::data::csv

@@ -1,5 +1,7 @@
 #include "trainer/data/csv_windows.h"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,44 +38,62 @@ size_t last_line_end(std::string_view text) {
     return last;
 }
 
+// The end (one past the newline) of the first line of `text` that ends
+// outside quotes, or 0 when none does.
+size_t first_line_end(std::string_view text) {
+    bool quoted = false;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '"') quoted = !quoted;
+        else if (text[i] == '\n' && !quoted) return i + 1;
+    }
+    return 0;
+}
+
+// A taken window of a mapped file: its pages are dropped once its last reader is done.
+struct TakenPages {
+    std::shared_ptr<const MappedFile> file;
+    size_t begin = 0, end = 0;
+    TakenPages(std::shared_ptr<const MappedFile> mapped, size_t from, size_t to) : file(std::move(mapped)), begin(from), end(to) {}
+    ~TakenPages() { file->drop(begin, end); }
+    TakenPages(const TakenPages&) = delete;
+    TakenPages& operator=(const TakenPages&) = delete;
+};
+
 }  // namespace
 
 CsvWindows::CsvWindows(const std::string& path, int64_t window_bytes) : path_(path), window_bytes_(window_bytes) {
+    size_t header_size = 0;
     if (is_gzip_path(path)) {
         gzip_ = std::make_unique<GzipStream>(path);
         size_ = std::numeric_limits<size_t>::max();
         disk_bytes_ = gzip_->disk_bytes();
+        gzip_body_ = std::make_shared<std::vector<char>>();
+        // The header: the first line that ends outside quotes (the whole text if none does).
+        std::vector<char> start;
+        for (size_t want = 4096;; want *= 2) {
+            start.resize(want);
+            const size_t have = inflated_read(0, start.data(), want);
+            header_size = first_line_end({start.data(), have});
+            if (header_size > 0) break;
+            if (have < want) {
+                header_size = have;
+                break;
+            }
+        }
+        header_.assign(start.data(), header_size);
     } else {
         file_ = std::make_unique<ReadOnlyFile>(path);
         size_ = static_cast<size_t>(file_->size());
         disk_bytes_ = file_->size();
+        // Sequential: the kernel reads ahead, and drops the pages read behind sooner.
+        mapped_ = std::make_shared<const MappedFile>(*file_, path, MADV_SEQUENTIAL);
+        const std::string_view text(mapped_->data(), size_);
+        header_size = first_line_end(text);
+        if (header_size == 0) header_size = size_;
+        header_.assign(text.substr(0, header_size));
     }
-    // The header: the first line that ends outside quotes (the whole file if none does).
-    for (size_t want = 4096;; want *= 2) {
-        buffer_.resize(want);
-        const size_t have = read(0, buffer_.data(), want);
-        buffer_.resize(have);
-        header_size_ = last_line_end({buffer_.data(), have});
-        if (header_size_ > 0) {
-            // The first such line end, not the last.
-            bool quoted = false;
-            for (size_t i = 0; i < have; ++i) {
-                if (buffer_[i] == '"') quoted = !quoted;
-                else if (buffer_[i] == '\n' && !quoted) {
-                    header_size_ = i + 1;
-                    break;
-                }
-            }
-            break;
-        }
-        if (have < want) {
-            header_size_ = have;
-            break;
-        }
-    }
-    header_lines_ = std::count(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(header_size_), '\n');
-    buffer_.resize(header_size_);
-    position_ = header_size_;
+    header_lines_ = std::count(header_.begin(), header_.end(), '\n');
+    position_ = header_size;
     want_ = static_cast<size_t>(window_bytes_);
     body_line_ = 1 + header_lines_;
 }
@@ -92,65 +112,93 @@ size_t CsvWindows::inflate_through(size_t end) {
     return std::min(end, inflated_offset_ + inflated_.size());
 }
 
-size_t CsvWindows::read(size_t offset, char* out, size_t bytes) {
-    if (gzip_ != nullptr) {
-        if (offset < inflated_offset_) throw std::logic_error(path_ + ": a .gz file is read forward only");
-        // Text before `offset` is passed for good: inflated in pieces and dropped.
-        while (inflated_offset_ + inflated_.size() < offset && size_ == std::numeric_limits<size_t>::max()) {
-            inflated_offset_ += inflated_.size();
-            inflated_.clear();
-            inflate_through(std::min(offset, inflated_offset_ + kInflateBytes));
-        }
-        // Dropped once it is at least half the buffer, so the moves cost no more than the text.
-        const size_t passed = std::min(offset - inflated_offset_, inflated_.size());
-        if (passed > 0 && 2 * passed >= inflated_.size()) {
-            inflated_.erase(inflated_.begin(), inflated_.begin() + static_cast<std::ptrdiff_t>(passed));
-            inflated_offset_ += passed;
-        }
-        // One byte past the range: a range that ends the text then knows it does.
-        const size_t end = inflate_through(offset + bytes + 1);
-        const size_t got = end > offset ? std::min(bytes, end - offset) : 0;
-        if (got > 0) std::memcpy(out, inflated_.data() + (offset - inflated_offset_), got);
-        return got;
+size_t CsvWindows::inflated_read(size_t offset, char* out, size_t bytes) {
+    if (offset < inflated_offset_) throw std::logic_error(path_ + ": a .gz file is read forward only");
+    // Text before `offset` is passed for good: inflated in pieces and dropped.
+    while (inflated_offset_ + inflated_.size() < offset && size_ == std::numeric_limits<size_t>::max()) {
+        inflated_offset_ += inflated_.size();
+        inflated_.clear();
+        inflate_through(std::min(offset, inflated_offset_ + kInflateBytes));
     }
-    const size_t want = offset >= size_ ? 0 : std::min(bytes, size_ - offset);
-    for (size_t done = 0; done < want;) {
-        const ssize_t got = ::pread(file_->fd(), out + done, want - done, static_cast<off_t>(offset + done));
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0)
-            throw DataError(path_, 0, "", got == 0 ? "the file ended early (it changed while being read)"
-                                                   : std::string("cannot read the file: ") + std::strerror(errno));
-        done += static_cast<size_t>(got);
+    // Dropped once it is at least half the buffer, so the moves cost no more than the text.
+    const size_t passed = std::min(offset - inflated_offset_, inflated_.size());
+    if (passed > 0 && 2 * passed >= inflated_.size()) {
+        inflated_.erase(inflated_.begin(), inflated_.begin() + static_cast<std::ptrdiff_t>(passed));
+        inflated_offset_ += passed;
     }
-    return want;
+    // One byte past the range: a range that ends the text then knows it does.
+    const size_t end = inflate_through(offset + bytes + 1);
+    const size_t got = end > offset ? std::min(bytes, end - offset) : 0;
+    if (got > 0) std::memcpy(out, inflated_.data() + (offset - inflated_offset_), got);
+    return got;
+}
+
+void CsvWindows::check_unchanged() const {
+    struct stat info {};
+    if (::fstat(file_->fd(), &info) != 0)
+        throw DataError(path_, 0, "", std::string("cannot read the file: ") + std::strerror(errno));
+    if (static_cast<size_t>(info.st_size) < size_)
+        throw DataError(path_, 0, "", "the file ended early (it changed while being read)");
 }
 
 bool CsvWindows::next() {
     if (position_ >= size_) return false;
+    if (mapped_ != nullptr) check_unchanged();
     for (;; want_ *= 2) {
-        buffer_.resize(header_size_ + want_);
-        const size_t have = read(position_, buffer_.data() + header_size_, want_);
-        buffer_.resize(header_size_ + have);
+        size_t have = 0;
+        if (gzip_ != nullptr) {
+            // A taken window may still read the last buffer.
+            if (gzip_body_.use_count() > 1) gzip_body_ = std::make_shared<std::vector<char>>();
+            gzip_body_->resize(want_);
+            have = inflated_read(position_, gzip_body_->data(), want_);
+            gzip_body_->resize(have);
+            body_data_ = gzip_body_->data();
+        } else {
+            have = std::min(want_, size_ - position_);
+            body_data_ = mapped_->data() + position_;
+        }
         if (have == 0) return false;
-        body_size_ = position_ + have == size_ ? have : last_line_end({buffer_.data() + header_size_, have});
+        body_size_ = position_ + have == size_ ? have : last_line_end({body_data_, have});
         if (body_size_ > 0) return true;
     }
 }
 
 std::string CsvWindows::read_range(int64_t offset, int64_t bytes) {
     std::string out(static_cast<size_t>(bytes), '\0');
-    if (read(static_cast<size_t>(offset), out.data(), out.size()) < out.size())
-        throw DataError(path_, 0, "", "the file ended early (it changed while being read)");
+    const auto begin = static_cast<size_t>(offset);
+    size_t got = 0;
+    if (gzip_ != nullptr) {
+        got = inflated_read(begin, out.data(), out.size());
+    } else if (begin <= size_ && out.size() <= size_ - begin) {
+        check_unchanged();
+        if (!out.empty()) std::memcpy(out.data(), mapped_->data() + begin, out.size());
+        got = out.size();
+    }
+    if (got < out.size()) throw DataError(path_, 0, "", "the file ended early (it changed while being read)");
     return out;
 }
 
 void CsvWindows::consume(size_t bytes) {
-    const char* body = buffer_.data() + header_size_;
-    body_line_ += count_newlines(body, body + bytes);
+    // Nobody reads these bytes once they are passed: their pages leave the resident size.
+    if (mapped_ != nullptr && bytes > 0) mapped_->drop(position_, position_ + bytes);
+    advance(bytes);
+}
+
+void CsvWindows::advance(size_t bytes) {
+    body_line_ += count_newlines(body_data_, body_data_ + bytes);
     position_ += bytes;
     // Nothing taken: the window held too little (one record, one session): read a larger one.
     want_ = bytes == 0 ? 2 * std::max(want_, body_size_) : static_cast<size_t>(window_bytes_);
     body_size_ = 0;
+}
+
+WindowText CsvWindows::take(size_t bytes) {
+    WindowText taken;
+    taken.body = {body_data_, bytes};
+    if (gzip_ != nullptr) taken.owner = gzip_body_;
+    else if (bytes > 0) taken.owner = std::make_shared<const TakenPages>(mapped_, position_, position_ + bytes);
+    advance(bytes);
+    return taken;
 }
 
 bool csv_field(std::string_view line, size_t index, std::string& scratch, std::string_view& out) {

@@ -1,10 +1,13 @@
-// A CSV file read in windows of whole lines, each with the file's header line
-// in front, so that the CSV parser sees a small file: a file of any size is
-// read in bounded memory. A plain file is read with pread into one reused
-// buffer; a .gz file is inflated as the windows advance (GzipStream), so it
-// is read forward only: read_range then takes ranges in file order.
+// A CSV file read in windows of whole lines, so that the CSV parser sees a
+// small text: a file of any size is read in bounded memory. The header line
+// is kept apart (the parser takes it and a window's body separately). A plain
+// file is mapped read-only and a window is a view of the mapping: nothing is
+// copied, and the pages of the windows taken are given back once their
+// readers are done (file-backed pages count in the resident size). A .gz
+// file is inflated as the windows advance (GzipStream), so it is read
+// forward only: read_range then takes ranges in file order.
 // Windows end at a line end outside quotes; the reader of a window may take
-// only a prefix of it (consume), and the rest starts the next window.
+// only a prefix of it (consume or take), and the rest starts the next window.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +20,14 @@ namespace skipper::data {
 
 class GzipStream;
 class ReadOnlyFile;
+class MappedFile;
+
+// A window's body handed out by CsvWindows::take: its bytes stay readable
+// while `owner` lives, whatever the reader does next (or after it is gone).
+struct WindowText {
+    std::string_view body;
+    std::shared_ptr<const void> owner;
+};
 
 class CsvWindows {
 public:
@@ -27,14 +38,15 @@ public:
 
     const std::string& path() const { return path_; }
     // The header line, its line end included (a UTF-8 byte-order mark too).
-    std::string_view header() const { return {buffer_.data(), header_size_}; }
+    std::string_view header() const { return header_; }
     // Reads the next window: the whole lines after what was consumed, about
     // window_bytes of them (more when the last window was not consumed at
-    // all). False once the whole file is consumed.
+    // all). False once the whole file is consumed. A plain file that became
+    // shorter than when it was opened is a DataError.
     bool next();
-    std::string_view body() const { return {buffer_.data() + header_size_, body_size_}; }
-    // The header and the body, one CSV text for the parser.
-    std::string_view text() const { return {buffer_.data(), header_size_ + body_size_}; }
+    // The window's text after the header, readable until the next next() (a
+    // .gz file) or while this reader lives (a plain file); take() keeps it longer.
+    std::string_view body() const { return {body_data_, body_size_}; }
     // File offset and 1-based file line of the body's first byte.
     int64_t body_offset() const { return static_cast<int64_t>(position_); }
     int64_t body_line() const { return body_line_; }
@@ -44,6 +56,9 @@ public:
     bool at_end() const { return body_end() == size_; }
     // Takes the first `bytes` of the body (a prefix ending at a line end).
     void consume(size_t bytes);
+    // Consumes the first `bytes` of the body and hands them out, to be read
+    // (on another thread too) while this reader moves on.
+    WindowText take(size_t bytes);
     // Any bytes of the file's text, read apart from the windows (for .gz: at
     // or after the last range read and the current body).
     std::string read_range(int64_t offset, int64_t bytes);
@@ -51,23 +66,29 @@ public:
     int64_t disk_bytes() const { return disk_bytes_; }
 
 private:
-    // Reads up to `bytes` of the text at `offset`: fewer only at its end,
-    // which size_ then holds.
-    size_t read(size_t offset, char* out, size_t bytes);
+    // .gz: reads up to `bytes` of the text at `offset`: fewer only at its
+    // end, which size_ then holds.
+    size_t inflated_read(size_t offset, char* out, size_t bytes);
     size_t inflate_through(size_t end);  // .gz: inflated_ covers the text up to `end` (or its end)
     size_t body_end() const { return position_ + body_size_; }
+    void advance(size_t bytes);  // consume() but for the pages
+    // Plain files: a DataError when the file is now shorter than mapped
+    // (reading the mapping past the file's end would be a bus error).
+    void check_unchanged() const;
 
     std::string path_;
     int64_t window_bytes_;
-    std::unique_ptr<ReadOnlyFile> file_;  // plain files only
+    std::unique_ptr<ReadOnlyFile> file_;       // plain files only
+    std::shared_ptr<const MappedFile> mapped_;  // plain files only (none when empty)
     std::unique_ptr<GzipStream> gzip_;  // .gz files only
     std::vector<char> inflated_;        // .gz: the text from inflated_offset_ on, inflated and not yet passed
     size_t inflated_offset_ = 0;
+    std::shared_ptr<std::vector<char>> gzip_body_;  // .gz: the body; a new one when a taken window holds it
     size_t size_ = 0;                   // the text's size; for .gz, SIZE_MAX until its end is inflated
     int64_t disk_bytes_ = 0;
-    std::vector<char> buffer_;  // header, then the body
-    size_t header_size_ = 0;
+    std::string header_;
     int64_t header_lines_ = 0;
+    const char* body_data_ = nullptr;
     size_t position_ = 0;   // file offset of the body's first byte
     size_t body_size_ = 0;
     size_t want_ = 0;       // bytes the next window reads: window_bytes, doubled while nothing is consumed

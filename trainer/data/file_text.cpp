@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -49,19 +50,33 @@ FileText::FileText(const std::string& path) {
         return;
     }
     const ReadOnlyFile file(path);
-    const auto size = static_cast<size_t>(file.size());
     disk_bytes_ = file.size();
-    if (size == 0) return;
-    void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, file.fd(), 0);
-    if (mapped == MAP_FAILED) throw DataError(path, 0, "", std::string("cannot map the file: ") + std::strerror(errno));
-    ::madvise(mapped, size, MADV_SEQUENTIAL | MADV_WILLNEED);
-    mapping_ = mapped;
-    data_ = static_cast<const char*>(mapped);
-    size_ = size;
+    // MADV_WILLNEED: what MADV_SEQUENTIAL | MADV_WILLNEED (3) always amounted to.
+    mapped_.emplace(file, path, MADV_WILLNEED);
+    data_ = mapped_->data();
+    size_ = mapped_->size();
 }
 
-FileText::~FileText() {
+FileText::~FileText() = default;
+
+MappedFile::MappedFile(const ReadOnlyFile& file, const std::string& path, int advice) : size_(static_cast<size_t>(file.size())) {
+    if (size_ == 0) return;
+    void* mapped = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, file.fd(), 0);
+    if (mapped == MAP_FAILED) throw DataError(path, 0, "", std::string("cannot map the file: ") + std::strerror(errno));
+    ::madvise(mapped, size_, advice);
+    mapping_ = mapped;
+}
+
+MappedFile::~MappedFile() {
     if (mapping_ != nullptr) ::munmap(mapping_, size_);
+}
+
+void MappedFile::drop(size_t begin, size_t end) const {
+    static const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    begin = begin / page * page;
+    end = std::min((end + page - 1) / page * page, (size_ + page - 1) / page * page);
+    // Advice: on failure the pages just stay resident.
+    if (begin < end) ::madvise(static_cast<char*>(mapping_) + begin, end - begin, MADV_DONTNEED);
 }
 
 }  // namespace skipper::data

@@ -5,11 +5,38 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace skipper::data {
+
+class ReadOnlyFile;
+
+// A plain file mapped read-only, unmapped on destruction. Its pages are the
+// page cache's: mapped pages that were read count in the resident size until
+// they are dropped.
+class MappedFile {
+public:
+    // Maps the whole file (nothing when it is empty) with madvise's `advice`;
+    // `path` names it in errors.
+    MappedFile(const ReadOnlyFile& file, const std::string& path, int advice);
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    const char* data() const { return static_cast<const char*>(mapping_); }
+    size_t size() const { return size_; }
+    // Unmaps the pages that hold [begin, end) from this process (the whole
+    // pages around it): the resident size falls; the bytes stay readable,
+    // read again from the page cache if touched.
+    void drop(size_t begin, size_t end) const;
+
+private:
+    void* mapping_ = nullptr;
+    size_t size_ = 0;
+};
 
 class FileText {
 public:
@@ -25,7 +52,7 @@ public:
 private:
     const char* data_ = nullptr;
     size_t size_ = 0;
-    void* mapping_ = nullptr;     // mmap'd plain file
+    std::optional<MappedFile> mapped_;  // plain file
     std::vector<char> inflated_;  // decompressed .gz file
     int64_t disk_bytes_ = 0;
 };

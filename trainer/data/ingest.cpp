@@ -328,7 +328,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         size_t file = 0;
         bool last_of_file = false;
         bool whole_file = false;
-        std::string text;  // header and body
+        WindowText text;  // the body, a view of the file (csv_windows.h)
         int64_t line_offset = 0;
         // Built by the worker:
         std::vector<uint64_t> hashes;
@@ -345,6 +345,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     window_read.num_threads = 1;
     size_t file = 0;
     std::optional<CsvWindows> windows;
+    std::vector<std::string> headers(logs.size());  // each file's, for its windows in flight
     int64_t column = -1;
     const auto take = [&]() -> std::optional<Window> {
         for (; file < logs.size(); ++file) {
@@ -357,6 +358,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
             }
             if (!windows) {
                 windows.emplace(logs[file], thread_window_bytes);
+                headers[file].assign(windows->header());
                 column = csv_column(windows->header(), "session_id");
             }
             while (windows->next()) {
@@ -373,9 +375,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
                     continue;
                 }
                 window.line_offset = windows->line_offset();
-                window.text.reserve(windows->header().size() + body.size());
-                window.text.append(windows->header()).append(body);
-                windows->consume(whole);
+                window.text = windows->take(whole);
                 return window;
             }
             // The file's last window was taken before: a window without rows marks its end.
@@ -391,11 +391,11 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         SessionLog log;
         if (window.whole_file) {
             log = whole_file(path, options, nullptr);
-        } else if (!window.text.empty()) {
+        } else if (!window.text.body.empty()) {
             ReadOptions read = window_read;
             read.line_offset = window.line_offset;
-            log = parse_session_log(window.text, path, read, nullptr);
-            window.text = std::string();
+            log = parse_session_log(headers[window.file], window.text.body, path, read, nullptr);
+            window.text = WindowText();
         } else {
             return;  // the end of a file
         }

@@ -333,6 +333,18 @@ TrackTable parse_track_features(std::string_view text, const std::string& source
                           report);
 }
 
+SessionLog parse_session_log(std::string_view header, std::string_view body, const std::string& source,
+                             const ReadOptions& options, ReadReport* report) {
+    return session_log_of(csv::parse_csv(header, body, source, session_log_specs(), options, report), source, options,
+                          report);
+}
+
+TrackTable parse_track_features(std::string_view header, std::string_view body, const std::string& source,
+                                const ReadOptions& options, ReadReport* report) {
+    return track_table_of(csv::parse_csv(header, body, source, track_feature_specs(), options, report), source,
+                          options, report);
+}
+
 MssdData join_tracks(SessionLog log, TrackTable tracks, const ReadOptions& options, ReadReport* report) {
     // Track ids are unique (the reader checks), so a track's code in this table is its row.
     TextCodes row_of_id;

@@ -108,6 +108,11 @@ SessionLog parse_session_log(std::string_view text, const std::string& source, c
                              ReadReport* report = nullptr);
 TrackTable parse_track_features(std::string_view text, const std::string& source, const ReadOptions& options = {},
                                 ReadReport* report = nullptr);
+// The same over a header line and a body apart (csv::parse_csv's window form).
+SessionLog parse_session_log(std::string_view header, std::string_view body, const std::string& source,
+                             const ReadOptions& options = {}, ReadReport* report = nullptr);
+TrackTable parse_track_features(std::string_view header, std::string_view body, const std::string& source,
+                                const ReadOptions& options = {}, ReadReport* report = nullptr);
 
 // Logs and tracks joined: track_row[i] is the row in `tracks` of log row i.
 struct MssdData {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <unordered_map>
 
@@ -12,6 +13,7 @@
 #include "trainer/data/layout.h"
 #include "trainer/data/ordered_jobs.h"
 #include "trainer/data/text_codes.h"
+#include "trainer/data/text_scan.h"
 
 namespace skipper::data {
 
@@ -66,27 +68,50 @@ struct Run {
     uint64_t hash = 0;
     int32_t rows = 0;
     int64_t begin = 0, end = 0, first_line = 0;
-    std::string id;  // when the hash is at most keep_ids_at_most, or when the run opens or closes its window
+    std::string_view id;  // a view of the window's text (or of its quoted ids)
 };
 
 // One window's runs. Lines without an id are left to pass 2's parser; they do
 // not break a run (as the whole-file scan never did).
 struct WindowScan {
-    std::string body;  // the text, until scanned
+    WindowText text;  // a view of the file, until scanned
     int64_t offset = 0, line = 0;
     int64_t rows = 0;
     std::vector<Run> runs;
+    std::deque<std::string> quoted_ids;  // ids unquoted out of the text (a deque: they never move)
 };
 
-void scan_window(WindowScan& window, int64_t column, uint64_t keep_ids_at_most) {
-    const char* p = window.body.data();
-    const char* const end = p + window.body.size();
+// Lines are split with find_newline_or_quote, one pass over the bytes. A
+// line that starts with the current run's id and a comma, without a quote
+// up to its newline, is one more row of that run: its id is neither
+// extracted nor hashed (the common case: MSSD's id is the first column and a
+// session has about 20 lines). Any other line takes the quote-aware path.
+void scan_window(WindowScan& window, int64_t column) {
+    const char* const base = window.text.body.data();
+    const char* const end = base + window.text.body.size();
+    const char* p = base;
     int64_t line_number = window.line;
     std::string scratch;
     while (p < end) {
+        if (column == 0 && !window.runs.empty()) {
+            Run& run = window.runs.back();
+            const size_t n = run.id.size();
+            if (static_cast<size_t>(end - p) > n && p[n] == ',' && std::memcmp(p, run.id.data(), n) == 0) {
+                const char* stop = find_newline_or_quote(p + n + 1, end);
+                if (stop == end || *stop == '\n') {
+                    const char* next = stop == end ? end : stop + 1;
+                    line_number += stop == end ? 0 : 1;
+                    ++window.rows;
+                    ++run.rows;
+                    run.end = window.offset + (next - base);
+                    p = next;
+                    continue;
+                }
+            }
+        }
         std::string_view line, id;
         int64_t newlines = 0;
-        const int64_t offset = window.offset + (p - window.body.data());
+        const int64_t offset = window.offset + (p - base);
         const char* next = next_record(p, end, line, newlines);
         const int64_t number = line_number;
         line_number += newlines;
@@ -94,15 +119,14 @@ void scan_window(WindowScan& window, int64_t column, uint64_t keep_ids_at_most) 
         if (line.empty() || !id_of(line, column, scratch, id) || id.empty()) continue;
         ++window.rows;
         if (window.runs.empty() || !same_text(id, window.runs.back().id)) {
-            // The previous run keeps its id only if the sample may need it (or it opens the window).
-            if (window.runs.size() > 1 && window.runs.back().hash > keep_ids_at_most) window.runs.back().id.clear();
-            window.runs.push_back({session_hash(id), 0, offset, offset, number, std::string(id)});
+            // An id unquoted into scratch is kept apart: scratch is reused.
+            if (id.data() == scratch.data()) id = window.quoted_ids.emplace_back(id);
+            window.runs.push_back({session_hash(id), 0, offset, offset, number, id});
         }
         Run& run = window.runs.back();
         ++run.rows;
-        run.end = window.offset + (next - window.body.data());
+        run.end = window.offset + (next - base);
     }
-    window.body = std::string();
 }
 
 }  // namespace
@@ -122,13 +146,12 @@ FileScan scan_session_file(const std::string& path, double sample_fraction, uint
     const auto take = [&]() -> std::optional<WindowScan> {
         if (!windows.next()) return std::nullopt;
         WindowScan window;
-        window.body.assign(windows.body());
         window.offset = windows.body_offset();
         window.line = windows.body_line();
-        windows.consume(windows.body().size());
+        window.text = windows.take(windows.body().size());
         return window;
     };
-    const auto work = [&](WindowScan& window) { scan_window(window, column, keep_ids_at_most); };
+    const auto work = [&](WindowScan& window) { scan_window(window, column); };
     const auto commit = [&](WindowScan& window) {
         scan.rows += window.rows;
         for (size_t r = 0; r < window.runs.size(); ++r) {
@@ -142,18 +165,19 @@ FileScan scan_session_file(const std::string& path, double sample_fraction, uint
                     current = it->second;
                     if (added) {
                         scan.sessions.push_back({run.hash, 0, run.begin, run.begin, run.first_line});
-                        scan.ids.emplace_back(run.hash <= keep_ids_at_most ? run.id : std::string());
+                        scan.ids.emplace_back(run.hash <= keep_ids_at_most ? std::string(run.id) : std::string());
                     } else {
                         scan.contiguous = false;
                     }
                 }
             }
-            if (r + 1 == window.runs.size()) previous = run.id;
+            if (r + 1 == window.runs.size()) previous.assign(run.id);
             if (current < 0) continue;
             ScannedSession& session = scan.sessions[static_cast<size_t>(current)];
             session.rows += run.rows;
             session.end = run.end;
         }
+        // The window's pages go back now (csv_windows.h), not when the next job reuses this one.
         window = WindowScan();
     };
     run_ordered_jobs(threads, take, work, commit);

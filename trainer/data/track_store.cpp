@@ -56,17 +56,19 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
     window_read.num_threads = 1;
     struct Window {
         size_t file = 0;
-        std::string text;  // header and body
+        WindowText text;  // the body, a view of the file (csv_windows.h)
         int64_t line_offset = 0;
         TrackTable part;   // parsed by the worker
         ReadReport report;
     };
     size_t file = 0;
     std::optional<CsvWindows> windows;
+    std::vector<std::string> headers(paths.size());  // each file's, for its windows in flight
     const auto take = [&]() -> std::optional<Window> {
         for (; file < paths.size(); ++file) {
             if (!windows) {
                 windows.emplace(paths[file], each_window_bytes);
+                headers[file].assign(windows->header());
                 sources_ += (sources_.empty() ? "" : ", ") + paths[file];
             }
             while (windows->next()) {
@@ -77,8 +79,7 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
                 Window window;
                 window.file = file;
                 window.line_offset = windows->line_offset();
-                window.text.assign(windows->text());
-                windows->consume(windows->body().size());
+                window.text = windows->take(windows->body().size());
                 return window;
             }
             windows.reset();
@@ -88,8 +89,9 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
     const auto work = [&](Window& window) {
         ReadOptions read = window_read;
         read.line_offset = window.line_offset;
-        window.part = parse_track_features(window.text, paths[window.file], read, report != nullptr ? &window.report : nullptr);
-        window.text = std::string();
+        window.part = parse_track_features(headers[window.file], window.text.body, paths[window.file], read,
+                                           report != nullptr ? &window.report : nullptr);
+        window.text = WindowText();
     };
     // Each file's first row, in file order (also for a file without rows or
     // outside this share): the files up to `file` begin at the rows committed so far.
