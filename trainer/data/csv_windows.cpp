@@ -170,18 +170,25 @@ std::string CsvWindows::read_range(int64_t offset, int64_t bytes) {
     if (gzip_ != nullptr) {
         got = inflated_read(begin, out.data(), out.size());
     } else if (begin <= size_ && out.size() <= size_ - begin) {
-        check_unchanged();
-        if (!out.empty()) std::memcpy(out.data(), mapped_->data() + begin, out.size());
-        got = out.size();
+        // Read, not copied from the mapping: ranges are small and scattered (the
+        // bin sample's sessions), and faulting them in would map their neighbours too.
+        for (; got < out.size();) {
+            const ssize_t n = ::pread(file_->fd(), out.data() + got, out.size() - got, static_cast<off_t>(begin + got));
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw DataError(path_, 0, "", std::string("cannot read the file: ") + std::strerror(errno));
+            if (n == 0) break;
+            got += static_cast<size_t>(n);
+        }
     }
     if (got < out.size()) throw DataError(path_, 0, "", "the file ended early (it changed while being read)");
     return out;
 }
 
 void CsvWindows::consume(size_t bytes) {
+    const size_t begin = position_;
+    advance(bytes);  // reads them (counting lines): before their pages go
     // Nobody reads these bytes once they are passed: their pages leave the resident size.
-    if (mapped_ != nullptr && bytes > 0) mapped_->drop(position_, position_ + bytes);
-    advance(bytes);
+    if (mapped_ != nullptr && bytes > 0) mapped_->drop(begin, begin + bytes);
 }
 
 void CsvWindows::advance(size_t bytes) {
