@@ -413,6 +413,8 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         if (options.on_window) window.data.emplace(std::move(data));
     };
     int64_t file_rows = 0;
+    // The cached blocks kept between windows: a few windows' parsed columns, rows and bins.
+    const auto kept_cache_bytes = static_cast<size_t>(4 * options.window_bytes);
     const auto commit = [&](Window& window) {
         const std::string& path = logs[window.file];
         const TabularDataset& rows = window.rows;
@@ -452,7 +454,9 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         window = Window();
         // Each window's tensors differ in size: the host allocator would keep
         // every size it has seen (it caches for the training loops' repeats).
-        allocator_for(Device::cpu).release_cached();
+        // Up to a bound they are kept, so the next windows reuse their pages
+        // rather than fault in fresh zeroed ones.
+        if (allocator_for(Device::cpu).stats().bytes_cached > kept_cache_bytes) allocator_for(Device::cpu).release_cached();
     };
     run_ordered_jobs(threads, take, work, commit);
     if (cursor[0] != out.train.rows() || cursor[1] != out.test.rows())
