@@ -92,5 +92,40 @@ TEST(SessionScan, ParallelWindowsGiveThePlainAccount) {
     }
 }
 
+// Lines pass 1 steps over without extracting the id (the line starts with the
+// current id and a comma, no quote before its newline) and lines it must
+// take apart: a quote later in the line (with a newline inside), the id
+// quoted, CRLF, a line without an id, an id that the current one is a prefix
+// of, a blank line and a last line without a newline. Every window size and
+// thread count gives the same account, worked out by hand.
+TEST(SessionScan, FastLinesAndQuotedLinesAgree) {
+    const TempDir dir;
+    const std::string text =
+        "session_id,x\r\n"
+        "s1,a\r\n"
+        "s1,\"b\nc\"\r\n"
+        "\"s1\",d\r\n"
+        "s1,e\n"
+        ",no id\n"
+        "s10,f\n"
+        "\n"
+        "s10,g\n"
+        "s2,h";
+    const std::string path = dir.file("edge.csv");
+    std::ofstream(path, std::ios::binary) << text;
+    FileScan want;
+    want.rows = 7;
+    const auto at = [&](const char* line) { return static_cast<int64_t>(text.find(line)); };
+    const auto after = [&](const char* line) { return at(line) + static_cast<int64_t>(std::string(line).size()); };
+    want.sessions = {{session_hash("s1"), 4, at("s1,a"), after("s1,e\n"), 2},
+                     {session_hash("s10"), 2, at("s10,f"), after("s10,g\n"), 8},
+                     {session_hash("s2"), 1, at("s2,h"), static_cast<int64_t>(text.size()), 11}};
+    want.ids = {"s1", "s10", "s2"};
+    for (const int threads : {1, 2})
+        for (int64_t window = 1; window <= static_cast<int64_t>(text.size()) + 1; ++window)
+            expect_same(scan_session_file(path, 1.0, ~uint64_t{0}, window, threads), want,
+                        "threads " + std::to_string(threads) + " window " + std::to_string(window));
+}
+
 }  // namespace
 }  // namespace skipper::data
