@@ -1,6 +1,7 @@
 // count_newlines (AVX2 where built with it) and its portable form against
-// std::count, at every length and alignment around the block sizes; same_text
-// against ==, a difference at every position of every length.
+// std::count, at every length and alignment around the block sizes, and so
+// count_newlines_unquoted and find_newline_or_quote against plain loops;
+// same_text against ==, a difference at every position of every length.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -28,6 +29,25 @@ TEST(CountNewlines, EqualsStdCountAtEveryLengthAndOffset) {
     const std::string all(100, '\n');
     EXPECT_EQ(count_newlines(all.data(), all.data() + all.size()), 100);
     EXPECT_EQ(count_newlines_portable(all.data(), all.data() + all.size()), 100);
+}
+
+TEST(FindNewlineOrQuote, EqualsAPlainLoopAtEveryLengthAndOffset) {
+    std::mt19937 rng(5);
+    // Mostly other bytes (the first hit lies far in), some quotes and newlines, their neighbours in value.
+    const std::string alphabet = std::string("abcdefgh,\r\x0b!#") + '\x8a' + '\xa2' + '\0';
+    std::string text(300, ' ');
+    for (char& c : text) c = rng() % 40 == 0 ? (rng() % 2 ? '\n' : '"') : alphabet[rng() % alphabet.size()];
+    for (size_t begin = 0; begin < 40; ++begin)
+        for (size_t end = begin; end <= text.size(); ++end) {
+            const char* const b = text.data() + begin;
+            const char* const e = text.data() + end;
+            const char* want = b;
+            while (want < e && *want != '\n' && *want != '"') ++want;
+            ASSERT_EQ(find_newline_or_quote(b, e), want) << begin << " " << end;
+            ASSERT_EQ(find_newline_or_quote_portable(b, e), want) << begin << " " << end;
+            const bool quoted = std::find(b, e, '"') != e;
+            ASSERT_EQ(count_newlines_unquoted(b, e), quoted ? -1 : std::count(b, e, '\n')) << begin << " " << end;
+        }
 }
 
 TEST(SameText, EqualsStringEqualityAtEveryLengthAndPosition) {

@@ -158,7 +158,12 @@ bool CsvWindows::next() {
             body_data_ = mapped_->data() + position_;
         }
         if (have == 0) return false;
-        body_size_ = position_ + have == size_ ? have : last_line_end({body_data_, have});
+        // Without quotes every newline ends a line: the body ends at the last one, and holds them all.
+        body_newlines_ = count_newlines_unquoted(body_data_, body_data_ + have);
+        const std::string_view window(body_data_, have);
+        if (position_ + have == size_) body_size_ = have;
+        else if (body_newlines_ < 0) body_size_ = last_line_end(window);
+        else body_size_ = body_newlines_ == 0 ? 0 : window.rfind('\n') + 1;
         if (body_size_ > 0) return true;
     }
 }
@@ -192,7 +197,11 @@ void CsvWindows::consume(size_t bytes) {
 }
 
 void CsvWindows::advance(size_t bytes) {
-    body_line_ += count_newlines(body_data_, body_data_ + bytes);
+    // The body's newlines are known when it has no quotes: count the shorter side of `bytes`.
+    if (body_newlines_ >= 0 && bytes >= body_size_ / 2)
+        body_line_ += body_newlines_ - count_newlines(body_data_ + bytes, body_data_ + body_size_);
+    else
+        body_line_ += count_newlines(body_data_, body_data_ + bytes);
     position_ += bytes;
     // Nothing taken: the window held too little (one record, one session): read a larger one.
     want_ = bytes == 0 ? 2 * std::max(want_, body_size_) : static_cast<size_t>(window_bytes_);

@@ -91,6 +91,7 @@ private:
     const char* body_data_ = nullptr;
     size_t position_ = 0;   // file offset of the body's first byte
     size_t body_size_ = 0;
+    int64_t body_newlines_ = -1;  // the body's newlines; -1 when it holds a quote (counted when consumed)
     size_t want_ = 0;       // bytes the next window reads: window_bytes, doubled while nothing is consumed
     int64_t body_line_ = 1; // 1-based file line of the body's first byte
 };
