@@ -1,6 +1,7 @@
 #include "trainer/data/features.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <iostream>
 #include <limits>
@@ -250,24 +251,41 @@ TabularDataset build_seed_features(const MssdData& data, const SeedFeatureOption
     return out;
 }
 
-TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser* standardiser) {
-    const SessionLog& log = data.log;
-    const Sessions sessions = group_sessions(log);
+namespace {
+
+// The session rows' columns after the track's: the position ones (per row) and
+// the session context and history ones (the same on every row of a session).
+constexpr int kPositionFeatures = 3;
+constexpr int kContextFeatures = 11;
+
+// What build_session_rows and bin_session_rows share: the sessions, where each
+// one's rows go, and the rows' schema, labels and session columns (features
+// left to the sink).
+struct SessionRowPlan {
+    Sessions sessions;
+    std::vector<int64_t> first_out;  // [sessions + 1]: each session's first output row
+    std::vector<int32_t> context_code, end_code;
+    TabularDataset out;
+    int64_t track_columns = 0;
+};
+
+SessionRowPlan plan_session_rows(const SessionLog& log) {
+    SessionRowPlan plan{group_sessions(log), {}, {}, {}, {}, 0};
     const int64_t num_sessions = log.num_sessions();
     const auto* length = log.session_length.data<int32_t>();
 
     // One output row per position to predict.
-    std::vector<int64_t> first_out(static_cast<size_t>(num_sessions) + 1, 0);
+    plan.first_out.assign(static_cast<size_t>(num_sessions) + 1, 0);
     for (int64_t s = 0; s < num_sessions; ++s) {
-        const int32_t L = length[sessions.row[sessions.offset[s]]];
-        first_out[s + 1] = first_out[s] + (L - history_length(L));
+        const int32_t L = length[plan.sessions.row[plan.sessions.offset[s]]];
+        plan.first_out[s + 1] = plan.first_out[s] + (L - history_length(L));
     }
-    const int64_t n = first_out[num_sessions];
+    const int64_t n = plan.first_out[num_sessions];
 
-    TabularDataset out;
+    TabularDataset& out = plan.out;
     std::vector<std::string> context_names, end_names;
-    const auto context_code = sorted_codes(log.context_type_names, context_names);
-    const auto end_code = sorted_codes(log.reason_end_names, end_names);
+    plan.context_code = sorted_codes(log.context_type_names, context_names);
+    plan.end_code = sorted_codes(log.reason_end_names, end_names);
     auto add = [&](const std::string& name, std::vector<std::string> categories = {}) {
         out.feature_names.push_back(name);
         out.categorical.push_back(!categories.empty());
@@ -275,6 +293,7 @@ TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser*
     };
     const auto& track_names = track_feature_columns();
     for (const auto& name : track_names) add(name);
+    plan.track_columns = static_cast<int64_t>(track_names.size());
     add("position");
     add("prediction_offset");
     add("session_length");
@@ -296,17 +315,25 @@ TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser*
     add("acoustic_distance_to_kept_mean");
     add("acoustic_distance_difference");
 
-    const auto width = static_cast<int64_t>(out.feature_names.size());
-    out.features = Tensor::empty({n, width}, DType::f32);
     out.labels = Tensor::empty({n}, DType::f32);
     out.session_index.resize(static_cast<size_t>(n));
     out.position.resize(static_cast<size_t>(n));
-    float* x = out.features.data<float>();
-    float* y = out.labels.data<float>();
+    return plan;
+}
 
-    const TrackStandardiser own = standardiser != nullptr ? TrackStandardiser() : TrackStandardiser(data.tracks);
-    const TrackStandardiser& z = standardiser != nullptr ? *standardiser : own;
-    const auto track_columns = static_cast<int64_t>(track_names.size());
+// Builds every session row and hands its values to `sink`: per session its
+// context (sink.session, whose result goes with each of its rows), per row
+// the track (its row in the table and its values), the position features and
+// the distances. The labels and session columns go to plan.out.
+template <class Sink>
+void fill_session_rows(const MssdData& data, const TrackStandardiser& z, SessionRowPlan& plan, const Sink& sink) {
+    const SessionLog& log = data.log;
+    const Sessions& sessions = plan.sessions;
+    const int64_t num_sessions = log.num_sessions();
+    const auto* length = log.session_length.data<int32_t>();
+    TabularDataset& out = plan.out;
+    float* y = out.labels.data<float>();
+    const int64_t track_columns = plan.track_columns;
     const auto acoustic_first = static_cast<int64_t>(track_column("acoustic_vector_0"));
     const float* track_values = data.tracks.values.data<float>();
     const auto* track_row = data.track_row.data<int32_t>();
@@ -328,39 +355,120 @@ TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser*
         for (int32_t k = 0; k < h; ++k)
             for (int f = 0; f < 4; ++f) rates[f] += skip[f][rows[k]];
         prefetch_session_tracks(sessions, s + 1, track_values, track_row, track_columns);
+        if (s + 1 < num_sessions)
+            for (int64_t k = sessions.offset[s + 1]; k < sessions.offset[s + 2]; ++k) sink.prefetch(track_row[sessions.row[k]]);
         const HistoryCentres centres(rows, h, track_values, track_row, skip[1], z, track_columns);
         const int64_t last = h > 0 ? rows[h - 1] : -1;
         double last3 = 0.0;
         const int32_t last3_count = std::min(h, 3);
         for (int32_t k = h - last3_count; k < h; ++k) last3 += skip[1][rows[k]];
 
+        // Session context as known from the history's last track, and the history's aggregates.
+        float session_values[kContextFeatures];
+        int c = 0;
+        session_values[c++] = last >= 0 ? premium[last] : kMissing;
+        session_values[c++] = last >= 0 ? shuffle[last] : kMissing;
+        session_values[c++] = last >= 0 ? static_cast<float>(hour[last]) : kMissing;
+        session_values[c++] =
+            last >= 0 ? static_cast<float>(plan.context_code[static_cast<size_t>(context[last])]) : kMissing;
+        for (double rate : rates) session_values[c++] = h > 0 ? static_cast<float>(rate / h) : kMissing;
+        session_values[c++] = last >= 0 ? skip[1][last] : kMissing;
+        session_values[c++] = h > 0 ? static_cast<float>(last3 / last3_count) : kMissing;
+        session_values[c++] =
+            last >= 0 ? static_cast<float>(plan.end_code[static_cast<size_t>(reason_end[last])]) : kMissing;
+        const auto session_context = sink.session(session_values);
+
         for (int32_t k = h; k < L; ++k) {
             const int64_t i = rows[k];
-            const int64_t o = first_out[s] + (k - h);
-            float* row = x + o * width;
+            const int64_t o = plan.first_out[s] + (k - h);
             const float* t = track_values + int64_t{track_row[i]} * track_columns;
-            int64_t c = 0;
-            for (int64_t f = 0; f < track_columns; ++f) row[c++] = t[f];
-            row[c++] = static_cast<float>(k + 1);
-            row[c++] = static_cast<float>(k - h + 1);
-            row[c++] = static_cast<float>(L);
-            // Session context as known from the history's last track.
-            row[c++] = last >= 0 ? premium[last] : kMissing;
-            row[c++] = last >= 0 ? shuffle[last] : kMissing;
-            row[c++] = last >= 0 ? static_cast<float>(hour[last]) : kMissing;
-            row[c++] = last >= 0 ? static_cast<float>(context_code[static_cast<size_t>(context[last])]) : kMissing;
-            for (double rate : rates) row[c++] = h > 0 ? static_cast<float>(rate / h) : kMissing;
-            row[c++] = last >= 0 ? skip[1][last] : kMissing;
-            row[c++] = h > 0 ? static_cast<float>(last3 / last3_count) : kMissing;
-            row[c++] = last >= 0 ? static_cast<float>(end_code[static_cast<size_t>(reason_end[last])]) : kMissing;
+            const int32_t position[kPositionFeatures] = {k + 1, k - h + 1, L};
             double distances[HistoryCentres::kDistances];
             centres.distances(t, z, track_columns, acoustic_first, distances);
-            for (double d : distances) row[c++] = static_cast<float>(d);
+            sink.row(o, track_row[i], t, position, session_context, distances);
             y[o] = skip[1][i];
             out.session_index[static_cast<size_t>(o)] = static_cast<int32_t>(s);
             out.position[static_cast<size_t>(o)] = k + 1;
         }
     }
+}
+
+// The rows as floats, in the order of plan.out's features.
+struct FloatRowSink {
+    float* x;
+    int64_t width, track_columns;
+
+    void prefetch(int32_t) const {}
+    std::array<float, kContextFeatures> session(const float* values) const {
+        std::array<float, kContextFeatures> out;
+        std::copy_n(values, kContextFeatures, out.begin());
+        return out;
+    }
+    void row(int64_t o, int32_t, const float* track, const int32_t* position,
+             const std::array<float, kContextFeatures>& session, const double* distances) const {
+        float* r = x + o * width;
+        r = std::copy_n(track, track_columns, r);
+        for (int p = 0; p < kPositionFeatures; ++p) *r++ = static_cast<float>(position[p]);
+        r = std::copy_n(session.begin(), kContextFeatures, r);
+        for (int d = 0; d < HistoryCentres::kDistances; ++d) *r++ = static_cast<float>(distances[d]);
+    }
+};
+
+// The rows binned: each value's bin as binner.bin gives it for the float the
+// FloatRowSink writes. The track's columns are copied from its row of the
+// binned track table, and a session's context is binned once for its rows.
+struct BinRowSink {
+    uint8_t* b;
+    int64_t width, track_columns;
+    const gbdt::RowBinner& binner;
+    const uint8_t* track_bins;  // [tracks, track_columns]
+
+    void prefetch(int32_t track) const { __builtin_prefetch(track_bins + int64_t{track} * track_columns); }
+    std::array<uint8_t, kContextFeatures> session(const float* values) const {
+        std::array<uint8_t, kContextFeatures> out;
+        const auto first = static_cast<size_t>(track_columns + kPositionFeatures);
+        for (size_t j = 0; j < kContextFeatures; ++j) out[j] = binner.bin(first + j, values[j]);
+        return out;
+    }
+    void row(int64_t o, int32_t track, const float*, const int32_t* position,
+             const std::array<uint8_t, kContextFeatures>& session, const double* distances) const {
+        uint8_t* r = b + o * width;
+        r = std::copy_n(track_bins + int64_t{track} * track_columns, track_columns, r);
+        auto f = static_cast<size_t>(track_columns);
+        for (int p = 0; p < kPositionFeatures; ++p) *r++ = binner.bin_integer(f++, position[p]);
+        r = std::copy_n(session.begin(), kContextFeatures, r);
+        f += kContextFeatures;
+        for (int d = 0; d < HistoryCentres::kDistances; ++d) *r++ = binner.bin(f++, static_cast<float>(distances[d]));
+    }
+};
+
+}  // namespace
+
+TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser* standardiser) {
+    SessionRowPlan plan = plan_session_rows(data.log);
+    TabularDataset& out = plan.out;
+    const int64_t width = out.num_features();
+    out.features = Tensor::empty({plan.first_out.back(), width}, DType::f32);
+    const TrackStandardiser own = standardiser != nullptr ? TrackStandardiser() : TrackStandardiser(data.tracks);
+    fill_session_rows(data, standardiser != nullptr ? *standardiser : own, plan,
+                      FloatRowSink{out.features.data<float>(), width, plan.track_columns});
+    return std::move(plan.out);
+}
+
+BinnedSessionRows bin_session_rows(const MssdData& data, const TrackStandardiser& standardiser,
+                                   const gbdt::RowBinner& binner, const Tensor& track_bins) {
+    SessionRowPlan plan = plan_session_rows(data.log);
+    const int64_t width = plan.out.num_features();
+    if (binner.num_features() != width)
+        throw Error("bin_session_rows: bins of " + std::to_string(binner.num_features()) + " features, the rows have " +
+                    std::to_string(width));
+    if (track_bins.size(0) != data.tracks.values.size(0) || track_bins.size(1) != plan.track_columns)
+        throw Error("bin_session_rows: the binned track table does not match the joined one");
+    BinnedSessionRows out;
+    out.bins = Tensor::empty({plan.first_out.back(), width}, DType::u8);
+    fill_session_rows(data, standardiser, plan,
+                      BinRowSink{out.bins.data<uint8_t>(), width, plan.track_columns, binner, track_bins.data<uint8_t>()});
+    out.rows = std::move(plan.out);
     return out;
 }
 
