@@ -203,6 +203,35 @@ RowBinner::RowBinner(const std::vector<FeatureBins>& bins)
         for (int32_t v = 0; v < kSmallValues; ++v) small_[f * kSmallValues + static_cast<size_t>(v)] = bin(f, static_cast<float>(v));
 }
 
+void RowBinner::bin_column(size_t feature, const float* x, int64_t stride, int64_t count, uint8_t* out,
+                           int64_t out_stride) const {
+    const FeatureBins& bins = bins_[feature];
+    if (bins.categorical) {
+        for (int64_t i = 0; i < count; ++i) out[i * out_stride] = bins.bin_of(x[i * stride]);
+        return;
+    }
+    const float* base = bounds_.data() + offset_[feature];
+    const size_t size = size_[feature];
+    const auto missing = static_cast<uint8_t>(bins.missing_bin());
+    constexpr int64_t kLanes = 16;
+    for (int64_t first = 0; first < count; first += kLanes) {
+        const int64_t n = std::min(kLanes, count - first);
+        float v[kLanes];
+        int32_t pos[kLanes];
+        for (int64_t j = 0; j < kLanes; ++j) {
+            v[j] = j < n ? x[(first + j) * stride] : 0.0f;
+            pos[j] = 0;
+        }
+        // NaN compares false everywhere: its lane ends at 0 and is the missing bin below.
+        for (auto step = static_cast<int32_t>(size / 2); step > 0; step /= 2)
+#pragma omp simd
+            for (int64_t j = 0; j < kLanes; ++j) pos[j] += step * static_cast<int32_t>(base[pos[j] + step - 1] < v[j]);
+        for (int64_t j = 0; j < n; ++j)
+            out[(first + j) * out_stride] =
+                std::isnan(v[j]) ? missing : static_cast<uint8_t>(pos[j] + (base[pos[j]] < v[j] ? 1 : 0));
+    }
+}
+
 Tensor bin_rows(const Tensor& features, const std::vector<FeatureBins>& bins) {
     const int64_t rows = features.size(0), width = features.size(1);
     if (width > static_cast<int64_t>(bins.size()))
@@ -211,9 +240,14 @@ Tensor bin_rows(const Tensor& features, const std::vector<FeatureBins>& bins) {
     const float* x = features.data<float>();
     uint8_t* b = out.data<uint8_t>();
     const RowBinner binner(bins);
+    // Blocks of rows, feature by feature: each feature's bounds stay in the cache for a block.
+    constexpr int64_t kBlock = 64;
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r)
-        for (int64_t f = 0; f < width; ++f) b[r * width + f] = binner.bin(static_cast<size_t>(f), x[r * width + f]);
+    for (int64_t first = 0; first < rows; first += kBlock) {
+        const int64_t count = std::min(kBlock, rows - first);
+        for (int64_t f = 0; f < width; ++f)
+            binner.bin_column(static_cast<size_t>(f), x + first * width + f, width, count, b + first * width + f, width);
+    }
     return out;
 }
 

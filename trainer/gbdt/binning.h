@@ -62,6 +62,10 @@ public:
         for (size_t step = size_[feature] / 2; step > 0; step /= 2) pos += step * static_cast<size_t>(base[pos + step - 1] < v);
         return static_cast<uint8_t>(pos + (base[pos] < v ? 1 : 0));
     }
+    // bin(feature, x[i * stride]) into out[i * out_stride] for i < count: the
+    // values go through the search side by side, so that their loads overlap
+    // (one search is a chain of dependent loads and compares).
+    void bin_column(size_t feature, const float* x, int64_t stride, int64_t count, uint8_t* out, int64_t out_stride) const;
     // bin(feature, static_cast<float>(v)) for an integer value.
     uint8_t bin_integer(size_t feature, int32_t v) const {
         if (v >= 0 && v < kSmallValues) return small_[feature * kSmallValues + static_cast<size_t>(v)];
