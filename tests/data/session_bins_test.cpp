@@ -76,7 +76,7 @@ TEST(SessionBins, BinSessionRowsEqualsBinningTheFloatRows) {
     for (const int64_t max_bin : {255, 15}) {
         const auto bins = gbdt::fit_bins_on_sample(sample, rows.feature_names, rows.categorical, max_bin);
         const Tensor expected = gbdt::bin_rows(rows.features, bins);
-        const BinnedSessionRows binned = bin_session_rows(data, z, gbdt::RowBinner(bins), gbdt::bin_rows(data.tracks.values, bins));
+        const BinnedSessionRows binned = bin_session_rows(data, z, gbdt::RowBinner(bins));
         EXPECT_EQ(binned.rows.feature_names, rows.feature_names);
         EXPECT_EQ(binned.rows.categorical, rows.categorical);
         EXPECT_EQ(binned.rows.category_names, rows.category_names);

@@ -77,16 +77,13 @@ TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser*
 // The same rows binned, without their floats (the streamed ingest's pass 2):
 // bins is u8 [rows, features], bin for bin gbdt::bin_rows(build_session_rows(
 // data, &standardiser).features, bins) for the bins `binner` was made of;
-// rows is build_session_rows' dataset without its features. track_bins is
-// data.tracks.values binned by those bins' first track columns (gbdt::bin_rows
-// of the table, once for every window), so that a row copies its track's
-// bytes instead of searching them.
+// rows is build_session_rows' dataset without its features.
 struct BinnedSessionRows {
     TabularDataset rows;  // schema, labels, session_index, position; no features
     Tensor bins;
 };
 BinnedSessionRows bin_session_rows(const MssdData& data, const TrackStandardiser& standardiser,
-                                   const gbdt::RowBinner& binner, const Tensor& track_bins);
+                                   const gbdt::RowBinner& binner);
 
 // Session task, sequence form (for the LSTM): [sessions, max_steps, features],
 // one step per track, left-aligned, zero padding. Each step holds the track's

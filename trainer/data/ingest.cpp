@@ -318,9 +318,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     out.sample_seconds = since_start() - out.scan_seconds - out.track_seconds;
 
     // Pass 2: every file's session rows, window by window, binned into buffers of the final size.
-    // The track columns of every row are binned once per track, here (u8 [tracks, track columns]).
     const gbdt::RowBinner binner(feature_bins);
-    Tensor track_bins = gbdt::bin_rows(store.values(), feature_bins);
     out.train = allocate(schema, feature_bins, train_rows);
     out.test = allocate(schema, feature_bins, test_rows);
     const int64_t width = schema.num_features();
@@ -406,7 +404,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         window.hashes.resize(log.session_ids.size());
         for (size_t s = 0; s < window.hashes.size(); ++s) window.hashes[s] = session_hash(log.session_ids[s]);
         MssdData data = store.join(std::move(log), options.read, nullptr);
-        BinnedSessionRows binned = bin_session_rows(data, z, binner, track_bins);
+        BinnedSessionRows binned = bin_session_rows(data, z, binner);
         window.rows = std::move(binned.rows);
         if (window.rows.category_names != schema.category_names)
             throw DataError(path, 0, "", "a categorical column holds a value outside its documented set (" +
@@ -463,7 +461,6 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     out.seconds = since_start();
     // Give the track table's and the windows' blocks back before training starts.
     store_holder.reset();
-    track_bins = Tensor();
     allocator_for(Device::cpu).release_cached();
     return out;
 }

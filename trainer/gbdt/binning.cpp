@@ -233,13 +233,17 @@ void RowBinner::bin_column(size_t feature, const float* x, int64_t stride, int64
 }
 
 Tensor bin_rows(const Tensor& features, const std::vector<FeatureBins>& bins) {
+    return bin_rows(features, RowBinner(bins));
+}
+
+Tensor bin_rows(const Tensor& features, const RowBinner& binner) {
     const int64_t rows = features.size(0), width = features.size(1);
-    if (width > static_cast<int64_t>(bins.size()))
-        throw Error("bin_rows: " + std::to_string(width) + " feature columns, " + std::to_string(bins.size()) + " features binned");
+    if (width > binner.num_features())
+        throw Error("bin_rows: " + std::to_string(width) + " feature columns, " + std::to_string(binner.num_features()) +
+                    " features binned");
     Tensor out = Tensor::empty({rows, width}, DType::u8);
     const float* x = features.data<float>();
     uint8_t* b = out.data<uint8_t>();
-    const RowBinner binner(bins);
     // Blocks of rows, feature by feature: each feature's bounds stay in the cache for a block.
     constexpr int64_t kBlock = 64;
 #pragma omp parallel for schedule(static)

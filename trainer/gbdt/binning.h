@@ -82,6 +82,7 @@ private:
 // features: f32 [rows, F] -> u8 [rows, F] (OpenMP over rows); `bins` may
 // hold more features than F (the first F bin the columns).
 Tensor bin_rows(const Tensor& features, const std::vector<FeatureBins>& bins);
+Tensor bin_rows(const Tensor& features, const RowBinner& binner);
 
 // i32 [F + 1]: feature f's first histogram slot; the last entry is the total.
 Tensor histogram_offsets(const std::vector<FeatureBins>& bins);
