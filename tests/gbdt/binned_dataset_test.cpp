@@ -133,6 +133,14 @@ TEST(BinnedDataset, BinRowsEqualsBinOfForEveryValue) {
             ASSERT_EQ(bins.data<uint8_t>()[r * width + f], features[static_cast<size_t>(f)].bin_of(v))
                 << "feature " << f << " value " << v;
         }
+    // The same through bin_features: the features of one row side by side, their bounds of different sizes.
+    const gbdt::RowBinner binner(features);
+    std::vector<uint8_t> row(static_cast<size_t>(width));
+    for (int64_t r = 0; r < rows; ++r) {
+        binner.bin_features(0, width, x.data<float>() + r * width, row.data());
+        for (int64_t f = 0; f < width; ++f)
+            ASSERT_EQ(row[static_cast<size_t>(f)], bins.data<uint8_t>()[r * width + f]) << "row " << r << " feature " << f;
+    }
 }
 
 // RowBinner::bin_integer's table gives bin_of's bin for the small integers,

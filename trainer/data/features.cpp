@@ -437,7 +437,9 @@ struct BinRowSink {
         for (int p = 0; p < kPositionFeatures; ++p) *r++ = binner.bin_integer(f++, position[p]);
         r = std::copy_n(session.begin(), kContextFeatures, r);
         f += kContextFeatures;
-        for (int d = 0; d < HistoryCentres::kDistances; ++d) *r++ = binner.bin(f++, static_cast<float>(distances[d]));
+        float values[HistoryCentres::kDistances];
+        for (int d = 0; d < HistoryCentres::kDistances; ++d) values[d] = static_cast<float>(distances[d]);
+        binner.bin_features(f, HistoryCentres::kDistances, values, r);
     }
 };
 

@@ -232,6 +232,34 @@ void RowBinner::bin_column(size_t feature, const float* x, int64_t stride, int64
     }
 }
 
+void RowBinner::bin_features(size_t first, int64_t count, const float* v, uint8_t* out) const {
+    constexpr int64_t kLanes = 16;
+    if (count > kLanes) throw Error("RowBinner::bin_features: " + std::to_string(count) + " features, at most 16");
+    const float* base[kLanes];
+    int32_t size[kLanes], pos[kLanes];
+    int32_t longest = 1;
+    for (int64_t j = 0; j < count; ++j) {
+        const auto f = first + static_cast<size_t>(j);
+        // A categorical feature or a NaN takes bin() alone; its lane searches a one-bound array to no effect.
+        const bool searched = !bins_[f].categorical && !std::isnan(v[j]);
+        if (!searched) out[j] = bin(f, v[j]);
+        base[j] = searched ? bounds_.data() + offset_[f] : &v[j];
+        size[j] = searched ? static_cast<int32_t>(size_[f]) : 1;
+        pos[j] = 0;
+        longest = std::max(longest, size[j]);
+    }
+    // Sizes are powers of two: a lane of size S takes the steps S/2, ..., 1 of the rounds, and stands still (step 0) before.
+    for (int32_t round = longest / 2; round > 0; round /= 2)
+        for (int64_t j = 0; j < count; ++j) {
+            const int32_t step = round < size[j] ? round : 0;
+            pos[j] += step * static_cast<int32_t>(base[j][pos[j] + step - (step > 0 ? 1 : 0)] < v[j]);
+        }
+    for (int64_t j = 0; j < count; ++j) {
+        const auto f = first + static_cast<size_t>(j);
+        if (!bins_[f].categorical && !std::isnan(v[j])) out[j] = static_cast<uint8_t>(pos[j] + (base[j][pos[j]] < v[j] ? 1 : 0));
+    }
+}
+
 Tensor bin_rows(const Tensor& features, const std::vector<FeatureBins>& bins) {
     return bin_rows(features, RowBinner(bins));
 }

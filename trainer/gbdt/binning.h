@@ -66,6 +66,9 @@ public:
     // values go through the search side by side, so that their loads overlap
     // (one search is a chain of dependent loads and compares).
     void bin_column(size_t feature, const float* x, int64_t stride, int64_t count, uint8_t* out, int64_t out_stride) const;
+    // bin(first + j, v[j]) into out[j] for j < count (at most 16): the
+    // features' searches side by side, as bin_column's values.
+    void bin_features(size_t first, int64_t count, const float* v, uint8_t* out) const;
     // bin(feature, static_cast<float>(v)) for an integer value.
     uint8_t bin_integer(size_t feature, int32_t v) const {
         if (v >= 0 && v < kSmallValues) return small_[feature * kSmallValues + static_cast<size_t>(v)];
