@@ -133,6 +133,33 @@ TEST(BinnedDataset, BinRowsEqualsBinOfForEveryValue) {
             ASSERT_EQ(bins.data<uint8_t>()[r * width + f], features[static_cast<size_t>(f)].bin_of(v))
                 << "feature " << f << " value " << v;
         }
+    // The same through bin_features: the features of one row side by side, their bounds of different sizes.
+    const gbdt::RowBinner binner(features);
+    std::vector<uint8_t> row(static_cast<size_t>(width));
+    for (int64_t r = 0; r < rows; ++r) {
+        binner.bin_features(0, width, x.data<float>() + r * width, row.data());
+        for (int64_t f = 0; f < width; ++f)
+            ASSERT_EQ(row[static_cast<size_t>(f)], bins.data<uint8_t>()[r * width + f]) << "row " << r << " feature " << f;
+    }
+}
+
+// RowBinner::bin_integer's table gives bin_of's bin for the small integers,
+// and its search for the others (negative, beyond the table).
+TEST(BinnedDataset, BinIntegerEqualsBinOf) {
+    std::vector<gbdt::FeatureBins> features(4);
+    features[0].upper_bounds = {0.5, 1.5, 2.5, 7.0, 19.5, 63.5, 64.5, std::numeric_limits<double>::infinity()};
+    features[1].upper_bounds = {-2.5, 100.0, std::numeric_limits<double>::infinity()};
+    features[2].upper_bounds = {std::numeric_limits<double>::infinity()};
+    features[3].categorical = true;
+    features[3].bin_category = {3, 0, 70};
+    features[3].category_bin.assign(71, -1);
+    features[3].category_bin[3] = 0;
+    features[3].category_bin[0] = 1;
+    features[3].category_bin[70] = 2;
+    const gbdt::RowBinner binner(features);
+    for (size_t f = 0; f < features.size(); ++f)
+        for (int32_t v = -5; v < 200; ++v)
+            ASSERT_EQ(binner.bin_integer(f, v), features[f].bin_of(static_cast<float>(v))) << "feature " << f << " value " << v;
 }
 
 TEST(BinnedDataset, TabularTrainingEqualsBinningFirst) {

@@ -1,6 +1,7 @@
 #include "trainer/data/features.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <iostream>
 #include <limits>
@@ -250,24 +251,41 @@ TabularDataset build_seed_features(const MssdData& data, const SeedFeatureOption
     return out;
 }
 
-TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser* standardiser) {
-    const SessionLog& log = data.log;
-    const Sessions sessions = group_sessions(log);
+namespace {
+
+// The session rows' columns after the track's: the position ones (per row) and
+// the session context and history ones (the same on every row of a session).
+constexpr int kPositionFeatures = 3;
+constexpr int kContextFeatures = 11;
+
+// What build_session_rows and bin_session_rows share: the sessions, where each
+// one's rows go, and the rows' schema, labels and session columns (features
+// left to the sink).
+struct SessionRowPlan {
+    Sessions sessions;
+    std::vector<int64_t> first_out;  // [sessions + 1]: each session's first output row
+    std::vector<int32_t> context_code, end_code;
+    TabularDataset out;
+    int64_t track_columns = 0;
+};
+
+SessionRowPlan plan_session_rows(const SessionLog& log) {
+    SessionRowPlan plan{group_sessions(log), {}, {}, {}, {}, 0};
     const int64_t num_sessions = log.num_sessions();
     const auto* length = log.session_length.data<int32_t>();
 
     // One output row per position to predict.
-    std::vector<int64_t> first_out(static_cast<size_t>(num_sessions) + 1, 0);
+    plan.first_out.assign(static_cast<size_t>(num_sessions) + 1, 0);
     for (int64_t s = 0; s < num_sessions; ++s) {
-        const int32_t L = length[sessions.row[sessions.offset[s]]];
-        first_out[s + 1] = first_out[s] + (L - history_length(L));
+        const int32_t L = length[plan.sessions.row[plan.sessions.offset[s]]];
+        plan.first_out[s + 1] = plan.first_out[s] + (L - history_length(L));
     }
-    const int64_t n = first_out[num_sessions];
+    const int64_t n = plan.first_out[num_sessions];
 
-    TabularDataset out;
+    TabularDataset& out = plan.out;
     std::vector<std::string> context_names, end_names;
-    const auto context_code = sorted_codes(log.context_type_names, context_names);
-    const auto end_code = sorted_codes(log.reason_end_names, end_names);
+    plan.context_code = sorted_codes(log.context_type_names, context_names);
+    plan.end_code = sorted_codes(log.reason_end_names, end_names);
     auto add = [&](const std::string& name, std::vector<std::string> categories = {}) {
         out.feature_names.push_back(name);
         out.categorical.push_back(!categories.empty());
@@ -275,6 +293,7 @@ TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser*
     };
     const auto& track_names = track_feature_columns();
     for (const auto& name : track_names) add(name);
+    plan.track_columns = static_cast<int64_t>(track_names.size());
     add("position");
     add("prediction_offset");
     add("session_length");
@@ -296,17 +315,25 @@ TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser*
     add("acoustic_distance_to_kept_mean");
     add("acoustic_distance_difference");
 
-    const auto width = static_cast<int64_t>(out.feature_names.size());
-    out.features = Tensor::empty({n, width}, DType::f32);
     out.labels = Tensor::empty({n}, DType::f32);
     out.session_index.resize(static_cast<size_t>(n));
     out.position.resize(static_cast<size_t>(n));
-    float* x = out.features.data<float>();
-    float* y = out.labels.data<float>();
+    return plan;
+}
 
-    const TrackStandardiser own = standardiser != nullptr ? TrackStandardiser() : TrackStandardiser(data.tracks);
-    const TrackStandardiser& z = standardiser != nullptr ? *standardiser : own;
-    const auto track_columns = static_cast<int64_t>(track_names.size());
+// Builds every session row and hands its values to `sink`: per session its
+// context (sink.session, whose result goes with each of its rows), per row
+// the track (its log row and its values), the position features and the
+// distances. The labels and session columns go to plan.out.
+template <class Sink>
+void fill_session_rows(const MssdData& data, const TrackStandardiser& z, SessionRowPlan& plan, const Sink& sink) {
+    const SessionLog& log = data.log;
+    const Sessions& sessions = plan.sessions;
+    const int64_t num_sessions = log.num_sessions();
+    const auto* length = log.session_length.data<int32_t>();
+    TabularDataset& out = plan.out;
+    float* y = out.labels.data<float>();
+    const int64_t track_columns = plan.track_columns;
     const auto acoustic_first = static_cast<int64_t>(track_column("acoustic_vector_0"));
     const float* track_values = data.tracks.values.data<float>();
     const auto* track_row = data.track_row.data<int32_t>();
@@ -334,33 +361,139 @@ TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser*
         const int32_t last3_count = std::min(h, 3);
         for (int32_t k = h - last3_count; k < h; ++k) last3 += skip[1][rows[k]];
 
+        // Session context as known from the history's last track, and the history's aggregates.
+        float session_values[kContextFeatures];
+        int c = 0;
+        session_values[c++] = last >= 0 ? premium[last] : kMissing;
+        session_values[c++] = last >= 0 ? shuffle[last] : kMissing;
+        session_values[c++] = last >= 0 ? static_cast<float>(hour[last]) : kMissing;
+        session_values[c++] =
+            last >= 0 ? static_cast<float>(plan.context_code[static_cast<size_t>(context[last])]) : kMissing;
+        for (double rate : rates) session_values[c++] = h > 0 ? static_cast<float>(rate / h) : kMissing;
+        session_values[c++] = last >= 0 ? skip[1][last] : kMissing;
+        session_values[c++] = h > 0 ? static_cast<float>(last3 / last3_count) : kMissing;
+        session_values[c++] =
+            last >= 0 ? static_cast<float>(plan.end_code[static_cast<size_t>(reason_end[last])]) : kMissing;
+        const auto session_context = sink.session(session_values);
+
         for (int32_t k = h; k < L; ++k) {
             const int64_t i = rows[k];
-            const int64_t o = first_out[s] + (k - h);
-            float* row = x + o * width;
+            const int64_t o = plan.first_out[s] + (k - h);
             const float* t = track_values + int64_t{track_row[i]} * track_columns;
-            int64_t c = 0;
-            for (int64_t f = 0; f < track_columns; ++f) row[c++] = t[f];
-            row[c++] = static_cast<float>(k + 1);
-            row[c++] = static_cast<float>(k - h + 1);
-            row[c++] = static_cast<float>(L);
-            // Session context as known from the history's last track.
-            row[c++] = last >= 0 ? premium[last] : kMissing;
-            row[c++] = last >= 0 ? shuffle[last] : kMissing;
-            row[c++] = last >= 0 ? static_cast<float>(hour[last]) : kMissing;
-            row[c++] = last >= 0 ? static_cast<float>(context_code[static_cast<size_t>(context[last])]) : kMissing;
-            for (double rate : rates) row[c++] = h > 0 ? static_cast<float>(rate / h) : kMissing;
-            row[c++] = last >= 0 ? skip[1][last] : kMissing;
-            row[c++] = h > 0 ? static_cast<float>(last3 / last3_count) : kMissing;
-            row[c++] = last >= 0 ? static_cast<float>(end_code[static_cast<size_t>(reason_end[last])]) : kMissing;
+            const int32_t position[kPositionFeatures] = {k + 1, k - h + 1, L};
             double distances[HistoryCentres::kDistances];
             centres.distances(t, z, track_columns, acoustic_first, distances);
-            for (double d : distances) row[c++] = static_cast<float>(d);
+            sink.row(o, i, t, position, session_context, distances);
             y[o] = skip[1][i];
             out.session_index[static_cast<size_t>(o)] = static_cast<int32_t>(s);
             out.position[static_cast<size_t>(o)] = k + 1;
         }
     }
+}
+
+// The rows as floats, in the order of plan.out's features.
+struct FloatRowSink {
+    float* x;
+    int64_t width, track_columns;
+
+    std::array<float, kContextFeatures> session(const float* values) const {
+        std::array<float, kContextFeatures> out;
+        std::copy_n(values, kContextFeatures, out.begin());
+        return out;
+    }
+    void row(int64_t o, int32_t, const float* track, const int32_t* position,
+             const std::array<float, kContextFeatures>& session, const double* distances) const {
+        float* r = x + o * width;
+        r = std::copy_n(track, track_columns, r);
+        for (int p = 0; p < kPositionFeatures; ++p) *r++ = static_cast<float>(position[p]);
+        r = std::copy_n(session.begin(), kContextFeatures, r);
+        for (int d = 0; d < HistoryCentres::kDistances; ++d) *r++ = static_cast<float>(distances[d]);
+    }
+};
+
+// The rows binned: each value's bin as binner.bin gives it for the float the
+// FloatRowSink writes. The track's columns are copied from its track's binned
+// row (each track binned once), and a session's context is binned once for
+// its rows.
+struct BinRowSink {
+    uint8_t* b;
+    int64_t width, track_columns;
+    const gbdt::RowBinner& binner;
+    const int32_t* track_code;    // per log row, its track's code in the log
+    const int32_t* slot_of_code;  // per code, its row in track_bins
+    const uint8_t* track_bins;    // [tracks met, track_columns]
+
+    std::array<uint8_t, kContextFeatures> session(const float* values) const {
+        std::array<uint8_t, kContextFeatures> out;
+        const auto first = static_cast<size_t>(track_columns + kPositionFeatures);
+        for (size_t j = 0; j < kContextFeatures; ++j) out[j] = binner.bin(first + j, values[j]);
+        return out;
+    }
+    void row(int64_t o, int64_t i, const float*, const int32_t* position,
+             const std::array<uint8_t, kContextFeatures>& session, const double* distances) const {
+        uint8_t* r = b + o * width;
+        r = std::copy_n(track_bins + int64_t{slot_of_code[track_code[i]]} * track_columns, track_columns, r);
+        auto f = static_cast<size_t>(track_columns);
+        for (int p = 0; p < kPositionFeatures; ++p) *r++ = binner.bin_integer(f++, position[p]);
+        r = std::copy_n(session.begin(), kContextFeatures, r);
+        f += kContextFeatures;
+        float values[HistoryCentres::kDistances];
+        for (int d = 0; d < HistoryCentres::kDistances; ++d) values[d] = static_cast<float>(distances[d]);
+        binner.bin_features(f, HistoryCentres::kDistances, values, r);
+    }
+};
+
+}  // namespace
+
+TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser* standardiser) {
+    SessionRowPlan plan = plan_session_rows(data.log);
+    TabularDataset& out = plan.out;
+    const int64_t width = out.num_features();
+    out.features = Tensor::empty({plan.first_out.back(), width}, DType::f32);
+    const TrackStandardiser own = standardiser != nullptr ? TrackStandardiser() : TrackStandardiser(data.tracks);
+    fill_session_rows(data, standardiser != nullptr ? *standardiser : own, plan,
+                      FloatRowSink{out.features.data<float>(), width, plan.track_columns});
+    return std::move(plan.out);
+}
+
+BinnedSessionRows bin_session_rows(const MssdData& data, const TrackStandardiser& standardiser,
+                                   const gbdt::RowBinner& binner) {
+    SessionRowPlan plan = plan_session_rows(data.log);
+    const int64_t width = plan.out.num_features();
+    if (binner.num_features() != width)
+        throw Error("bin_session_rows: bins of " + std::to_string(binner.num_features()) + " features, the rows have " +
+                    std::to_string(width));
+    // The tracks of the predicted rows, each once (a track repeats within a
+    // window about one time in four), binned as one table: their columns'
+    // searches side by side (RowBinner::bin_column) instead of per row.
+    const auto* track_code = data.log.track.data<int32_t>();
+    const auto* track_row = data.track_row.data<int32_t>();
+    std::vector<int32_t> slot_of_code(data.log.track_ids.size(), -1);
+    std::vector<int32_t> met;  // track table rows, in slot order
+    const Sessions& sessions = plan.sessions;
+    for (size_t s = 0; s + 1 < sessions.offset.size(); ++s) {
+        const int64_t first = sessions.offset[s], L = sessions.offset[s + 1] - first;
+        for (int64_t k = history_length(static_cast<int32_t>(L)); k < L; ++k) {
+            const int64_t i = sessions.row[static_cast<size_t>(first + k)];
+            int32_t& slot = slot_of_code[static_cast<size_t>(track_code[i])];
+            if (slot >= 0) continue;
+            slot = static_cast<int32_t>(met.size());
+            met.push_back(track_row[i]);
+        }
+    }
+    const int64_t columns = plan.track_columns;
+    Tensor met_values = Tensor::empty({static_cast<int64_t>(met.size()), columns}, DType::f32);
+    const float* values = data.tracks.values.data<float>();
+    for (size_t m = 0; m < met.size(); ++m)
+        std::copy_n(values + int64_t{met[m]} * columns, columns, met_values.data<float>() + static_cast<int64_t>(m) * columns);
+    const Tensor track_bins = gbdt::bin_rows(met_values, binner);
+
+    BinnedSessionRows out;
+    out.bins = Tensor::empty({plan.first_out.back(), width}, DType::u8);
+    fill_session_rows(data, standardiser, plan,
+                      BinRowSink{out.bins.data<uint8_t>(), width, columns, binner, track_code, slot_of_code.data(),
+                                 track_bins.data<uint8_t>()});
+    out.rows = std::move(plan.out);
     return out;
 }
 

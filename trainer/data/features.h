@@ -21,6 +21,7 @@
 
 #include "trainer/data/dataset.h"
 #include "trainer/data/mssd.h"
+#include "trainer/gbdt/binning.h"
 
 namespace skipper::data {
 
@@ -72,6 +73,17 @@ struct TrackStandardiser {
 // tracks, NaN when the history has none). The feature named
 // "history_last_skip_2" is the repeat-last baseline's prediction.
 TabularDataset build_session_rows(const MssdData& data, const TrackStandardiser* standardiser = nullptr);
+
+// The same rows binned, without their floats (the streamed ingest's pass 2):
+// bins is u8 [rows, features], bin for bin gbdt::bin_rows(build_session_rows(
+// data, &standardiser).features, bins) for the bins `binner` was made of;
+// rows is build_session_rows' dataset without its features.
+struct BinnedSessionRows {
+    TabularDataset rows;  // schema, labels, session_index, position; no features
+    Tensor bins;
+};
+BinnedSessionRows bin_session_rows(const MssdData& data, const TrackStandardiser& standardiser,
+                                   const gbdt::RowBinner& binner);
 
 // Session task, sequence form (for the LSTM): [sessions, max_steps, features],
 // one step per track, left-aligned, zero padding. Each step holds the track's

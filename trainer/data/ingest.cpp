@@ -322,6 +322,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     out.sample_seconds = since_start() - out.scan_seconds - out.track_seconds;
 
     // Pass 2: every file's session rows, window by window, binned into buffers of the final size.
+    const gbdt::RowBinner binner(feature_bins);
     out.train = allocate(schema, feature_bins, train_rows);
     out.test = allocate(schema, feature_bins, test_rows);
     const int64_t width = schema.num_features();
@@ -407,13 +408,13 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         window.hashes.resize(log.session_ids.size());
         for (size_t s = 0; s < window.hashes.size(); ++s) window.hashes[s] = session_hash(log.session_ids[s]);
         MssdData data = store.join(std::move(log), options.read, nullptr);
-        window.rows = build_session_rows(data, &z);
+        BinnedSessionRows binned = bin_session_rows(data, z, binner);
+        window.rows = std::move(binned.rows);
         if (window.rows.category_names != schema.category_names)
             throw DataError(path, 0, "", "a categorical column holds a value outside its documented set (" +
                                              std::string(kLeakingColumn) + " or context_type); the GBDT's categories must be the same in every file");
-        window.bins = gbdt::bin_rows(window.rows.features, feature_bins);
-        window.row_count = window.rows.rows();
-        window.rows.features = Tensor();
+        window.bins = std::move(binned.bins);
+        window.row_count = window.bins.size(0);
         if (options.on_window) window.data.emplace(std::move(data));
     };
     int64_t file_rows = 0;

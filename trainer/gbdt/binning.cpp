@@ -187,52 +187,99 @@ float float_at_most(double bound) {
     return f;
 }
 
-// bin_of for every numeric feature at once: each feature's bounds as floats
-// (float_at_most), padded with +infinity to a power of two, so the search is a
-// fixed number of halvings without branches over one small array (the
-// binary search over the FeatureBins' doubles cost 40 ns a value, a fifth of
-// the whole streamed ingest).
-class FloatBinSearch {
-public:
-    explicit FloatBinSearch(const std::vector<FeatureBins>& bins) : offset_(bins.size()), size_(bins.size()) {
-        for (size_t f = 0; f < bins.size(); ++f) {
-            if (bins[f].categorical) continue;
-            const auto& ub = bins[f].upper_bounds;
-            size_[f] = std::bit_ceil(ub.size());
-            offset_[f] = bounds_.size();
-            bounds_.resize(bounds_.size() + size_[f], std::numeric_limits<float>::infinity());
-            for (size_t b = 0; b < ub.size(); ++b) bounds_[offset_[f] + b] = float_at_most(ub[b]);
-        }
-    }
-    // The count of bounds below v: the first bin whose bound is >= v. v is not NaN.
-    uint8_t bin_of(size_t feature, float v) const {
-        const float* base = bounds_.data() + offset_[feature];
-        size_t pos = 0;
-        for (size_t step = size_[feature] / 2; step > 0; step /= 2) pos += step * static_cast<size_t>(base[pos + step - 1] < v);
-        return static_cast<uint8_t>(pos + (base[pos] < v ? 1 : 0));
-    }
-
-private:
-    std::vector<float> bounds_;
-    std::vector<size_t> offset_, size_;
-};
-
 }  // namespace
 
+RowBinner::RowBinner(const std::vector<FeatureBins>& bins)
+    : bins_(bins), offset_(bins.size()), size_(bins.size()), small_(bins.size() * kSmallValues) {
+    for (size_t f = 0; f < bins.size(); ++f) {
+        if (bins[f].categorical) continue;
+        const auto& ub = bins[f].upper_bounds;
+        size_[f] = std::bit_ceil(ub.size());
+        offset_[f] = bounds_.size();
+        bounds_.resize(bounds_.size() + size_[f], std::numeric_limits<float>::infinity());
+        for (size_t b = 0; b < ub.size(); ++b) bounds_[offset_[f] + b] = float_at_most(ub[b]);
+    }
+    for (size_t f = 0; f < bins.size(); ++f)
+        for (int32_t v = 0; v < kSmallValues; ++v) small_[f * kSmallValues + static_cast<size_t>(v)] = bin(f, static_cast<float>(v));
+}
+
+void RowBinner::bin_column(size_t feature, const float* x, int64_t stride, int64_t count, uint8_t* out,
+                           int64_t out_stride) const {
+    const FeatureBins& bins = bins_[feature];
+    if (bins.categorical) {
+        for (int64_t i = 0; i < count; ++i) out[i * out_stride] = bins.bin_of(x[i * stride]);
+        return;
+    }
+    const float* base = bounds_.data() + offset_[feature];
+    const size_t size = size_[feature];
+    const auto missing = static_cast<uint8_t>(bins.missing_bin());
+    constexpr int64_t kLanes = 16;
+    for (int64_t first = 0; first < count; first += kLanes) {
+        const int64_t n = std::min(kLanes, count - first);
+        float v[kLanes];
+        int32_t pos[kLanes];
+        for (int64_t j = 0; j < kLanes; ++j) {
+            v[j] = j < n ? x[(first + j) * stride] : 0.0f;
+            pos[j] = 0;
+        }
+        // NaN compares false everywhere: its lane ends at 0 and is the missing bin below.
+        for (auto step = static_cast<int32_t>(size / 2); step > 0; step /= 2)
+#pragma omp simd
+            for (int64_t j = 0; j < kLanes; ++j) pos[j] += step * static_cast<int32_t>(base[pos[j] + step - 1] < v[j]);
+        for (int64_t j = 0; j < n; ++j)
+            out[(first + j) * out_stride] =
+                std::isnan(v[j]) ? missing : static_cast<uint8_t>(pos[j] + (base[pos[j]] < v[j] ? 1 : 0));
+    }
+}
+
+void RowBinner::bin_features(size_t first, int64_t count, const float* v, uint8_t* out) const {
+    constexpr int64_t kLanes = 16;
+    if (count > kLanes) throw Error("RowBinner::bin_features: " + std::to_string(count) + " features, at most 16");
+    const float* base[kLanes];
+    int32_t size[kLanes], pos[kLanes];
+    int32_t longest = 1;
+    for (int64_t j = 0; j < count; ++j) {
+        const auto f = first + static_cast<size_t>(j);
+        // A categorical feature or a NaN takes bin() alone; its lane searches a one-bound array to no effect.
+        const bool searched = !bins_[f].categorical && !std::isnan(v[j]);
+        if (!searched) out[j] = bin(f, v[j]);
+        base[j] = searched ? bounds_.data() + offset_[f] : &v[j];
+        size[j] = searched ? static_cast<int32_t>(size_[f]) : 1;
+        pos[j] = 0;
+        longest = std::max(longest, size[j]);
+    }
+    // Sizes are powers of two: a lane of size S takes the steps S/2, ..., 1 of the rounds, and stands still (step 0) before.
+    for (int32_t round = longest / 2; round > 0; round /= 2)
+        for (int64_t j = 0; j < count; ++j) {
+            const int32_t step = round < size[j] ? round : 0;
+            pos[j] += step * static_cast<int32_t>(base[j][pos[j] + step - (step > 0 ? 1 : 0)] < v[j]);
+        }
+    for (int64_t j = 0; j < count; ++j) {
+        const auto f = first + static_cast<size_t>(j);
+        if (!bins_[f].categorical && !std::isnan(v[j])) out[j] = static_cast<uint8_t>(pos[j] + (base[j][pos[j]] < v[j] ? 1 : 0));
+    }
+}
+
 Tensor bin_rows(const Tensor& features, const std::vector<FeatureBins>& bins) {
+    return bin_rows(features, RowBinner(bins));
+}
+
+Tensor bin_rows(const Tensor& features, const RowBinner& binner) {
     const int64_t rows = features.size(0), width = features.size(1);
+    if (width > binner.num_features())
+        throw Error("bin_rows: " + std::to_string(width) + " feature columns, " + std::to_string(binner.num_features()) +
+                    " features binned");
     Tensor out = Tensor::empty({rows, width}, DType::u8);
     const float* x = features.data<float>();
     uint8_t* b = out.data<uint8_t>();
-    const FloatBinSearch search(bins);
+    // Blocks of rows, feature by feature: each feature's bounds stay in the cache for a block.
+    constexpr int64_t kBlock = 64;
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < rows; ++r)
-        for (int64_t f = 0; f < width; ++f) {
-            const float v = x[r * width + f];
-            const FeatureBins& feature = bins[static_cast<size_t>(f)];
-            b[r * width + f] = feature.categorical || std::isnan(v) ? feature.bin_of(v)
-                                                                   : search.bin_of(static_cast<size_t>(f), v);
-        }
+    for (int64_t first = 0; first < rows; first += kBlock) {
+        const int64_t count = std::min(kBlock, rows - first);
+        for (int64_t f = 0; f < width; ++f)
+            binner.bin_column(static_cast<size_t>(f), x + first * width + f, width, count, b + first * width + f, width);
+    }
     return out;
 }
 

@@ -5,6 +5,7 @@
 // missing values (NaN, and categories never seen in training).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -40,8 +41,51 @@ constexpr int64_t kMaxCategoryCode = 1 << 20;
 std::vector<FeatureBins> fit_feature_bins(const data::TabularDataset& data, int64_t max_bin, int64_t sample_count,
                                           uint64_t seed);
 
-// features: f32 [rows, F] -> u8 [rows, F] (OpenMP over rows).
+// FeatureBins::bin_of for every feature of a row, faster, bin for bin the
+// same: each numeric feature's bounds as floats padded with +infinity to a
+// power of two, so the search is a fixed number of halvings without branches
+// over one small array (the binary search over the FeatureBins' doubles cost
+// 40 ns a value, a fifth of the whole streamed ingest), and every feature's
+// bins of the small integers 0..kSmallValues-1 in a table (positions, lengths,
+// flags and codes take one load instead of a search).
+class RowBinner {
+public:
+    static constexpr int32_t kSmallValues = 64;
+    explicit RowBinner(const std::vector<FeatureBins>& bins);
+    int64_t num_features() const { return static_cast<int64_t>(bins_.size()); }
+    // bins[feature].bin_of(v).
+    uint8_t bin(size_t feature, float v) const {
+        const FeatureBins& bins = bins_[feature];
+        if (bins.categorical || std::isnan(v)) return bins.bin_of(v);
+        const float* base = bounds_.data() + offset_[feature];
+        size_t pos = 0;
+        for (size_t step = size_[feature] / 2; step > 0; step /= 2) pos += step * static_cast<size_t>(base[pos + step - 1] < v);
+        return static_cast<uint8_t>(pos + (base[pos] < v ? 1 : 0));
+    }
+    // bin(feature, x[i * stride]) into out[i * out_stride] for i < count: the
+    // values go through the search side by side, so that their loads overlap
+    // (one search is a chain of dependent loads and compares).
+    void bin_column(size_t feature, const float* x, int64_t stride, int64_t count, uint8_t* out, int64_t out_stride) const;
+    // bin(first + j, v[j]) into out[j] for j < count (at most 16): the
+    // features' searches side by side, as bin_column's values.
+    void bin_features(size_t first, int64_t count, const float* v, uint8_t* out) const;
+    // bin(feature, static_cast<float>(v)) for an integer value.
+    uint8_t bin_integer(size_t feature, int32_t v) const {
+        if (v >= 0 && v < kSmallValues) return small_[feature * kSmallValues + static_cast<size_t>(v)];
+        return bin(feature, static_cast<float>(v));
+    }
+
+private:
+    std::vector<FeatureBins> bins_;
+    std::vector<float> bounds_;  // the numeric features' padded float bounds, back to back
+    std::vector<size_t> offset_, size_;
+    std::vector<uint8_t> small_;  // [features, kSmallValues]
+};
+
+// features: f32 [rows, F] -> u8 [rows, F] (OpenMP over rows); `bins` may
+// hold more features than F (the first F bin the columns).
 Tensor bin_rows(const Tensor& features, const std::vector<FeatureBins>& bins);
+Tensor bin_rows(const Tensor& features, const RowBinner& binner);
 
 // i32 [F + 1]: feature f's first histogram slot; the last entry is the total.
 Tensor histogram_offsets(const std::vector<FeatureBins>& bins);
