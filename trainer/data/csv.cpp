@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "engine/error.h"
+#include "trainer/data/csv_blocks.h"
 #include "trainer/data/file_text.h"
 #include "trainer/data/text_codes.h"
 #include "trainer/data/text_scan.h"
@@ -194,6 +195,8 @@ public:
     FieldCursor(const char* p, const char* end) : p_(p), end_(end) {}
 
     const char* position() const { return p_; }
+    // Moves to the start of a record found by other means.
+    void skip_to(const char* p) { p_ = p; }
     bool at_end() const { return p_ >= end_; }
     int64_t newlines_in_quotes() const { return newlines_in_quotes_; }
 
@@ -263,6 +266,15 @@ private:
     int64_t newlines_in_quotes_ = 0;
 };
 
+// A text value of the current row, entered into its dictionary only once the
+// whole row is good.
+struct PendingText {
+    std::string_view text;
+    bool from_scratch = false;  // a quoted field's text, copied out of the cursor's scratch
+    bool repeat = false;        // the dictionary's last value again
+    uint64_t hash = 0;          // TextCodes::hash(text) when not a repeat
+};
+
 // Dictionary of one text column within one chunk. Consecutive rows often
 // repeat a value (a session's id, its context), so the last one is remembered.
 struct LocalDictionary {
@@ -271,17 +283,38 @@ struct LocalDictionary {
     std::string_view last_text;
     int32_t last_code = -1;
 
-    int32_t code(std::string_view text, bool from_scratch) {
-        if (last_code >= 0 && same_text(text, last_text)) return last_code;
-        int32_t c = codes.find(text);
-        if (c < 0) {
-            if (from_scratch) text = owned.emplace_back(text);
-            c = codes.insert(text);
+    // Notes a value when its field is cut; a new one's slot starts loading then.
+    PendingText pend(std::string_view text, bool from_scratch) const {
+        PendingText pending{text, from_scratch, last_code >= 0 && same_text(text, last_text)};
+        if (!pending.repeat) {
+            pending.hash = TextCodes::hash(text);
+            codes.prefetch(pending.hash);
+        }
+        return pending;
+    }
+
+    // The code of a pended value, adding it if new. The dictionary has not
+    // changed since pend(): values are only entered at the end of their row.
+    int32_t code(const PendingText& pending) {
+        if (pending.repeat) return last_code;
+        int32_t c;
+        if (pending.from_scratch) {
+            c = codes.find(pending.text, pending.hash);
+            if (c < 0) c = codes.insert(owned.emplace_back(pending.text), pending.hash);
+        } else {
+            c = codes.insert(pending.text, pending.hash);
         }
         last_text = codes.names()[static_cast<size_t>(c)];
         last_code = c;
         return c;
     }
+};
+
+// The last date parsed in one column: a session's rows share their date.
+struct DateMemo {
+    char text[10] = {};
+    int32_t days = 0;
+    bool valid = false;
 };
 
 struct Problem {
@@ -409,99 +442,148 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
     const auto field_count = static_cast<int64_t>(header_names.size());
     std::vector<ChunkResult> results(static_cast<size_t>(chunks));
 
+    // The text columns, whose values are entered at the end of each good row.
+    std::vector<int> text_specs;
+    for (size_t s = 0; s < specs.size(); ++s)
+        if (specs[s].kind == Kind::text) text_specs.push_back(static_cast<int>(s));
+
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int64_t k = 0; k < chunks; ++k) {
         ChunkResult& result = results[k];
         result.dictionaries.resize(specs.size());
         const int64_t base = capacity_offset[k];
-        FieldCursor cursor(bounds[k], bounds[k + 1]);
-        // Text values of the current row, entered into the dictionary only once the row is good.
-        std::vector<std::pair<std::string_view, bool>> pending_text(specs.size());
+        const char* const chunk_begin = bounds[k];
+        const char* const chunk_end = bounds[k + 1];
+        FieldCursor cursor(chunk_begin, chunk_end);
+        Structurals structurals(chunk_end);
+        std::vector<PendingText> pending_text(specs.size());
         std::vector<std::string> pending_owned(specs.size());
+        std::vector<DateMemo> dates(specs.size());
+
+        // Parses one field's value into its column's row; text is only pended. False when malformed.
+        const auto store = [&](int s, std::string_view value, int64_t row) {
+            const ColumnSpec& spec = specs[s];
+            switch (spec.kind) {
+                case Kind::integer: {
+                    int32_t& out = static_cast<int32_t*>(sinks[s].base)[row];
+                    return parse_int(value, out) && out >= spec.min && out <= spec.max;
+                }
+                case Kind::real: return parse_real(value, static_cast<float*>(sinks[s].base)[row]);
+                case Kind::boolean: return parse_bool(value, static_cast<uint8_t*>(sinks[s].base)[row]);
+                case Kind::date: {
+                    DateMemo& memo = dates[s];
+                    int32_t& out = static_cast<int32_t*>(sinks[s].base)[row];
+                    if (memo.valid && value.size() == 10 && std::memcmp(value.data(), memo.text, 10) == 0) {
+                        out = memo.days;
+                        return true;
+                    }
+                    if (!parse_date(value, out)) return false;
+                    std::memcpy(memo.text, value.data(), 10);
+                    memo.days = out;
+                    memo.valid = true;
+                    return true;
+                }
+                case Kind::text: {
+                    const bool quoted = value.data() < chunk_begin || value.data() >= chunk_end;
+                    if (quoted) {
+                        pending_owned[s].assign(value);
+                        value = pending_owned[s];
+                    }
+                    pending_text[s] = result.dictionaries[s].pend(value, quoted);
+                    return !value.empty();
+                }
+                case Kind::choice: {
+                    const auto it = std::find(spec.values.begin(), spec.values.end(), value);
+                    if (it == spec.values.end()) return false;
+                    static_cast<int32_t*>(sinks[s].base)[row] = static_cast<int32_t>(it - spec.values.begin());
+                    return true;
+                }
+            }
+            return false;
+        };
+
+        // The common record, cut by the structural index: exactly the header's
+        // field count, no quote or '\r' anywhere, ended by a newline within the
+        // chunk, every value good. Anything else (a blank line, a bad value, a
+        // quote, CRLF, a short or long line, an unterminated last line) returns
+        // false having kept nothing, and the record is read again by the exact
+        // path below, which finds its problem (so errors read the same).
+        const auto plain_record = [&](const char* start, int64_t row, const char*& record_end) {
+            if (*start == '\n') return false;
+            for (int64_t field = 0; field < field_count; ++field) {
+                const char* stop = structurals.next();
+                if (stop == chunk_end) return false;
+                const char c = *stop;
+                if (c != (field + 1 == field_count ? '\n' : ',')) return false;
+                const int s = spec_of_field[field];
+                if (s >= 0 && !store(s, std::string_view(start, static_cast<size_t>(stop - start)), row)) return false;
+                start = stop + 1;
+            }
+            record_end = start;
+            return true;
+        };
+
         int64_t line = 0;  // 0-based line of the current record within the chunk
         Problem row_problem;
+        bool in_step = false;  // whether the structural index stands at the cursor
         while (!cursor.at_end()) {
-            if (cursor.skip_blank_line()) {
-                ++line;
-                continue;
-            }
             const int64_t row = base + result.rows;
-            const int64_t quoted_newlines_before = cursor.newlines_in_quotes();
-            Problem& problem = row_problem;  // written only when the row is bad
-            bool bad = false;
-            int64_t field = 0;
-            for (bool done = false; !done; ++field) {
-                std::string_view value;
-                const bool closed = cursor.next(value, done);
-                if (bad) continue;
-                if (!closed) {
-                    bad = true;
-                    problem = {line, field < field_count ? header_names[field] : "",
-                               "unterminated quoted field starting " + found_text(value)};
+            const int64_t record_line = line;
+            if (!in_step) structurals.seek(cursor.position());
+            const char* record_end = nullptr;
+            in_step = plain_record(cursor.position(), row, record_end);
+            if (in_step) {
+                cursor.skip_to(record_end);
+                ++line;
+            } else {
+                if (cursor.skip_blank_line()) {
+                    ++line;
                     continue;
                 }
-                if (field >= field_count) continue;
-                const int s = spec_of_field[field];
-                if (s < 0) continue;
-                const ColumnSpec& spec = specs[s];
-                bool ok = true;
-                switch (spec.kind) {
-                    case Kind::integer: {
-                        int32_t& out = static_cast<int32_t*>(sinks[s].base)[row];
-                        ok = parse_int(value, out) && out >= spec.min && out <= spec.max;
-                        break;
+                const int64_t quoted_newlines_before = cursor.newlines_in_quotes();
+                Problem& problem = row_problem;  // written only when the row is bad
+                bool bad = false;
+                int64_t field = 0;
+                for (bool done = false; !done; ++field) {
+                    std::string_view value;
+                    const bool closed = cursor.next(value, done);
+                    if (bad) continue;
+                    if (!closed) {
+                        bad = true;
+                        problem = {line, field < field_count ? header_names[field] : "",
+                                   "unterminated quoted field starting " + found_text(value)};
+                        continue;
                     }
-                    case Kind::real: ok = parse_real(value, static_cast<float*>(sinks[s].base)[row]); break;
-                    case Kind::boolean: ok = parse_bool(value, static_cast<uint8_t*>(sinks[s].base)[row]); break;
-                    case Kind::date: ok = parse_date(value, static_cast<int32_t*>(sinks[s].base)[row]); break;
-                    case Kind::text: {
-                        const bool quoted = value.data() < bounds[k] || value.data() >= bounds[k + 1];
-                        if (quoted) {
-                            pending_owned[s].assign(value);
-                            pending_text[s] = {pending_owned[s], true};
-                        } else {
-                            pending_text[s] = {value, false};
-                        }
-                        ok = !value.empty();
-                        break;
-                    }
-                    case Kind::choice: {
-                        const auto it = std::find(spec.values.begin(), spec.values.end(), value);
-                        ok = it != spec.values.end();
-                        if (ok) static_cast<int32_t*>(sinks[s].base)[row] = static_cast<int32_t>(it - spec.values.begin());
-                        break;
-                    }
-                }
-                if (!ok) {
+                    if (field >= field_count) continue;
+                    const int s = spec_of_field[field];
+                    if (s < 0 || store(s, value, row)) continue;
+                    const ColumnSpec& spec = specs[s];
                     bad = true;
                     problem = {line, spec.name,
                                "found " + found_text(value) + " in field " + std::to_string(field + 1) + ", expected " +
                                    (spec.kind == Kind::text ? std::string("a non-empty value") : expected_text(spec))};
                 }
+                if (!bad && field != field_count) {
+                    bad = true;
+                    if (field < field_count)
+                        problem = {line, header_names[field],
+                                   "the line ends after " + std::to_string(field) + " of " + std::to_string(field_count) +
+                                       " fields (truncated line?): expected a value for '" + header_names[field] + "'"};
+                    else
+                        problem = {line, "",
+                                   "found " + std::to_string(field) + " fields, expected " + std::to_string(field_count) +
+                                       " as in the header"};
+                }
+                line += 1 + (cursor.newlines_in_quotes() - quoted_newlines_before);
+                if (bad) {
+                    ++result.skipped;
+                    if (!skip_bad || result.problems.size() < ReadReport::kMaxProblems) result.problems.push_back(problem);
+                    if (!skip_bad) break;
+                    continue;
+                }
             }
-            if (!bad && field != field_count) {
-                bad = true;
-                if (field < field_count)
-                    problem = {line, header_names[field],
-                               "the line ends after " + std::to_string(field) + " of " + std::to_string(field_count) +
-                                   " fields (truncated line?): expected a value for '" + header_names[field] + "'"};
-                else
-                    problem = {line, "",
-                               "found " + std::to_string(field) + " fields, expected " + std::to_string(field_count) +
-                                   " as in the header"};
-            }
-            const int64_t record_line = line;
-            line += 1 + (cursor.newlines_in_quotes() - quoted_newlines_before);
-            if (bad) {
-                ++result.skipped;
-                if (!skip_bad || result.problems.size() < ReadReport::kMaxProblems) result.problems.push_back(problem);
-                if (!skip_bad) break;
-                continue;
-            }
-            for (size_t s = 0; s < specs.size(); ++s)
-                if (specs[s].kind == Kind::text)
-                    static_cast<int32_t*>(sinks[s].base)[row] =
-                        result.dictionaries[s].code(pending_text[s].first, pending_text[s].second);
+            for (const int s : text_specs)
+                static_cast<int32_t*>(sinks[s].base)[row] = result.dictionaries[s].code(pending_text[s]);
             table.line[row] = record_line;
             ++result.rows;
         }

@@ -50,9 +50,10 @@ public:
     }
 
     // The code of `text`, or -1.
-    int32_t find(std::string_view text) const {
+    int32_t find(std::string_view text) const { return find(text, hash(text)); }
+    // The same with h = hash(text) already known.
+    int32_t find(std::string_view text, uint64_t h) const {
         if (slots_.empty()) return -1;
-        const uint64_t h = hash(text);
         for (size_t i = h & mask_;; i = (i + 1) & mask_) {
             const Slot& slot = slots_[i];
             if (slot.code < 0) return -1;
@@ -62,9 +63,10 @@ public:
 
     // The code of `text`, adding it (with a new code) if absent. The caller
     // keeps the text's bytes alive as long as this table.
-    int32_t insert(std::string_view text) {
+    int32_t insert(std::string_view text) { return insert(text, hash(text)); }
+    // The same with h = hash(text) already known.
+    int32_t insert(std::string_view text, uint64_t h) {
         if ((names_.size() + 1) * 2 > slots_.size()) grow();
-        const uint64_t h = hash(text);
         for (size_t i = h & mask_;; i = (i + 1) & mask_) {
             Slot& slot = slots_[i];
             if (slot.code < 0) {
@@ -74,6 +76,13 @@ public:
             }
             if (slot.hash == h && slot.matches(text)) return slot.code;
         }
+    }
+
+    // Starts loading the slot where a probe for hash h begins: a big table's
+    // probe is a cache miss, and the parser knows a row's texts well before it
+    // enters them (only once the whole row is good).
+    void prefetch(uint64_t h) const {
+        if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
     }
 
     void reserve(size_t count) {
