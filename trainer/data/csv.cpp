@@ -95,6 +95,24 @@ bool parse_int_fast(std::string_view s, int32_t& out) {
     return true;
 }
 
+// Whether the 8 bytes at p are all digits; `word` gets them (little-endian: p[0] lowest).
+bool eight_digits(const char* p, uint64_t& word) {
+    std::memcpy(&word, p, 8);
+    // Every byte 0x30-0x39: high nibble 3, and adding 6 keeps it 3.
+    return ((word & 0xF0F0F0F0F0F0F0F0ULL) | (((word + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) ==
+           0x3333333333333333ULL;
+}
+
+// The value of 8 digit bytes, p[0] the most significant: three multiplies
+// instead of eight steps (fast_float's parse_eight_digits_unrolled).
+uint64_t eight_digits_value(uint64_t word) {
+    word -= 0x3030303030303030ULL;
+    word = word * 10 + (word >> 8);  // byte 2i: the pair p[2i] * 10 + p[2i + 1]
+    word = (((word & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
+            (((word >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
+    return static_cast<uint32_t>(word);
+}
+
 // An optional sign, digits, and optionally '.' and more digits, 19 digits at
 // most: the digits as an integer m and the count after the point e. When m
 // < 2^53 and e <= 22 both are exact doubles, so m / 10^e is the decimal
@@ -105,6 +123,9 @@ bool parse_int_fast(std::string_view s, int32_t& out) {
 bool parse_real_fast(std::string_view s, float& out) {
     static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    static constexpr double kInversePow10[] = {1e0,   1e-1,  1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,
+                                               1e-8,  1e-9,  1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15,
+                                               1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
     const char* p = s.data();
     const char* const end = p + s.size();
     const bool negative = p != end && *p == '-';
@@ -117,16 +138,30 @@ bool parse_real_fast(std::string_view s, float& out) {
     if (p < end) {
         if (*p != '.') return false;
         const char* const fraction_start = ++p;
+        // The fraction's digits (most of a float's) eight at a time; the product wraps harmlessly where
+        // more than 19 digits are refused below.
+        for (uint64_t word; end - p >= 8 && eight_digits(p, word); p += 8, digits += 8)
+            mantissa = mantissa * 100000000 + eight_digits_value(word);
         for (; p < end && static_cast<unsigned>(*p - '0') <= 9; ++p, ++digits) mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
         after_point = static_cast<int>(p - fraction_start);
         if (p != end || after_point == 0) return false;
     }
     if (digits > 19 || mantissa > (uint64_t{1} << 53) || after_point > 22) return false;
-    const double value = static_cast<double>(mantissa) / kPow10[after_point];
+    // A division takes 13 cycles or more: first m times the double nearest
+    // 10^-e, within 2 double ulps of m / 10^e (two roundings of 2^-53 each).
+    // It rounds to the same float as m / 10^e unless a float midpoint (29 low
+    // bits of exactly one half) lies within those 2 ulps; only then is the
+    // correctly rounded quotient needed.
+    const auto mantissa_double = static_cast<double>(mantissa);
+    double value = mantissa_double * kInversePow10[after_point];
     uint64_t bits;
     std::memcpy(&bits, &value, sizeof bits);
-    // The 29 bits a float drops are exactly one half: a tie.
-    if ((bits & 0x1FFFFFFFULL) == 0x10000000ULL) return false;
+    if ((bits & 0x1FFFFFFFULL) - (0x10000000ULL - 4) <= 8) {
+        value = mantissa_double / kPow10[after_point];
+        std::memcpy(&bits, &value, sizeof bits);
+        // The 29 bits a float drops are exactly one half: a tie.
+        if ((bits & 0x1FFFFFFFULL) == 0x10000000ULL) return false;
+    }
     const auto rounded = static_cast<float>(value);
     out = negative ? -rounded : rounded;
     return true;
@@ -461,7 +496,7 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
         std::vector<DateMemo> dates(specs.size());
 
         // Parses one field's value into its column's row; text is only pended. False when malformed.
-        const auto store = [&](int s, std::string_view value, int64_t row) {
+        const auto store = [&](int s, std::string_view value, int64_t row) __attribute__((always_inline)) {
             const ColumnSpec& spec = specs[s];
             switch (spec.kind) {
                 case Kind::integer: {
