@@ -497,17 +497,22 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
 
         // Parses one field's value into its column's row; text is only pended. False when malformed.
         const auto store = [&](int s, std::string_view value, int64_t row) __attribute__((always_inline)) {
+            // The kinds that fill most fields (floats of the track features, the logs' flags) are tested
+            // first: a conditional branch each, which predicts better than the switch's one indirect jump.
+            const ColumnSink sink = sinks[s];
+            if (sink.kind == Kind::real) return parse_real(value, static_cast<float*>(sink.base)[row]);
+            if (sink.kind == Kind::boolean) return parse_bool(value, static_cast<uint8_t*>(sink.base)[row]);
             const ColumnSpec& spec = specs[s];
-            switch (spec.kind) {
+            switch (sink.kind) {
                 case Kind::integer: {
-                    int32_t& out = static_cast<int32_t*>(sinks[s].base)[row];
+                    int32_t& out = static_cast<int32_t*>(sink.base)[row];
                     return parse_int(value, out) && out >= spec.min && out <= spec.max;
                 }
-                case Kind::real: return parse_real(value, static_cast<float*>(sinks[s].base)[row]);
-                case Kind::boolean: return parse_bool(value, static_cast<uint8_t*>(sinks[s].base)[row]);
+                case Kind::real:
+                case Kind::boolean: break;  // parsed above
                 case Kind::date: {
                     DateMemo& memo = dates[s];
-                    int32_t& out = static_cast<int32_t*>(sinks[s].base)[row];
+                    int32_t& out = static_cast<int32_t*>(sink.base)[row];
                     if (memo.valid && value.size() == 10 && std::memcmp(value.data(), memo.text, 10) == 0) {
                         out = memo.days;
                         return true;
@@ -530,7 +535,7 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
                 case Kind::choice: {
                     const auto it = std::find(spec.values.begin(), spec.values.end(), value);
                     if (it == spec.values.end()) return false;
-                    static_cast<int32_t*>(sinks[s].base)[row] = static_cast<int32_t>(it - spec.values.begin());
+                    static_cast<int32_t*>(sink.base)[row] = static_cast<int32_t>(it - spec.values.begin());
                     return true;
                 }
             }
