@@ -43,9 +43,7 @@ public:
             h = (h ^ word) * 0xBF58476D1CE4E5B9ULL;
             h ^= h >> 29;
         }
-        uint64_t tail = 0;
-        std::memcpy(&tail, text.data() + i, text.size() - i);
-        h = (h ^ tail) * 0x94D049BB133111EBULL;
+        h = (h ^ tail_word(text, i)) * 0x94D049BB133111EBULL;
         return h ^ (h >> 32);
     }
 
@@ -92,6 +90,30 @@ public:
     const std::vector<std::string_view>& names() const { return names_; }
 
 private:
+    // The bytes from `i` on (fewer than 8) as a little-endian word, zero above:
+    // what a memcpy of that many bytes gives, read with fixed-size loads (a
+    // memcpy of a variable size is a call, once per hashed field). The hash's
+    // values must not change: session_hash (layout.cpp) is this hash.
+    static uint64_t tail_word(std::string_view text, size_t i) {
+        const size_t n = text.size(), left = n - i;
+        const char* p = text.data();
+        if (left == 0) return 0;
+        if (n >= 8) return word_at(p + n - 8) >> (8 * (8 - left));  // the last 8 bytes, those before i shifted out
+        if (n >= 4) return uint64_t{u32_at(p)} | uint64_t{u32_at(p + n - 4)} << (8 * (n - 4));
+        const auto byte = [p](size_t k) { return uint64_t{static_cast<unsigned char>(p[k])} << (8 * k); };
+        return byte(0) | byte(n / 2) | byte(n - 1);
+    }
+    static uint64_t word_at(const char* p) {
+        uint64_t w;
+        std::memcpy(&w, p, 8);
+        return w;
+    }
+    static uint32_t u32_at(const char* p) {
+        uint32_t w;
+        std::memcpy(&w, p, 4);
+        return w;
+    }
+
     // The text's bytes are kept in the slot so that a probe touches the slot
     // and the text, not also the names array (each a cache miss on big tables).
     struct Slot {
