@@ -3,7 +3,8 @@
 #include <omp.h>
 
 #include <algorithm>
-#ifdef __AVX2__
+#include <bit>
+#if defined(__SSE2__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 #include <cerrno>
@@ -120,12 +121,34 @@ uint64_t eight_digits_value(uint64_t word) {
 // correctly rounded to float unless the double lies exactly halfway between
 // two floats (no double lies between the decimal and such a midpoint), and
 // that case is left to from_chars. False when not handled.
-bool parse_real_fast(std::string_view s, float& out) {
+// m / 10^e rounded to float (m <= 2^53, e <= 22, both exact doubles), or
+// false on a tie. A division takes 13 cycles or more: first m times the
+// double nearest 10^-e, within 2 double ulps of m / 10^e (two roundings of
+// 2^-53 each). It rounds to the same float as m / 10^e unless a float
+// midpoint (29 low bits of exactly one half) lies within those 2 ulps; only
+// then is the correctly rounded quotient needed.
+bool decimal_to_float(uint64_t mantissa, int after_point, bool negative, float& out) {
     static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     static constexpr double kInversePow10[] = {1e0,   1e-1,  1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,
                                                1e-8,  1e-9,  1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15,
                                                1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
+    const auto mantissa_double = static_cast<double>(mantissa);
+    double value = mantissa_double * kInversePow10[after_point];
+    uint64_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    if ((bits & 0x1FFFFFFFULL) - (0x10000000ULL - 4) <= 8) {
+        value = mantissa_double / kPow10[after_point];
+        std::memcpy(&bits, &value, sizeof bits);
+        // The 29 bits a float drops are exactly one half: a tie.
+        if ((bits & 0x1FFFFFFFULL) == 0x10000000ULL) return false;
+    }
+    const auto rounded = static_cast<float>(value);
+    out = negative ? -rounded : rounded;
+    return true;
+}
+
+bool parse_real_fast(std::string_view s, float& out) {
     const char* p = s.data();
     const char* const end = p + s.size();
     const bool negative = p != end && *p == '-';
@@ -147,24 +170,72 @@ bool parse_real_fast(std::string_view s, float& out) {
         if (p != end || after_point == 0) return false;
     }
     if (digits > 19 || mantissa > (uint64_t{1} << 53) || after_point > 22) return false;
-    // A division takes 13 cycles or more: first m times the double nearest
-    // 10^-e, within 2 double ulps of m / 10^e (two roundings of 2^-53 each).
-    // It rounds to the same float as m / 10^e unless a float midpoint (29 low
-    // bits of exactly one half) lies within those 2 ulps; only then is the
-    // correctly rounded quotient needed.
-    const auto mantissa_double = static_cast<double>(mantissa);
-    double value = mantissa_double * kInversePow10[after_point];
-    uint64_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    if ((bits & 0x1FFFFFFFULL) - (0x10000000ULL - 4) <= 8) {
-        value = mantissa_double / kPow10[after_point];
-        std::memcpy(&bits, &value, sizeof bits);
-        // The 29 bits a float drops are exactly one half: a tie.
-        if ((bits & 0x1FFFFFFFULL) == 0x10000000ULL) return false;
+    return decimal_to_float(mantissa, after_point, negative, out);
+}
+
+#ifdef __SSE2__
+// The value of the `count` (1-8) digits that end at q, read as one word whose
+// bytes before them are set to '0'.
+uint64_t digits_ending_at(const char* q, int count) {
+    uint64_t word;
+    std::memcpy(&word, q - 8, 8);
+    if (count < 8) {
+        const uint64_t before = ~uint64_t{0} >> (8 * count);  // the low bytes: those before the digits
+        word = (word & ~before) | (0x3030303030303030ULL & before);
     }
-    const auto rounded = static_cast<float>(value);
-    out = negative ? -rounded : rounded;
-    return true;
+    return eight_digits_value(word);
+}
+
+// The value of the `count` (1-8) digits that start at q followed by 8 - count
+// zeros, read as one word whose bytes after them are set to '0'.
+uint64_t digits_starting_at(const char* q, int count) {
+    uint64_t word;
+    std::memcpy(&word, q, 8);
+    if (count < 8) {
+        const uint64_t after = ~uint64_t{0} << (8 * count);  // the high bytes: those after the digits
+        word = (word & ~after) | (0x3030303030303030ULL & after);
+    }
+    return eight_digits_value(word);
+}
+#endif
+
+// The common shape of a float field, an optional sign and 1 to 8 digits on
+// either side of an optional point, without a loop: its bytes are checked 16
+// at once and each side's digits are read as one word. The point goes to a
+// fixed 8 digits (m = integer * 10^8 + fraction, padded; the same number).
+// `before` and `after` count the bytes that may be read before and from the
+// field's start; false (not handled) when the field is not of this shape or
+// lies too near either end.
+bool parse_real_shaped(std::string_view s, size_t before, size_t after, float& out) {
+#ifdef __SSE2__
+    const char* p = s.data();
+    const char* const end = p + s.size();
+    const bool negative = p != end && *p == '-';
+    const bool sign = p != end && (*p == '-' || *p == '+');
+    p += sign;
+    const auto n = static_cast<int>(end - p);
+    // The loads: [p - 8, p) for a short integer part, [p, p + 16), and 8 bytes after a point at most 8 in.
+    if (n < 1 || n > 16 || before + sign < 8 || after < 17 + static_cast<size_t>(sign)) return false;
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i offset = _mm_sub_epi8(block, _mm_set1_epi8('0'));
+    const auto digit = static_cast<uint32_t>(
+        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(offset, _mm_set1_epi8(9)), offset)));
+    const auto point = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(block, _mm_set1_epi8('.'))));
+    const uint32_t field = (uint32_t{1} << n) - 1;
+    if (((digit | point) & field) != field) return false;
+    const uint32_t points = point & field;
+    if (points == 0) return n <= 8 && decimal_to_float(digits_ending_at(end, n), 0, negative, out);
+    if ((points & (points - 1)) != 0) return false;
+    const int integer_digits = std::countr_zero(points);
+    const int fraction_digits = n - integer_digits - 1;
+    if (integer_digits < 1 || integer_digits > 8 || fraction_digits < 1 || fraction_digits > 8) return false;
+    const uint64_t mantissa = digits_ending_at(p + integer_digits, integer_digits) * 100000000 +
+                              digits_starting_at(p + integer_digits + 1, fraction_digits);
+    return mantissa <= (uint64_t{1} << 53) && decimal_to_float(mantissa, 8, negative, out);
+#else
+    (void)s, (void)before, (void)after, (void)out;
+    return false;
+#endif
 }
 
 bool parse_int(std::string_view s, int32_t& out) {
@@ -176,12 +247,13 @@ bool parse_int(std::string_view s, int32_t& out) {
     return ec == std::errc() && ptr == last && first != last;
 }
 
-bool parse_real(std::string_view s, float& out) {
+// `before` and `after`: as for parse_real_shaped (0 when unknown).
+bool parse_real(std::string_view s, float& out, size_t before = 0, size_t after = 0) {
     if (s.empty()) {
         out = std::numeric_limits<float>::quiet_NaN();
         return true;
     }
-    if (parse_real_fast(s, out)) return true;
+    if (parse_real_shaped(s, before, after, out) || parse_real_fast(s, out)) return true;
     const char* first = s.data();
     const char* last = first + s.size();
     if (*first == '+') ++first;
@@ -500,7 +572,13 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
             // The kinds that fill most fields (floats of the track features, the logs' flags) are tested
             // first: a conditional branch each, which predicts better than the switch's one indirect jump.
             const ColumnSink sink = sinks[s];
-            if (sink.kind == Kind::real) return parse_real(value, static_cast<float*>(sink.base)[row]);
+            const bool quoted = value.data() < chunk_begin || value.data() >= chunk_end;
+            if (sink.kind == Kind::real) {
+                float& out = static_cast<float*>(sink.base)[row];
+                if (quoted) return parse_real(value, out);
+                return parse_real(value, out, static_cast<size_t>(value.data() - chunk_begin),
+                                  static_cast<size_t>(chunk_end - value.data()));
+            }
             if (sink.kind == Kind::boolean) return parse_bool(value, static_cast<uint8_t*>(sink.base)[row]);
             const ColumnSpec& spec = specs[s];
             switch (sink.kind) {
@@ -524,7 +602,6 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
                     return true;
                 }
                 case Kind::text: {
-                    const bool quoted = value.data() < chunk_begin || value.data() >= chunk_end;
                     if (quoted) {
                         pending_owned[s].assign(value);
                         value = pending_owned[s];
