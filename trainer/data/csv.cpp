@@ -59,7 +59,7 @@ std::string found_text(std::string_view text) {
     return out + "'";
 }
 
-bool parse_bool(std::string_view s, uint8_t& out) {
+inline __attribute__((always_inline)) bool parse_bool(std::string_view s, uint8_t& out) {
     switch (s.size()) {
         case 1:
             if (s[0] == '0' || s[0] == '1') { out = static_cast<uint8_t>(s[0] - '0'); return true; }
@@ -80,7 +80,7 @@ bool parse_bool(std::string_view s, uint8_t& out) {
 // agree with wherever both apply.
 
 // An optional sign and 1 to 9 digits; false (not handled) otherwise.
-bool parse_int_fast(std::string_view s, int32_t& out) {
+inline __attribute__((always_inline)) bool parse_int_fast(std::string_view s, int32_t& out) {
     const char* p = s.data();
     const char* const end = p + s.size();
     const bool negative = p != end && *p == '-';
@@ -185,36 +185,24 @@ uint64_t digits_ending_at(const char* q, int count) {
     }
     return eight_digits_value(word);
 }
-
-// The value of the `count` (1-8) digits that start at q followed by 8 - count
-// zeros, read as one word whose bytes after them are set to '0'.
-uint64_t digits_starting_at(const char* q, int count) {
-    uint64_t word;
-    std::memcpy(&word, q, 8);
-    if (count < 8) {
-        const uint64_t after = ~uint64_t{0} << (8 * count);  // the high bytes: those after the digits
-        word = (word & ~after) | (0x3030303030303030ULL & after);
-    }
-    return eight_digits_value(word);
-}
 #endif
 
-// The common shape of a float field, an optional sign and 1 to 8 digits on
-// either side of an optional point, without a loop: its bytes are checked 16
-// at once and each side's digits are read as one word. The point goes to a
-// fixed 8 digits (m = integer * 10^8 + fraction, padded; the same number).
-// `before` and `after` count the bytes that may be read before and from the
-// field's start; false (not handled) when the field is not of this shape or
-// lies too near either end.
+// The common shape of a float field, an optional sign, 1 to 8 digits, and
+// optionally a point and 1 to 15 digits, 16 bytes at most after the sign,
+// without a loop: its bytes are checked 16 at once and its digits read as
+// words of 8. At most 15 digits, so m < 2^53. `before` and `after` count the
+// bytes that may be read before and from the field's start; false (not
+// handled) when the field is not of this shape or lies too near either end.
 bool parse_real_shaped(std::string_view s, size_t before, size_t after, float& out) {
 #ifdef __SSE2__
+    static constexpr uint64_t kPow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
     const char* p = s.data();
     const char* const end = p + s.size();
     const bool negative = p != end && *p == '-';
     const bool sign = p != end && (*p == '-' || *p == '+');
     p += sign;
     const auto n = static_cast<int>(end - p);
-    // The loads: [p - 8, p) for a short integer part, [p, p + 16), and 8 bytes after a point at most 8 in.
+    // The loads: 8 bytes before the point (or the end) at most 8 in, [p, p + 16), and 8 bytes after a point.
     if (n < 1 || n > 16 || before + sign < 8 || after < 17 + static_cast<size_t>(sign)) return false;
     const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     const __m128i offset = _mm_sub_epi8(block, _mm_set1_epi8('0'));
@@ -228,17 +216,25 @@ bool parse_real_shaped(std::string_view s, size_t before, size_t after, float& o
     if ((points & (points - 1)) != 0) return false;
     const int integer_digits = std::countr_zero(points);
     const int fraction_digits = n - integer_digits - 1;
-    if (integer_digits < 1 || integer_digits > 8 || fraction_digits < 1 || fraction_digits > 8) return false;
-    const uint64_t mantissa = digits_ending_at(p + integer_digits, integer_digits) * 100000000 +
-                              digits_starting_at(p + integer_digits + 1, fraction_digits);
-    return mantissa <= (uint64_t{1} << 53) && decimal_to_float(mantissa, 8, negative, out);
+    if (integer_digits < 1 || integer_digits > 8 || fraction_digits < 1) return false;
+    const uint64_t integer = digits_ending_at(p + integer_digits, integer_digits);
+    uint64_t mantissa;
+    if (fraction_digits <= 8) {
+        mantissa = integer * kPow10[fraction_digits] + digits_ending_at(end, fraction_digits);
+    } else {
+        uint64_t first8;
+        std::memcpy(&first8, p + integer_digits + 1, 8);
+        const int rest = fraction_digits - 8;
+        mantissa = (integer * 100000000 + eight_digits_value(first8)) * kPow10[rest] + digits_ending_at(end, rest);
+    }
+    return decimal_to_float(mantissa, fraction_digits, negative, out);
 #else
     (void)s, (void)before, (void)after, (void)out;
     return false;
 #endif
 }
 
-bool parse_int(std::string_view s, int32_t& out) {
+inline __attribute__((always_inline)) bool parse_int(std::string_view s, int32_t& out) {
     if (parse_int_fast(s, out)) return true;
     const char* first = s.data();
     const char* last = first + s.size();
@@ -390,14 +386,17 @@ struct LocalDictionary {
     std::string_view last_text;
     int32_t last_code = -1;
 
-    // Notes a value when its field is cut; a new one's slot starts loading then.
-    PendingText pend(std::string_view text, bool from_scratch) const {
-        PendingText pending{text, from_scratch, last_code >= 0 && same_text(text, last_text)};
+    // Notes a value when its field is cut; a new one's slot starts loading
+    // then. Written member by member: a whole struct built on the stack and
+    // copied in stalled on store forwarding.
+    void pend(std::string_view text, bool from_scratch, PendingText& pending) const {
+        pending.text = text;
+        pending.from_scratch = from_scratch;
+        pending.repeat = last_code >= 0 && same_text(text, last_text);
         if (!pending.repeat) {
             pending.hash = TextCodes::hash(text);
             codes.prefetch(pending.hash);
         }
-        return pending;
     }
 
     // The code of a pended value, adding it if new. The dictionary has not
@@ -583,8 +582,10 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
             const ColumnSpec& spec = specs[s];
             switch (sink.kind) {
                 case Kind::integer: {
-                    int32_t& out = static_cast<int32_t*>(sink.base)[row];
-                    return parse_int(value, out) && out >= spec.min && out <= spec.max;
+                    int32_t number = 0;
+                    const bool ok = parse_int(value, number) && number >= spec.min && number <= spec.max;
+                    static_cast<int32_t*>(sink.base)[row] = number;
+                    return ok;
                 }
                 case Kind::real:
                 case Kind::boolean: break;  // parsed above
@@ -606,7 +607,7 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
                         pending_owned[s].assign(value);
                         value = pending_owned[s];
                     }
-                    pending_text[s] = result.dictionaries[s].pend(value, quoted);
+                    result.dictionaries[s].pend(value, quoted, pending_text[s]);
                     return !value.empty();
                 }
                 case Kind::choice: {
