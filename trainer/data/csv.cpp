@@ -380,11 +380,17 @@ struct PendingText {
 
 // Dictionary of one text column within one chunk. Consecutive rows often
 // repeat a value (a session's id, its context), so the last one is remembered.
+// A good row's values are entered one row late: when a row is found good its
+// values' texts start loading (stage two of the prefetch, the slot having been
+// asked for when the field was cut), and the row before it is entered; so a
+// probe finds both its slot and the text it compares in cache.
 struct LocalDictionary {
     TextCodes codes;
     std::deque<std::string> owned;  // texts that came from quoted fields
-    std::string_view last_text;
+    std::string_view last_text;     // the value last entered, and its code
     int32_t last_code = -1;
+    std::string_view recent;        // the value of the latest good row (entered or held)
+    bool has_recent = false;
 
     // Notes a value when its field is cut; a new one's slot starts loading
     // then. Written member by member: a whole struct built on the stack and
@@ -392,15 +398,22 @@ struct LocalDictionary {
     void pend(std::string_view text, bool from_scratch, PendingText& pending) const {
         pending.text = text;
         pending.from_scratch = from_scratch;
-        pending.repeat = last_code >= 0 && same_text(text, last_text);
+        pending.repeat = has_recent && same_text(text, recent);
         if (!pending.repeat) {
             pending.hash = TextCodes::hash(text);
             codes.prefetch(pending.hash);
         }
     }
 
-    // The code of a pended value, adding it if new. The dictionary has not
-    // changed since pend(): values are only entered at the end of their row.
+    // A good row's value, held until the next good row: its text starts loading.
+    void hold(const PendingText& pending) {
+        recent = pending.text;
+        has_recent = true;
+        if (!pending.repeat) codes.prefetch_text(pending.hash);
+    }
+
+    // The code of a held value, adding it if new. Rows are entered in order,
+    // so the last value entered is the `recent` that pend() compared with.
     int32_t code(const PendingText& pending) {
         if (pending.repeat) return last_code;
         int32_t c;
@@ -562,8 +575,17 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
         const char* const chunk_end = bounds[k + 1];
         FieldCursor cursor(chunk_begin, chunk_end);
         Structurals structurals(chunk_end);
-        std::vector<PendingText> pending_text(specs.size());
-        std::vector<std::string> pending_owned(specs.size());
+        // The current row's text values, and the held row's (see LocalDictionary).
+        std::vector<PendingText> pending_text[2] = {std::vector<PendingText>(specs.size()),
+                                                    std::vector<PendingText>(specs.size())};
+        std::vector<std::string> pending_owned[2] = {std::vector<std::string>(specs.size()),
+                                                     std::vector<std::string>(specs.size())};
+        int current = 0;
+        int64_t held_row = -1;
+        const auto enter_held = [&] {
+            for (const int s : text_specs)
+                static_cast<int32_t*>(sinks[s].base)[held_row] = result.dictionaries[s].code(pending_text[1 - current][s]);
+        };
         std::vector<DateMemo> dates(specs.size());
 
         // Parses one field's value into its column's row; text is only pended. False when malformed.
@@ -604,10 +626,10 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
                 }
                 case Kind::text: {
                     if (quoted) {
-                        pending_owned[s].assign(value);
-                        value = pending_owned[s];
+                        pending_owned[current][s].assign(value);
+                        value = pending_owned[current][s];
                     }
-                    result.dictionaries[s].pend(value, quoted, pending_text[s]);
+                    result.dictionaries[s].pend(value, quoted, pending_text[current][s]);
                     return !value.empty();
                 }
                 case Kind::choice: {
@@ -700,11 +722,14 @@ Table parse_csv(std::string_view text, const std::string& path, const std::vecto
                     continue;
                 }
             }
-            for (const int s : text_specs)
-                static_cast<int32_t*>(sinks[s].base)[row] = result.dictionaries[s].code(pending_text[s]);
+            for (const int s : text_specs) result.dictionaries[s].hold(pending_text[current][s]);
+            if (held_row >= 0) enter_held();
+            held_row = row;
+            current = 1 - current;
             table.line[row] = record_line;
             ++result.rows;
         }
+        if (held_row >= 0) enter_held();
         result.lines = line;
     }
 

@@ -83,6 +83,14 @@ public:
         if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
     }
 
+    // Stage two: once the slot is in cache, starts loading the text that a
+    // probe for hash h compares first.
+    void prefetch_text(uint64_t h) const {
+        if (slots_.empty()) return;
+        const Slot& slot = slots_[h & mask_];
+        if (slot.code >= 0 && slot.hash == h) __builtin_prefetch(slot.data);
+    }
+
     void reserve(size_t count) {
         while (slots_.size() < count * 2) grow();
     }
