@@ -169,9 +169,10 @@ std::vector<Record> random_records(std::mt19937_64& rng, size_t rows, int bad_ra
 }
 
 // Writes a value; `quote_all` quotes every field, otherwise only those that need it (and some others).
+// A quote anywhere is quoted (doubled), as RFC 4180 has it: the chunks are cut by quote parity, which
+// a stray quote in an unquoted field would upset whatever the field parser.
 void write_value(std::string& out, const std::string& value, bool quote_all, std::mt19937_64& rng) {
-    const bool needs = value.find_first_of(",\n") != std::string::npos || (!value.empty() && value[0] == '"') ||
-                       (!value.empty() && value.back() == '\r');
+    const bool needs = value.find_first_of(",\n\"") != std::string::npos || (!value.empty() && value.back() == '\r');
     if (!quote_all && !needs && rng() % 20 != 0) {
         out += value;
         return;

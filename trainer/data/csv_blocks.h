@@ -70,7 +70,7 @@ private:
     uint64_t mask_at(const char* p) const {
         if (end_ - p >= 64) return structural_mask(p);
         char tail[64] = {};
-        std::memcpy(tail, p, static_cast<size_t>(end_ - p));
+        if (end_ > p) std::memcpy(tail, p, static_cast<size_t>(end_ - p));
         return structural_mask(tail);
     }
 
