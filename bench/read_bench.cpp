@@ -3,10 +3,12 @@
 // Rows per second are reported as items_per_second.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
 #include "trainer/data/features.h"
+#include "trainer/data/file_text.h"
 #include "trainer/data/generator.h"
 #include "trainer/data/mssd.h"
 
@@ -35,6 +37,35 @@ void BM_read_mssd_cpu(benchmark::State& state) {
     std::filesystem::remove_all(dir);
 }
 BENCHMARK(BM_read_mssd_cpu)->Arg(60000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The CSV parser alone over one ingest window of each file (the header and
+// the first 8 MB of rows, parsed on one thread, as pass 2 and the track
+// table do): Arg 0 the session log, 1 the track features. Items are fields.
+void BM_parse_window_cpu(benchmark::State& state) {
+    const std::string dir = (std::filesystem::temp_directory_path() / "skipper_parse_bench").string();
+    GeneratorOptions options;
+    options.sessions = 60000;
+    const GeneratedFiles files = write_generated_mssd(options, dir);
+    const bool tracks = state.range(0) == 1;
+    std::string text;
+    {
+        const FileText file(tracks ? files.tracks_path : files.log_path);
+        const std::string_view all = file.text();
+        text = std::string(all.substr(0, all.find('\n', std::min<size_t>(all.size() - 1, size_t{8} << 20)) + 1));
+    }
+    std::filesystem::remove_all(dir);
+    const auto columns = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(text.find('\n')), ',');
+    const auto rows = std::count(text.begin(), text.end(), '\n') - 1;
+    ReadOptions read;
+    read.num_threads = 1;
+    for (auto _ : state) {
+        if (tracks) benchmark::DoNotOptimize(parse_track_features(text, "tf", read, nullptr).rows());
+        else benchmark::DoNotOptimize(parse_session_log(text, "log", read, nullptr).rows);
+    }
+    state.SetItemsProcessed(state.iterations() * rows * columns);
+    state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(text.size()));
+}
+BENCHMARK(BM_parse_window_cpu)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 void BM_build_session_features_cpu(benchmark::State& state) {
     GeneratorOptions options;

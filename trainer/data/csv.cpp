@@ -3,7 +3,8 @@
 #include <omp.h>
 
 #include <algorithm>
-#ifdef __AVX2__
+#include <bit>
+#if defined(__SSE2__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 #include <cerrno>
@@ -15,6 +16,7 @@
 #include <string_view>
 
 #include "engine/error.h"
+#include "trainer/data/csv_blocks.h"
 #include "trainer/data/file_text.h"
 #include "trainer/data/text_codes.h"
 #include "trainer/data/text_scan.h"
@@ -57,7 +59,7 @@ std::string found_text(std::string_view text) {
     return out + "'";
 }
 
-bool parse_bool(std::string_view s, uint8_t& out) {
+inline __attribute__((always_inline)) bool parse_bool(std::string_view s, uint8_t& out) {
     switch (s.size()) {
         case 1:
             if (s[0] == '0' || s[0] == '1') { out = static_cast<uint8_t>(s[0] - '0'); return true; }
@@ -78,7 +80,7 @@ bool parse_bool(std::string_view s, uint8_t& out) {
 // agree with wherever both apply.
 
 // An optional sign and 1 to 9 digits; false (not handled) otherwise.
-bool parse_int_fast(std::string_view s, int32_t& out) {
+inline __attribute__((always_inline)) bool parse_int_fast(std::string_view s, int32_t& out) {
     const char* p = s.data();
     const char* const end = p + s.size();
     const bool negative = p != end && *p == '-';
@@ -94,6 +96,24 @@ bool parse_int_fast(std::string_view s, int32_t& out) {
     return true;
 }
 
+// Whether the 8 bytes at p are all digits; `word` gets them (little-endian: p[0] lowest).
+bool eight_digits(const char* p, uint64_t& word) {
+    std::memcpy(&word, p, 8);
+    // Every byte 0x30-0x39: high nibble 3, and adding 6 keeps it 3.
+    return ((word & 0xF0F0F0F0F0F0F0F0ULL) | (((word + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) ==
+           0x3333333333333333ULL;
+}
+
+// The value of 8 digit bytes, p[0] the most significant: three multiplies
+// instead of eight steps (fast_float's parse_eight_digits_unrolled).
+uint64_t eight_digits_value(uint64_t word) {
+    word -= 0x3030303030303030ULL;
+    word = word * 10 + (word >> 8);  // byte 2i: the pair p[2i] * 10 + p[2i + 1]
+    word = (((word & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
+            (((word >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
+    return static_cast<uint32_t>(word);
+}
+
 // An optional sign, digits, and optionally '.' and more digits, 19 digits at
 // most: the digits as an integer m and the count after the point e. When m
 // < 2^53 and e <= 22 both are exact doubles, so m / 10^e is the decimal
@@ -101,9 +121,34 @@ bool parse_int_fast(std::string_view s, int32_t& out) {
 // correctly rounded to float unless the double lies exactly halfway between
 // two floats (no double lies between the decimal and such a midpoint), and
 // that case is left to from_chars. False when not handled.
-bool parse_real_fast(std::string_view s, float& out) {
+// m / 10^e rounded to float (m <= 2^53, e <= 22, both exact doubles), or
+// false on a tie. A division takes 13 cycles or more: first m times the
+// double nearest 10^-e, within 2 double ulps of m / 10^e (two roundings of
+// 2^-53 each). It rounds to the same float as m / 10^e unless a float
+// midpoint (29 low bits of exactly one half) lies within those 2 ulps; only
+// then is the correctly rounded quotient needed.
+bool decimal_to_float(uint64_t mantissa, int after_point, bool negative, float& out) {
     static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    static constexpr double kInversePow10[] = {1e0,   1e-1,  1e-2,  1e-3,  1e-4,  1e-5,  1e-6,  1e-7,
+                                               1e-8,  1e-9,  1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15,
+                                               1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22};
+    const auto mantissa_double = static_cast<double>(mantissa);
+    double value = mantissa_double * kInversePow10[after_point];
+    uint64_t bits;
+    std::memcpy(&bits, &value, sizeof bits);
+    if ((bits & 0x1FFFFFFFULL) - (0x10000000ULL - 4) <= 8) {
+        value = mantissa_double / kPow10[after_point];
+        std::memcpy(&bits, &value, sizeof bits);
+        // The 29 bits a float drops are exactly one half: a tie.
+        if ((bits & 0x1FFFFFFFULL) == 0x10000000ULL) return false;
+    }
+    const auto rounded = static_cast<float>(value);
+    out = negative ? -rounded : rounded;
+    return true;
+}
+
+bool parse_real_fast(std::string_view s, float& out) {
     const char* p = s.data();
     const char* const end = p + s.size();
     const bool negative = p != end && *p == '-';
@@ -116,22 +161,80 @@ bool parse_real_fast(std::string_view s, float& out) {
     if (p < end) {
         if (*p != '.') return false;
         const char* const fraction_start = ++p;
+        // The fraction's digits (most of a float's) eight at a time; the product wraps harmlessly where
+        // more than 19 digits are refused below.
+        for (uint64_t word; end - p >= 8 && eight_digits(p, word); p += 8, digits += 8)
+            mantissa = mantissa * 100000000 + eight_digits_value(word);
         for (; p < end && static_cast<unsigned>(*p - '0') <= 9; ++p, ++digits) mantissa = mantissa * 10 + static_cast<unsigned>(*p - '0');
         after_point = static_cast<int>(p - fraction_start);
         if (p != end || after_point == 0) return false;
     }
     if (digits > 19 || mantissa > (uint64_t{1} << 53) || after_point > 22) return false;
-    const double value = static_cast<double>(mantissa) / kPow10[after_point];
-    uint64_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    // The 29 bits a float drops are exactly one half: a tie.
-    if ((bits & 0x1FFFFFFFULL) == 0x10000000ULL) return false;
-    const auto rounded = static_cast<float>(value);
-    out = negative ? -rounded : rounded;
-    return true;
+    return decimal_to_float(mantissa, after_point, negative, out);
 }
 
-bool parse_int(std::string_view s, int32_t& out) {
+#ifdef __SSE2__
+// The value of the `count` (1-8) digits that end at q, read as one word whose
+// bytes before them are set to '0'.
+uint64_t digits_ending_at(const char* q, int count) {
+    uint64_t word;
+    std::memcpy(&word, q - 8, 8);
+    if (count < 8) {
+        const uint64_t before = ~uint64_t{0} >> (8 * count);  // the low bytes: those before the digits
+        word = (word & ~before) | (0x3030303030303030ULL & before);
+    }
+    return eight_digits_value(word);
+}
+#endif
+
+// The common shape of a float field, an optional sign, 1 to 8 digits, and
+// optionally a point and 1 to 15 digits, 16 bytes at most after the sign,
+// without a loop: its bytes are checked 16 at once and its digits read as
+// words of 8. At most 15 digits, so m < 2^53. `before` and `after` count the
+// bytes that may be read before and from the field's start; false (not
+// handled) when the field is not of this shape or lies too near either end.
+bool parse_real_shaped(std::string_view s, size_t before, size_t after, float& out) {
+#ifdef __SSE2__
+    static constexpr uint64_t kPow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+    const char* p = s.data();
+    const char* const end = p + s.size();
+    const bool negative = p != end && *p == '-';
+    const bool sign = p != end && (*p == '-' || *p == '+');
+    p += sign;
+    const auto n = static_cast<int>(end - p);
+    // The loads: 8 bytes before the point (or the end) at most 8 in, [p, p + 16), and 8 bytes after a point.
+    if (n < 1 || n > 16 || before + sign < 8 || after < 17 + static_cast<size_t>(sign)) return false;
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i offset = _mm_sub_epi8(block, _mm_set1_epi8('0'));
+    const auto digit = static_cast<uint32_t>(
+        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(offset, _mm_set1_epi8(9)), offset)));
+    const auto point = static_cast<uint32_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(block, _mm_set1_epi8('.'))));
+    const uint32_t field = (uint32_t{1} << n) - 1;
+    if (((digit | point) & field) != field) return false;
+    const uint32_t points = point & field;
+    if (points == 0) return n <= 8 && decimal_to_float(digits_ending_at(end, n), 0, negative, out);
+    if ((points & (points - 1)) != 0) return false;
+    const int integer_digits = std::countr_zero(points);
+    const int fraction_digits = n - integer_digits - 1;
+    if (integer_digits < 1 || integer_digits > 8 || fraction_digits < 1) return false;
+    const uint64_t integer = digits_ending_at(p + integer_digits, integer_digits);
+    uint64_t mantissa;
+    if (fraction_digits <= 8) {
+        mantissa = integer * kPow10[fraction_digits] + digits_ending_at(end, fraction_digits);
+    } else {
+        uint64_t first8;
+        std::memcpy(&first8, p + integer_digits + 1, 8);
+        const int rest = fraction_digits - 8;
+        mantissa = (integer * 100000000 + eight_digits_value(first8)) * kPow10[rest] + digits_ending_at(end, rest);
+    }
+    return decimal_to_float(mantissa, fraction_digits, negative, out);
+#else
+    (void)s, (void)before, (void)after, (void)out;
+    return false;
+#endif
+}
+
+inline __attribute__((always_inline)) bool parse_int(std::string_view s, int32_t& out) {
     if (parse_int_fast(s, out)) return true;
     const char* first = s.data();
     const char* last = first + s.size();
@@ -140,12 +243,13 @@ bool parse_int(std::string_view s, int32_t& out) {
     return ec == std::errc() && ptr == last && first != last;
 }
 
-bool parse_real(std::string_view s, float& out) {
+// `before` and `after`: as for parse_real_shaped (0 when unknown).
+bool parse_real(std::string_view s, float& out, size_t before = 0, size_t after = 0) {
     if (s.empty()) {
         out = std::numeric_limits<float>::quiet_NaN();
         return true;
     }
-    if (parse_real_fast(s, out)) return true;
+    if (parse_real_shaped(s, before, after, out) || parse_real_fast(s, out)) return true;
     const char* first = s.data();
     const char* last = first + s.size();
     if (*first == '+') ++first;
@@ -194,6 +298,8 @@ public:
     FieldCursor(const char* p, const char* end) : p_(p), end_(end) {}
 
     const char* position() const { return p_; }
+    // Moves to the start of a record found by other means.
+    void skip_to(const char* p) { p_ = p; }
     bool at_end() const { return p_ >= end_; }
     int64_t newlines_in_quotes() const { return newlines_in_quotes_; }
 
@@ -263,25 +369,71 @@ private:
     int64_t newlines_in_quotes_ = 0;
 };
 
+// A text value of the current row, entered into its dictionary only once the
+// whole row is good.
+struct PendingText {
+    std::string_view text;
+    bool from_scratch = false;  // a quoted field's text, copied out of the cursor's scratch
+    bool repeat = false;        // the dictionary's last value again
+    uint64_t hash = 0;          // TextCodes::hash(text) when not a repeat
+};
+
 // Dictionary of one text column within one chunk. Consecutive rows often
 // repeat a value (a session's id, its context), so the last one is remembered.
+// A good row's values are entered one row late: when a row is found good its
+// values' texts start loading (stage two of the prefetch, the slot having been
+// asked for when the field was cut), and the row before it is entered; so a
+// probe finds both its slot and the text it compares in cache.
 struct LocalDictionary {
     TextCodes codes;
     std::deque<std::string> owned;  // texts that came from quoted fields
-    std::string_view last_text;
+    std::string_view last_text;     // the value last entered, and its code
     int32_t last_code = -1;
+    std::string_view recent;        // the value of the latest good row (entered or held)
+    bool has_recent = false;
 
-    int32_t code(std::string_view text, bool from_scratch) {
-        if (last_code >= 0 && same_text(text, last_text)) return last_code;
-        int32_t c = codes.find(text);
-        if (c < 0) {
-            if (from_scratch) text = owned.emplace_back(text);
-            c = codes.insert(text);
+    // Notes a value when its field is cut; a new one's slot starts loading
+    // then. Written member by member: a whole struct built on the stack and
+    // copied in stalled on store forwarding.
+    void pend(std::string_view text, bool from_scratch, PendingText& pending) const {
+        pending.text = text;
+        pending.from_scratch = from_scratch;
+        pending.repeat = has_recent && same_text(text, recent);
+        if (!pending.repeat) {
+            pending.hash = TextCodes::hash(text);
+            codes.prefetch(pending.hash);
+        }
+    }
+
+    // A good row's value, held until the next good row: its text starts loading.
+    void hold(const PendingText& pending) {
+        recent = pending.text;
+        has_recent = true;
+        if (!pending.repeat) codes.prefetch_text(pending.hash);
+    }
+
+    // The code of a held value, adding it if new. Rows are entered in order,
+    // so the last value entered is the `recent` that pend() compared with.
+    int32_t code(const PendingText& pending) {
+        if (pending.repeat) return last_code;
+        int32_t c;
+        if (pending.from_scratch) {
+            c = codes.find(pending.text, pending.hash);
+            if (c < 0) c = codes.insert(owned.emplace_back(pending.text), pending.hash);
+        } else {
+            c = codes.insert(pending.text, pending.hash);
         }
         last_text = codes.names()[static_cast<size_t>(c)];
         last_code = c;
         return c;
     }
+};
+
+// The last date parsed in one column: a session's rows share their date.
+struct DateMemo {
+    char text[10] = {};
+    int32_t days = 0;
+    bool valid = false;
 };
 
 struct Problem {
@@ -427,102 +579,175 @@ Table parse_csv(std::string_view header_text, std::string_view body, const std::
     const auto field_count = static_cast<int64_t>(header_names.size());
     std::vector<ChunkResult> results(static_cast<size_t>(chunks));
 
+    // The text columns, whose values are entered at the end of each good row.
+    std::vector<int> text_specs;
+    for (size_t s = 0; s < specs.size(); ++s)
+        if (specs[s].kind == Kind::text) text_specs.push_back(static_cast<int>(s));
+
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int64_t k = 0; k < chunks; ++k) {
         ChunkResult& result = results[k];
         result.dictionaries.resize(specs.size());
         const int64_t base = capacity_offset[k];
-        FieldCursor cursor(bounds[k], bounds[k + 1]);
-        // Text values of the current row, entered into the dictionary only once the row is good.
-        std::vector<std::pair<std::string_view, bool>> pending_text(specs.size());
-        std::vector<std::string> pending_owned(specs.size());
+        const char* const chunk_begin = bounds[k];
+        const char* const chunk_end = bounds[k + 1];
+        FieldCursor cursor(chunk_begin, chunk_end);
+        Structurals structurals(chunk_end);
+        // The current row's text values, and the held row's (see LocalDictionary).
+        std::vector<PendingText> pending_text[2] = {std::vector<PendingText>(specs.size()),
+                                                    std::vector<PendingText>(specs.size())};
+        std::vector<std::string> pending_owned[2] = {std::vector<std::string>(specs.size()),
+                                                     std::vector<std::string>(specs.size())};
+        int current = 0;
+        int64_t held_row = -1;
+        const auto enter_held = [&] {
+            for (const int s : text_specs)
+                static_cast<int32_t*>(sinks[s].base)[held_row] = result.dictionaries[s].code(pending_text[1 - current][s]);
+        };
+        std::vector<DateMemo> dates(specs.size());
+
+        // Parses one field's value into its column's row; text is only pended. False when malformed.
+        const auto store = [&](int s, std::string_view value, int64_t row) __attribute__((always_inline)) {
+            // The kinds that fill most fields (floats of the track features, the logs' flags) are tested
+            // first: a conditional branch each, which predicts better than the switch's one indirect jump.
+            const ColumnSink sink = sinks[s];
+            const bool quoted = value.data() < chunk_begin || value.data() >= chunk_end;
+            if (sink.kind == Kind::real) {
+                float& out = static_cast<float*>(sink.base)[row];
+                if (quoted) return parse_real(value, out);
+                return parse_real(value, out, static_cast<size_t>(value.data() - chunk_begin),
+                                  static_cast<size_t>(chunk_end - value.data()));
+            }
+            if (sink.kind == Kind::boolean) return parse_bool(value, static_cast<uint8_t*>(sink.base)[row]);
+            const ColumnSpec& spec = specs[s];
+            switch (sink.kind) {
+                case Kind::integer: {
+                    int32_t number = 0;
+                    const bool ok = parse_int(value, number) && number >= spec.min && number <= spec.max;
+                    static_cast<int32_t*>(sink.base)[row] = number;
+                    return ok;
+                }
+                case Kind::real:
+                case Kind::boolean: break;  // parsed above
+                case Kind::date: {
+                    DateMemo& memo = dates[s];
+                    int32_t& out = static_cast<int32_t*>(sink.base)[row];
+                    if (memo.valid && value.size() == 10 && std::memcmp(value.data(), memo.text, 10) == 0) {
+                        out = memo.days;
+                        return true;
+                    }
+                    if (!parse_date(value, out)) return false;
+                    std::memcpy(memo.text, value.data(), 10);
+                    memo.days = out;
+                    memo.valid = true;
+                    return true;
+                }
+                case Kind::text: {
+                    if (quoted) {
+                        pending_owned[current][s].assign(value);
+                        value = pending_owned[current][s];
+                    }
+                    result.dictionaries[s].pend(value, quoted, pending_text[current][s]);
+                    return !value.empty();
+                }
+                case Kind::choice: {
+                    const auto it = std::find(spec.values.begin(), spec.values.end(), value);
+                    if (it == spec.values.end()) return false;
+                    static_cast<int32_t*>(sink.base)[row] = static_cast<int32_t>(it - spec.values.begin());
+                    return true;
+                }
+            }
+            return false;
+        };
+
+        // The common record, cut by the structural index: exactly the header's
+        // field count, no quote or '\r' anywhere, ended by a newline within the
+        // chunk, every value good. Anything else (a blank line, a bad value, a
+        // quote, CRLF, a short or long line, an unterminated last line) returns
+        // false having kept nothing, and the record is read again by the exact
+        // path below, which finds its problem (so errors read the same).
+        const auto plain_record = [&](const char* start, int64_t row, const char*& record_end) {
+            if (*start == '\n') return false;
+            for (int64_t field = 0; field < field_count; ++field) {
+                const char* stop = structurals.next();
+                if (stop == chunk_end) return false;
+                const char c = *stop;
+                if (c != (field + 1 == field_count ? '\n' : ',')) return false;
+                const int s = spec_of_field[field];
+                if (s >= 0 && !store(s, std::string_view(start, static_cast<size_t>(stop - start)), row)) return false;
+                start = stop + 1;
+            }
+            record_end = start;
+            return true;
+        };
+
         int64_t line = 0;  // 0-based line of the current record within the chunk
         Problem row_problem;
+        bool in_step = false;  // whether the structural index stands at the cursor
         while (!cursor.at_end()) {
-            if (cursor.skip_blank_line()) {
-                ++line;
-                continue;
-            }
             const int64_t row = base + result.rows;
-            const int64_t quoted_newlines_before = cursor.newlines_in_quotes();
-            Problem& problem = row_problem;  // written only when the row is bad
-            bool bad = false;
-            int64_t field = 0;
-            for (bool done = false; !done; ++field) {
-                std::string_view value;
-                const bool closed = cursor.next(value, done);
-                if (bad) continue;
-                if (!closed) {
-                    bad = true;
-                    problem = {line, field < field_count ? header_names[field] : "",
-                               "unterminated quoted field starting " + found_text(value)};
+            const int64_t record_line = line;
+            if (!in_step) structurals.seek(cursor.position());
+            const char* record_end = nullptr;
+            in_step = plain_record(cursor.position(), row, record_end);
+            if (in_step) {
+                cursor.skip_to(record_end);
+                ++line;
+            } else {
+                if (cursor.skip_blank_line()) {
+                    ++line;
                     continue;
                 }
-                if (field >= field_count) continue;
-                const int s = spec_of_field[field];
-                if (s < 0) continue;
-                const ColumnSpec& spec = specs[s];
-                bool ok = true;
-                switch (spec.kind) {
-                    case Kind::integer: {
-                        int32_t& out = static_cast<int32_t*>(sinks[s].base)[row];
-                        ok = parse_int(value, out) && out >= spec.min && out <= spec.max;
-                        break;
+                const int64_t quoted_newlines_before = cursor.newlines_in_quotes();
+                Problem& problem = row_problem;  // written only when the row is bad
+                bool bad = false;
+                int64_t field = 0;
+                for (bool done = false; !done; ++field) {
+                    std::string_view value;
+                    const bool closed = cursor.next(value, done);
+                    if (bad) continue;
+                    if (!closed) {
+                        bad = true;
+                        problem = {line, field < field_count ? header_names[field] : "",
+                                   "unterminated quoted field starting " + found_text(value)};
+                        continue;
                     }
-                    case Kind::real: ok = parse_real(value, static_cast<float*>(sinks[s].base)[row]); break;
-                    case Kind::boolean: ok = parse_bool(value, static_cast<uint8_t*>(sinks[s].base)[row]); break;
-                    case Kind::date: ok = parse_date(value, static_cast<int32_t*>(sinks[s].base)[row]); break;
-                    case Kind::text: {
-                        const bool quoted = value.data() < bounds[k] || value.data() >= bounds[k + 1];
-                        if (quoted) {
-                            pending_owned[s].assign(value);
-                            pending_text[s] = {pending_owned[s], true};
-                        } else {
-                            pending_text[s] = {value, false};
-                        }
-                        ok = !value.empty();
-                        break;
-                    }
-                    case Kind::choice: {
-                        const auto it = std::find(spec.values.begin(), spec.values.end(), value);
-                        ok = it != spec.values.end();
-                        if (ok) static_cast<int32_t*>(sinks[s].base)[row] = static_cast<int32_t>(it - spec.values.begin());
-                        break;
-                    }
-                }
-                if (!ok) {
+                    if (field >= field_count) continue;
+                    const int s = spec_of_field[field];
+                    if (s < 0 || store(s, value, row)) continue;
+                    const ColumnSpec& spec = specs[s];
                     bad = true;
                     problem = {line, spec.name,
                                "found " + found_text(value) + " in field " + std::to_string(field + 1) + ", expected " +
                                    (spec.kind == Kind::text ? std::string("a non-empty value") : expected_text(spec))};
                 }
+                if (!bad && field != field_count) {
+                    bad = true;
+                    if (field < field_count)
+                        problem = {line, header_names[field],
+                                   "the line ends after " + std::to_string(field) + " of " + std::to_string(field_count) +
+                                       " fields (truncated line?): expected a value for '" + header_names[field] + "'"};
+                    else
+                        problem = {line, "",
+                                   "found " + std::to_string(field) + " fields, expected " + std::to_string(field_count) +
+                                       " as in the header"};
+                }
+                line += 1 + (cursor.newlines_in_quotes() - quoted_newlines_before);
+                if (bad) {
+                    ++result.skipped;
+                    if (!skip_bad || result.problems.size() < ReadReport::kMaxProblems) result.problems.push_back(problem);
+                    if (!skip_bad) break;
+                    continue;
+                }
             }
-            if (!bad && field != field_count) {
-                bad = true;
-                if (field < field_count)
-                    problem = {line, header_names[field],
-                               "the line ends after " + std::to_string(field) + " of " + std::to_string(field_count) +
-                                   " fields (truncated line?): expected a value for '" + header_names[field] + "'"};
-                else
-                    problem = {line, "",
-                               "found " + std::to_string(field) + " fields, expected " + std::to_string(field_count) +
-                                   " as in the header"};
-            }
-            const int64_t record_line = line;
-            line += 1 + (cursor.newlines_in_quotes() - quoted_newlines_before);
-            if (bad) {
-                ++result.skipped;
-                if (!skip_bad || result.problems.size() < ReadReport::kMaxProblems) result.problems.push_back(problem);
-                if (!skip_bad) break;
-                continue;
-            }
-            for (size_t s = 0; s < specs.size(); ++s)
-                if (specs[s].kind == Kind::text)
-                    static_cast<int32_t*>(sinks[s].base)[row] =
-                        result.dictionaries[s].code(pending_text[s].first, pending_text[s].second);
+            for (const int s : text_specs) result.dictionaries[s].hold(pending_text[current][s]);
+            if (held_row >= 0) enter_held();
+            held_row = row;
+            current = 1 - current;
             table.line[row] = record_line;
             ++result.rows;
         }
+        if (held_row >= 0) enter_held();
         result.lines = line;
     }
 

@@ -298,16 +298,22 @@ TrackTable track_table_of(csv::Table table, const std::string& path, const ReadO
     tracks.track_ids.resize(keep.size());
     tracks.values = Tensor::empty({rows, columns}, DType::f32);
     float* values = tracks.values.data<float>();
+    // Each kept row holds a distinct id, so the dictionary's strings can be moved out.
+    std::vector<std::string>& id_names = table.columns[0].dictionary;
+    for (int64_t r = 0; r < rows; ++r) tracks.track_ids[r] = std::move(id_names[static_cast<size_t>(codes[keep[r]])]);
+    // The columns' types and data looked up once, not once a value.
+    std::vector<const float*> reals(static_cast<size_t>(columns), nullptr);
+    std::vector<const int32_t*> integers(static_cast<size_t>(columns), nullptr);
+    for (int64_t c = 0; c < columns; ++c) {
+        const Tensor& column = table.columns[static_cast<size_t>(c) + 1].values;
+        if (column.dtype() == DType::f32) reals[c] = column.data<float>();
+        else integers[c] = column.data<int32_t>();
+    }
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
         const int64_t i = keep[r];
-        tracks.track_ids[r] = ids[static_cast<size_t>(codes[i])];
-        for (int64_t c = 0; c < columns; ++c) {
-            const csv::Column& column = table.columns[static_cast<size_t>(c) + 1];
-            values[r * columns + c] = column.values.dtype() == DType::f32
-                                          ? column.values.data<float>()[i]
-                                          : static_cast<float>(column.values.data<int32_t>()[i]);
-        }
+        for (int64_t c = 0; c < columns; ++c)
+            values[r * columns + c] = reals[c] != nullptr ? reals[c][i] : static_cast<float>(integers[c][i]);
     }
     return tracks;
 }

@@ -43,16 +43,15 @@ public:
             h = (h ^ word) * 0xBF58476D1CE4E5B9ULL;
             h ^= h >> 29;
         }
-        uint64_t tail = 0;
-        std::memcpy(&tail, text.data() + i, text.size() - i);
-        h = (h ^ tail) * 0x94D049BB133111EBULL;
+        h = (h ^ tail_word(text, i)) * 0x94D049BB133111EBULL;
         return h ^ (h >> 32);
     }
 
     // The code of `text`, or -1.
-    int32_t find(std::string_view text) const {
+    int32_t find(std::string_view text) const { return find(text, hash(text)); }
+    // The same with h = hash(text) already known.
+    int32_t find(std::string_view text, uint64_t h) const {
         if (slots_.empty()) return -1;
-        const uint64_t h = hash(text);
         for (size_t i = h & mask_;; i = (i + 1) & mask_) {
             const Slot& slot = slots_[i];
             if (slot.code < 0) return -1;
@@ -62,9 +61,10 @@ public:
 
     // The code of `text`, adding it (with a new code) if absent. The caller
     // keeps the text's bytes alive as long as this table.
-    int32_t insert(std::string_view text) {
+    int32_t insert(std::string_view text) { return insert(text, hash(text)); }
+    // The same with h = hash(text) already known.
+    int32_t insert(std::string_view text, uint64_t h) {
         if ((names_.size() + 1) * 2 > slots_.size()) grow();
-        const uint64_t h = hash(text);
         for (size_t i = h & mask_;; i = (i + 1) & mask_) {
             Slot& slot = slots_[i];
             if (slot.code < 0) {
@@ -76,6 +76,21 @@ public:
         }
     }
 
+    // Starts loading the slot where a probe for hash h begins: a big table's
+    // probe is a cache miss, and the parser knows a row's texts well before it
+    // enters them (only once the whole row is good).
+    void prefetch(uint64_t h) const {
+        if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
+    }
+
+    // Stage two: once the slot is in cache, starts loading the text that a
+    // probe for hash h compares first.
+    void prefetch_text(uint64_t h) const {
+        if (slots_.empty()) return;
+        const Slot& slot = slots_[h & mask_];
+        if (slot.code >= 0 && slot.hash == h) __builtin_prefetch(slot.data);
+    }
+
     void reserve(size_t count) {
         while (slots_.size() < count * 2) grow();
     }
@@ -83,6 +98,30 @@ public:
     const std::vector<std::string_view>& names() const { return names_; }
 
 private:
+    // The bytes from `i` on (fewer than 8) as a little-endian word, zero above:
+    // what a memcpy of that many bytes gives, read with fixed-size loads (a
+    // memcpy of a variable size is a call, once per hashed field). The hash's
+    // values must not change: session_hash (layout.cpp) is this hash.
+    static uint64_t tail_word(std::string_view text, size_t i) {
+        const size_t n = text.size(), left = n - i;
+        const char* p = text.data();
+        if (left == 0) return 0;
+        if (n >= 8) return word_at(p + n - 8) >> (8 * (8 - left));  // the last 8 bytes, those before i shifted out
+        if (n >= 4) return uint64_t{u32_at(p)} | uint64_t{u32_at(p + n - 4)} << (8 * (n - 4));
+        const auto byte = [p](size_t k) { return uint64_t{static_cast<unsigned char>(p[k])} << (8 * k); };
+        return byte(0) | byte(n / 2) | byte(n - 1);
+    }
+    static uint64_t word_at(const char* p) {
+        uint64_t w;
+        std::memcpy(&w, p, 8);
+        return w;
+    }
+    static uint32_t u32_at(const char* p) {
+        uint32_t w;
+        std::memcpy(&w, p, 4);
+        return w;
+    }
+
     // The text's bytes are kept in the slot so that a probe touches the slot
     // and the text, not also the names array (each a cache miss on big tables).
     struct Slot {
