@@ -135,6 +135,9 @@ def test_ctrl_c_raises_keyboard_interrupt_and_leaves_nothing_half_written(tmp_pa
     X, y = _big_problem()
     fitted = skipper.GBDTClassifier(n_estimators=2).fit(X[:1000], y[:1000])
     before = fitted.predict_proba(X[:100])
+    # A job a shell starts in the background inherits SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler: install it for this test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
     started = time.perf_counter()
     timer.start()
@@ -143,6 +146,7 @@ def test_ctrl_c_raises_keyboard_interrupt_and_leaves_nothing_half_written(tmp_pa
             fitted.set_params(n_estimators=100_000).fit(X, y)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert time.perf_counter() - started < 60  # stopped within an iteration, not after 100k trees
     np.testing.assert_array_equal(fitted.predict_proba(X[:100]), before)  # the old model is intact
     assert fitted.n_features_in_ == 10
