@@ -272,6 +272,29 @@ TEST(CsvBlocks, PlainPathReadsAsTheExactPathInSeveralChunks) {
     EXPECT_GT(plain.report.rows_skipped, 100);
 }
 
+TEST(CsvBlocks, AStrayQuoteDoesNotMoveTheChunkBoundaries) {
+    // A quote inside an unquoted field is text. Counted as a quote, it flips the
+    // parity, and the cut between two threads' chunks then lands inside the
+    // quoted field that holds a newline further on.
+    std::string text;
+    for (size_t i = 0; i < kHeader.size(); ++i) text += (i ? "," : "") + kHeader[i];
+    text += "\n";
+    const auto row = [](const std::string& id, int n) {
+        return std::to_string(n) + "," + id + ",skip,0.5,true,2018-09-06,major,alpha\n";
+    };
+    text += row("t_\"stray", 1);
+    int n = 2;
+    while (text.size() < (size_t{3} << 20) / 2) text += row("t_" + std::to_string(n), n % 1000), ++n;
+    text += row("\"two\nlines\"", 7);  // around the middle: where the cut is sought
+    for (int i = 0; i < 4000; ++i) text += row("\"q" + std::to_string(i) + "\nz\"", i % 1000);
+    while (text.size() < (size_t{3} << 20)) text += row("t_" + std::to_string(n), n % 1000), ++n;
+    const Outcome one = read(text, OnBadRow::error, 1);
+    ASSERT_FALSE(one.error.has_value()) << *one.error;
+    EXPECT_EQ(one.table.columns[0].dictionary[0], "t_\"stray");
+    expect_same(read(text, OnBadRow::error, 2), one, "two threads against one");
+    expect_same(read(text, OnBadRow::error, 3), one, "three threads against one");
+}
+
 TEST(CsvBlocks, EveryFieldOffsetReadsAsTheExactPath) {
     // One record's fields moved across 64-byte block edges byte by byte (by the
     // unread column's width), good and with each kind of malformed value, and

@@ -456,34 +456,31 @@ struct ColumnSink {
     void* base;
 };
 
-// Chunk boundaries at record starts. Quotes may hide newlines, so when the
-// data holds any quote, each boundary moves to the first newline outside
-// quotes (quote parity counted from the start of the data).
+// Chunk boundaries at record starts. Quotes may hide newlines, and a quote is
+// a quote only where the reader takes it as one (a quote inside an unquoted
+// field is text), so when the data holds any quote the records are walked
+// with the reader's own FieldCursor up to each boundary: a parity count of
+// the quotes would cut a record after a stray quote.
 std::vector<const char*> chunk_boundaries(const char* begin, const char* end, int64_t chunks) {
     std::vector<const char*> bounds{begin};
     const bool has_quotes = std::memchr(begin, '"', static_cast<size_t>(end - begin)) != nullptr;
     const auto size = end - begin;
-    const char* counted_to = begin;
-    int64_t quotes = 0;
+    FieldCursor records(begin, end);
     for (int64_t k = 1; k < chunks; ++k) {
         const char* p = std::max(bounds.back(), begin + size * k / chunks);
         if (p <= bounds.back()) continue;
         if (has_quotes) {
-            quotes += std::count(counted_to, p, '"');
-            counted_to = p;
-            bool in_quotes = quotes % 2 == 1;
-            while (p < end && (in_quotes || *p != '\n')) {
-                if (*p == '"') in_quotes = !in_quotes;
-                ++p;
-            }
-            quotes += std::count(counted_to, p, '"');
-            counted_to = p;
-        } else {
-            const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-            p = nl == nullptr ? end : nl;
+            std::string_view value;
+            while (!records.at_end() && records.position() < p)
+                for (bool done = false; !done;) records.next(value, done);
+            p = records.position();
+            if (p >= end) break;
+            bounds.push_back(p);
+            continue;
         }
-        if (p >= end) break;
-        bounds.push_back(p + 1);
+        const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+        if (nl == nullptr) break;
+        bounds.push_back(nl + 1);
     }
     bounds.push_back(end);
     return bounds;
