@@ -13,17 +13,22 @@
 
 namespace skipper::data {
 
+// The high bit of each byte of `word` that equals `c`, the others clear
+// (exact: no carry crosses bytes). Eight bytes at a time without SIMD.
+inline uint64_t bytes_equal_to(uint64_t word, char c) {
+    constexpr uint64_t kOnes = 0x0101010101010101ULL, kLow = 0x7F7F7F7F7F7F7F7FULL;
+    const uint64_t x = word ^ (kOnes * static_cast<uint8_t>(c));
+    return ~(((x & kLow) + kLow) | x | kLow);
+}
+
 // Eight bytes at a time, for CPUs without AVX2 (and the tails).
 inline int64_t count_newlines_portable(const char* begin, const char* end) {
     int64_t count = 0;
     const char* p = begin;
-    constexpr uint64_t kOnes = 0x0101010101010101ULL, kLow = 0x7F7F7F7F7F7F7F7FULL;
     for (; end - p >= 8; p += 8) {
         uint64_t word;
         std::memcpy(&word, p, 8);
-        const uint64_t x = word ^ (kOnes * '\n');
-        // The high bit of each byte that is zero in x (exact: no carry crosses bytes).
-        count += std::popcount(~(((x & kLow) + kLow) | x | kLow));
+        count += std::popcount(bytes_equal_to(word, '\n'));
     }
     for (; p < end; ++p) count += *p == '\n';
     return count;
@@ -66,12 +71,10 @@ inline int64_t count_newlines_unquoted(const char* begin, const char* end) {
 // with it, and a quote sends a line to the quote-aware path. Eight bytes at
 // a time without AVX2 (and for the tails).
 inline const char* find_newline_or_quote_portable(const char* p, const char* end) {
-    constexpr uint64_t kOnes = 0x0101010101010101ULL, kLow = 0x7F7F7F7F7F7F7F7FULL;
-    const auto zero_bytes = [](uint64_t x) { return ~(((x & kLow) + kLow) | x | kLow); };  // exact, as above
     for (; end - p >= 8; p += 8) {
         uint64_t word;
         std::memcpy(&word, p, 8);
-        const uint64_t hits = zero_bytes(word ^ (kOnes * '\n')) | zero_bytes(word ^ (kOnes * '"'));
+        const uint64_t hits = bytes_equal_to(word, '\n') | bytes_equal_to(word, '"');
         if (hits != 0) return p + std::countr_zero(hits) / 8;  // little-endian: the lowest byte comes first
     }
     while (p < end && *p != '\n' && *p != '"') ++p;
