@@ -190,9 +190,11 @@ TEST(BrowserTest, FillTheFormPressPredictReadTheVerdict) {
     browser.call("Page.navigate", {{"url", url}}, session);
 
     const auto choose_and_predict = [&](const std::string& reason_end) {
-        // Waits for the form, picks values as a user would, and presses Predict.
+        // Waits for the whole form (a page still being parsed has some selects, and some of their
+        // options, and not others), picks values as a user would, and presses Predict.
         const std::string script =
-            "(() => { const pick = (id, v) => { const s = document.getElementById(id); if (!s) return 'missing ' + id;"
+            "(() => { if (document.readyState !== 'complete') return 'page not ready';"
+            " const pick = (id, v) => { const s = document.getElementById(id); if (!s) return 'missing ' + id;"
             " s.value = v; s.dispatchEvent(new Event('change')); return s.value === v ? '' : 'no option ' + v; };"
             " const problems = [pick('context_type', 'radio'), pick('premium', '1'), pick('hour_of_day', '21'),"
             " pick('hist_user_behavior_reason_start', 'clickrow'), pick('hist_user_behavior_reason_end', '" +
