@@ -67,5 +67,20 @@ TEST(TextCodes, CodesFollowFirstInsertion) {
     EXPECT_EQ(codes.size(), order.size());
 }
 
+TEST(TextCodes, ReserveKeepsEveryCode) {
+    // A reserve at any point, to any size (smaller than the table too), changes no code.
+    std::mt19937_64 rng(21);
+    std::vector<std::string> texts;
+    for (int i = 0; i < 6000; ++i) texts.push_back("t_" + std::to_string(rng() % 4000) + "-abcdef");
+    TextCodes plain, reserved;
+    for (size_t i = 0; i < texts.size(); ++i) {
+        if (i % 700 == 0) reserved.reserve(static_cast<size_t>(rng() % 9000));
+        ASSERT_EQ(reserved.insert(texts[i]), plain.insert(texts[i])) << i;
+    }
+    ASSERT_EQ(reserved.names(), plain.names());
+    for (const auto& t : texts) ASSERT_EQ(reserved.find(t), plain.find(t));
+    EXPECT_EQ(reserved.find("absent"), -1);
+}
+
 }  // namespace
 }  // namespace skipper::data

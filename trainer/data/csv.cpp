@@ -387,8 +387,12 @@ struct PendingText {
 struct LocalDictionary {
     TextCodes codes;
     std::deque<std::string> owned;  // texts that came from quoted fields
-    std::string_view last_text;     // the value last entered, and its code
-    int32_t last_code = -1;
+    // The texts as strings, code by code, when `keep_strings`: the table's
+    // dictionary, copied while each new text is still in cache (a copy made
+    // after the chunk reads every text from memory again).
+    bool keep_strings = false;
+    std::vector<std::string> strings;
+    int32_t last_code = -1;         // the code of the value last entered
     std::string_view recent;        // the value of the latest good row (entered or held)
     bool has_recent = false;
 
@@ -416,6 +420,7 @@ struct LocalDictionary {
     // so the last value entered is the `recent` that pend() compared with.
     int32_t code(const PendingText& pending) {
         if (pending.repeat) return last_code;
+        const size_t known = codes.size();
         int32_t c;
         if (pending.from_scratch) {
             c = codes.find(pending.text, pending.hash);
@@ -423,9 +428,18 @@ struct LocalDictionary {
         } else {
             c = codes.insert(pending.text, pending.hash);
         }
-        last_text = codes.names()[static_cast<size_t>(c)];
+        if (keep_strings && codes.size() > known) strings.emplace_back(pending.text);
         last_code = c;
         return c;
+    }
+
+    // Makes room for the texts that `rows` rows would bring at the rate seen
+    // in the first `seen` rows, so that a column of mostly new texts (track
+    // ids) does not rehash its table a dozen times per chunk.
+    void forecast(int64_t seen, int64_t rows) {
+        const auto expected = static_cast<int64_t>(codes.size()) * rows / seen;
+        codes.reserve(static_cast<size_t>(expected) + 1);
+        if (keep_strings) strings.reserve(static_cast<size_t>(expected) + 1);
     }
 };
 
@@ -463,7 +477,8 @@ struct ColumnSink {
 // the quotes would cut a record after a stray quote.
 std::vector<const char*> chunk_boundaries(const char* begin, const char* end, int64_t chunks) {
     std::vector<const char*> bounds{begin};
-    const bool has_quotes = std::memchr(begin, '"', static_cast<size_t>(end - begin)) != nullptr;
+    // (One chunk needs no cut: no search of the whole text for a quote.)
+    const bool has_quotes = chunks > 1 && std::memchr(begin, '"', static_cast<size_t>(end - begin)) != nullptr;
     const auto size = end - begin;
     FieldCursor records(begin, end);
     for (int64_t k = 1; k < chunks; ++k) {
@@ -585,6 +600,8 @@ Table parse_csv(std::string_view header_text, std::string_view body, const std::
     for (int64_t k = 0; k < chunks; ++k) {
         ChunkResult& result = results[k];
         result.dictionaries.resize(specs.size());
+        // One chunk and no seed values: its codes are the file's, and the strings its dictionary (see below).
+        for (const int s : text_specs) result.dictionaries[s].keep_strings = chunks == 1 && specs[s].values.empty();
         const int64_t base = capacity_offset[k];
         const char* const chunk_begin = bounds[k];
         const char* const chunk_end = bounds[k + 1];
@@ -743,6 +760,11 @@ Table parse_csv(std::string_view header_text, std::string_view body, const std::
             current = 1 - current;
             table.line[row] = record_line;
             ++result.rows;
+            constexpr int64_t kForecastRows = 256;
+            if (result.rows == kForecastRows) {
+                const int64_t chunk_rows = capacity_offset[k + 1] - capacity_offset[k];
+                for (const int s : text_specs) result.dictionaries[s].forecast(kForecastRows, chunk_rows);
+            }
         }
         if (held_row >= 0) enter_held();
         result.lines = line;
@@ -767,10 +789,9 @@ Table parse_csv(std::string_view header_text, std::string_view body, const std::
     for (size_t s = 0; s < specs.size(); ++s) {
         if (specs[s].kind != Kind::text) continue;
         std::vector<std::string>& names = table.columns[s].dictionary;
-        if (chunks == 1 && specs[s].values.empty()) {
+        if (results[0].dictionaries[s].keep_strings) {
             // One chunk (a window parsed on one thread): its codes are already the file's.
-            const auto& local = results[0].dictionaries[s].codes.names();
-            names.assign(local.begin(), local.end());
+            names = std::move(results[0].dictionaries[s].strings);
             continue;
         }
         TextCodes global;

@@ -91,8 +91,11 @@ public:
         if (slot.code >= 0 && slot.hash == h) __builtin_prefetch(slot.data);
     }
 
+    // Room for `count` texts without growing again: one rehash into the final size.
     void reserve(size_t count) {
-        while (slots_.size() < count * 2) grow();
+        size_t size = slots_.empty() ? 64 : slots_.size();
+        while (size < count * 2) size *= 2;
+        if (size > slots_.size()) rehash(size);
     }
     size_t size() const { return names_.size(); }
     const std::vector<std::string_view>& names() const { return names_; }
@@ -132,9 +135,10 @@ private:
 
         bool matches(std::string_view text) const { return same_text({data, size}, text); }
     };
-    void grow() {
+    void grow() { rehash(slots_.empty() ? 64 : slots_.size() * 2); }
+    void rehash(size_t size) {
         std::vector<Slot> old = std::move(slots_);
-        slots_.assign(old.empty() ? 64 : old.size() * 2, Slot{});
+        slots_.assign(size, Slot{});
         mask_ = slots_.size() - 1;
         for (const Slot& slot : old) {
             if (slot.code < 0) continue;
