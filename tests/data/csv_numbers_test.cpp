@@ -47,6 +47,16 @@ std::vector<std::string> number_fields() {
         if (rng() % 50 == 0) f += "e" + std::to_string(static_cast<int>(rng() % 20) - 10);
         if (!f.empty()) fields.push_back(f);  // an empty field is a missing float, not a number
     }
+    // 16 bytes at most after the sign (the shuffled shape), every length and point position, and
+    // integers of up to 17 digits around 2^53 = 9007199254740992.
+    for (int i = 0; i < 50000; ++i) {
+        std::string f = rng() % 3 == 0 ? "-" : "";
+        const int length = 1 + static_cast<int>(rng() % 17);
+        const int point = static_cast<int>(rng() % (length + 1));  // == length: none
+        for (int d = 0; d < length; ++d) f += d == point ? '.' : digits[rng() % 10];
+        fields.push_back(f);
+        fields.push_back(std::to_string(9007199254740992ULL - 50 + rng() % 100));
+    }
     // Floats written shortest, as the generator and MSSD's files do, and their
     // neighbours' decimal midpoints (ties between two floats).
     for (int i = 0; i < 100000; ++i) {
