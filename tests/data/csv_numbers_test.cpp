@@ -101,5 +101,40 @@ TEST(CsvNumbers, FastPathsAgreeWithFromChars) {
     check_column<int32_t>(csv::Kind::integer, fields);
 }
 
+// Booleans: exactly true/false, True/False and 0/1, on short texts of their
+// letters and near-misses (the word-compare path and the byte path alike).
+TEST(CsvNumbers, BooleansAreTheSixSpellings) {
+    const std::string letters = "tTrRuUeEfFaAlLsS01 2\x14\x06";
+    std::mt19937_64 rng(19);
+    std::vector<std::string> fields = {"true", "True", "false", "False", "0", "1", "TRUE", "FALSE", "tRUE", "fAlse",
+                                       "true ", " true", "truee", "fals", "00", "01", "yes", "\x14rue", "\x06" "alse"};
+    for (int i = 0; i < 100000; ++i) {
+        std::string f = rng() % 2 ? (rng() % 2 ? "true" : "false") : "";
+        if (f.empty()) f.resize(1 + rng() % 6);
+        for (auto& c : f)
+            if (rng() % 3 == 0) c = letters[rng() % letters.size()];
+        fields.push_back(f);
+    }
+    std::string text = "x\n";
+    for (const auto& field : fields) text += field + "\n";
+    ReadOptions options;
+    options.on_bad_row = OnBadRow::skip;
+    const csv::Table table = csv::parse_csv(text, "b.csv", {{"x", csv::Kind::boolean}}, options, nullptr);
+    const auto* got = table.columns[0].values.data<uint8_t>();
+    int64_t row = 0;
+    for (size_t i = 0; i < fields.size(); ++i) {
+        const std::string& f = fields[i];
+        const bool is_true = f == "true" || f == "True" || f == "1";
+        const bool ok = is_true || f == "false" || f == "False" || f == "0";
+        const bool kept = row < table.rows && table.line[static_cast<size_t>(row)] == static_cast<int64_t>(i) + 2;
+        ASSERT_EQ(kept, ok) << "'" << f << "'";
+        if (!kept) continue;
+        ASSERT_EQ(got[row], is_true ? 1 : 0) << "'" << f << "'";
+        ++row;
+    }
+    EXPECT_EQ(row, table.rows);
+    EXPECT_GT(row, 5000);
+}
+
 }  // namespace
 }  // namespace skipper::data
