@@ -5,12 +5,14 @@
 // does not.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "../tools/tools_test_util.h"
+#include "trainer/data/csv_windows.h"
 #include "trainer/data/generator.h"
 #include "trainer/data/layout.h"
 #include "trainer/data/session_scan.h"
@@ -125,6 +127,54 @@ TEST(SessionScan, FastLinesAndQuotedLinesAgree) {
         for (int64_t window = 1; window <= static_cast<int64_t>(text.size()) + 1; ++window)
             expect_same(scan_session_file(path, 1.0, ~uint64_t{0}, window, threads), want,
                         "threads " + std::to_string(threads) + " window " + std::to_string(window));
+}
+
+// The line marks of a file of a few MB: the body's first line, then line
+// starts at least kLineMarkBytes apart and at most a session beyond, each
+// with its line; line_at gives every line start's line from them, as a count
+// from the top does. A quote in the file is reported (and the account kept).
+TEST(SessionScan, LineMarksNumberEveryLineStart) {
+    const TempDir dir;
+    GeneratorOptions options;
+    options.sessions = 16000;
+    options.seed = 9;
+    const GeneratedLayout layout = write_generated_layout(options, dir.file("mssd"), 1, false);
+    const std::string path = layout.log_paths[0];
+    const std::string text = test::read_text(path);
+    ASSERT_GT(text.size(), size_t{5} << 20 >> 1);
+    const FileScan want = expected_scan(text, 0);
+    for (const int threads : {1, 2}) {
+        const FileScan scan = scan_session_file(path, 1.0, 0, int64_t{1} << 20, threads);
+        expect_same(scan, want, "threads " + std::to_string(threads));
+        EXPECT_FALSE(scan.quoted);
+        ASSERT_GE(scan.line_marks.size(), 3u);
+        EXPECT_EQ(scan.line_marks.front().offset, static_cast<int64_t>(text.find('\n') + 1));
+        EXPECT_EQ(scan.line_marks.front().line, 2);
+        for (size_t m = 0; m < scan.line_marks.size(); ++m) {
+            const LineMark& mark = scan.line_marks[m];
+            ASSERT_EQ(text[static_cast<size_t>(mark.offset) - 1], '\n');
+            ASSERT_EQ(mark.line, 1 + std::count(text.begin(), text.begin() + mark.offset, '\n')) << "mark " << m;
+            if (m > 0) {
+                ASSERT_GE(mark.offset - scan.line_marks[m - 1].offset, FileScan::kLineMarkBytes);
+            }
+        }
+        const CsvWindows windows(path, 1 << 16, WindowEnds::unchecked);
+        int64_t line = 2;
+        for (size_t at = text.find('\n') + 1; at < text.size(); at = text.find('\n', at) + 1, ++line)
+            if (line % 97 == 0) {
+                ASSERT_EQ(line_at(scan.line_marks, windows, static_cast<int64_t>(at)), line) << "offset " << at;
+            }
+    }
+    // One quote far into the file: the unchecked scan meets it and the file is scanned again, checked.
+    std::string quoted = text;
+    const size_t far = quoted.find(',', quoted.size() * 3 / 4);
+    quoted.insert(far + 1, "\"q\"");
+    const std::string quoted_path = dir.file("quoted.csv");
+    std::ofstream(quoted_path, std::ios::binary) << quoted;
+    const FileScan scan = scan_session_file(quoted_path, 1.0, 0, int64_t{1} << 20, 2);
+    EXPECT_TRUE(scan.quoted);
+    EXPECT_EQ(scan.rows, want.rows);
+    EXPECT_EQ(scan.sessions.size(), want.sessions.size());
 }
 
 }  // namespace
