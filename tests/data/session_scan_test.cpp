@@ -177,5 +177,30 @@ TEST(SessionScan, LineMarksNumberEveryLineStart) {
     EXPECT_EQ(scan.sessions.size(), want.sessions.size());
 }
 
+// Where pass 2 cuts a window: the start of its last session, found by
+// stepping back from the end (a body known to hold no quotes) or by walking
+// forward (one that may), at every line end of a generated file's first
+// sessions, against the plain account. A body of one session gives 0.
+TEST(SessionScan, LastSessionStartStepsBackToTheLastSession) {
+    const TempDir dir;
+    GeneratorOptions options;
+    options.sessions = 40;
+    options.seed = 2;
+    const GeneratedLayout layout = write_generated_layout(options, dir.file("mssd"), 1, false);
+    const std::string text = test::read_text(layout.log_paths[0]);
+    const std::string body = text.substr(text.find('\n') + 1);
+    std::vector<size_t> starts;  // line starts of the body
+    for (size_t at = 0; at < body.size(); at = body.find('\n', at) + 1) starts.push_back(at);
+    const auto id_at = [&](size_t at) { return body.substr(at, body.find(',', at) - at); };
+    for (size_t end_line = 1; end_line <= starts.size(); ++end_line) {
+        const size_t end = end_line < starts.size() ? starts[end_line] : body.size();
+        size_t want = starts[end_line - 1];
+        for (size_t l = end_line - 1; l > 0 && id_at(starts[l - 1]) == id_at(starts[end_line - 1]); --l) want = starts[l - 1];
+        const std::string_view window(body.data(), end);
+        ASSERT_EQ(last_session_start(window, 0, Quotes::none), want) << "end line " << end_line;
+        ASSERT_EQ(last_session_start(window, 0, Quotes::possible), want) << "end line " << end_line;
+    }
+}
+
 }  // namespace
 }  // namespace skipper::data

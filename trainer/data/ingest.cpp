@@ -373,7 +373,9 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
             }
             while (windows->next()) {
                 // Whole sessions only: the last one may go on in the next window.
-                const size_t whole = windows->at_end() ? windows->body().size() : last_session_start(windows->body(), column);
+                const size_t whole =
+                    windows->at_end() ? windows->body().size()
+                                      : last_session_start(windows->body(), column, line_marks[file] ? Quotes::none : Quotes::possible);
                 if (whole == 0) {
                     windows->consume(0);  // one session fills the window: read a larger one
                     continue;

@@ -229,11 +229,11 @@ int64_t line_at(const std::vector<LineMark>& marks, const CsvWindows& windows, i
     return mark.line + windows.newlines_between(mark.offset, offset);
 }
 
-size_t last_session_start(std::string_view body, int64_t column) {
+size_t last_session_start(std::string_view body, int64_t column, Quotes quotes) {
     std::string scratch, last;
     std::string_view line, id;
     int64_t newlines = 0;
-    if (std::memchr(body.data(), '"', body.size()) != nullptr) {
+    if (quotes == Quotes::possible && std::memchr(body.data(), '"', body.size()) != nullptr) {
         // Quoted fields may hold newlines: walk the records forward.
         size_t start = 0;
         for (const char* p = body.data(); p < body.data() + body.size();) {

@@ -61,8 +61,11 @@ int64_t line_at(const std::vector<LineMark>& marks, const CsvWindows& windows, i
 // Where the last session of a window's body begins (a byte offset into it,
 // at a line start; 0 when the body holds one session): pass 2 parses the
 // sessions before it and leaves that one to the next window. `column` is the
-// session-id field's index.
-size_t last_session_start(std::string_view body, int64_t column);
+// session-id field's index. A body that may hold quotes is walked forward
+// from its start (a quoted field may hold a newline); one known to hold none
+// (its file's scan found none) is stepped back from its end alone.
+enum class Quotes { possible, none };
+size_t last_session_start(std::string_view body, int64_t column, Quotes quotes = Quotes::possible);
 
 // The session id of the line at `offset` of a log file (for error messages).
 std::string session_id_at(const std::string& path, int64_t offset);

@@ -165,12 +165,14 @@ std::vector<FeatureBins> fit_bins_on_sample(const Tensor& sample, const std::vec
     // Each feature's values, contiguous (a transpose by tiles of 256 rows, which
     // stay in L1), instead of one strided pass over every row per feature.
     constexpr int64_t kTileRows = 256;
-    std::vector<float> by_feature(static_cast<size_t>(n * features));
+    // Not zeroed first (the host allocator's blocks): every value is written.
+    const Tensor columns = Tensor::empty({features, n}, DType::f32);
+    float* by_feature = columns.data<float>();
 #pragma omp parallel for schedule(static)
     for (int64_t first = 0; first < n; first += kTileRows) {
         const int64_t last = std::min(first + kTileRows, n);
         for (int64_t f = 0; f < features; ++f)
-            for (int64_t r = first; r < last; ++r) by_feature[static_cast<size_t>(f * n + r)] = x[r * features + f];
+            for (int64_t r = first; r < last; ++r) by_feature[f * n + r] = x[r * features + f];
     }
     std::vector<FeatureBins> out(static_cast<size_t>(features));
     // Every feature's edges depend on the multiset of its sample values only:
@@ -180,7 +182,7 @@ std::vector<FeatureBins> fit_bins_on_sample(const Tensor& sample, const std::vec
     for (int64_t f = 0; f < features; ++f) {
         FeatureBins& bins = out[static_cast<size_t>(f)];
         bins.categorical = categorical[static_cast<size_t>(f)];
-        const float* column = by_feature.data() + f * n;
+        const float* column = by_feature + f * n;
         if (!bins.categorical) {
             std::vector<float> values;
             values.reserve(static_cast<size_t>(n));
@@ -211,7 +213,7 @@ std::vector<FeatureBins> fit_bins_on_sample(const Tensor& sample, const std::vec
     }
     for (int64_t f = 0; f < features; ++f) {
         if (!categorical[static_cast<size_t>(f)]) continue;
-        const float* column = by_feature.data() + f * n;
+        const float* column = by_feature + f * n;
         for (int64_t r = 0; r < n; ++r)
             if (column[r] >= static_cast<float>(kMaxCategoryCode))
                 throw Error("feature '" + feature_names[static_cast<size_t>(f)] + "' is categorical but holds code " +
