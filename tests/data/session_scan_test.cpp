@@ -64,13 +64,18 @@ void expect_same(const FileScan& got, const FileScan& want, const std::string& w
     EXPECT_EQ(got.ids, want.ids) << what;
 }
 
+// The log file of a generated layout of `sessions` sessions (one file).
+std::string generated_log(const TempDir& dir, int64_t sessions, uint64_t seed) {
+    GeneratorOptions options;
+    options.sessions = sessions;
+    options.seed = seed;
+    return write_generated_layout(options, dir.file("mssd"), 1, false).log_paths[0];
+}
+
 TEST(SessionScan, ParallelWindowsGiveThePlainAccount) {
     const TempDir dir;
-    GeneratorOptions options;
-    options.sessions = 200;
-    options.seed = 4;
-    const GeneratedLayout layout = write_generated_layout(options, dir.file("mssd"), 1, false);
-    const std::string text = test::read_text(layout.log_paths[0]);
+    const std::string log_path = generated_log(dir, 200, 4);
+    const std::string text = test::read_text(log_path);
     // The same lines with every second line moved to the end: sessions split in two runs.
     std::string split = text.substr(0, text.find('\n') + 1), moved;
     size_t at = split.size();
@@ -84,7 +89,7 @@ TEST(SessionScan, ParallelWindowsGiveThePlainAccount) {
     std::ofstream(split_path, std::ios::binary) << split;
 
     const uint64_t keep = uint64_t{1} << 62;  // about a quarter of the ids kept
-    for (const auto& [path, file_text] : {std::pair{layout.log_paths[0], text}, std::pair{split_path, split}}) {
+    for (const auto& [path, file_text] : {std::pair{log_path, text}, std::pair{split_path, split}}) {
         const FileScan want = expected_scan(file_text, keep);
         EXPECT_EQ(want.contiguous, path != split_path);
         for (const int threads : {1, 2, 3})
@@ -135,11 +140,7 @@ TEST(SessionScan, FastLinesAndQuotedLinesAgree) {
 // from the top does. A quote in the file is reported (and the account kept).
 TEST(SessionScan, LineMarksNumberEveryLineStart) {
     const TempDir dir;
-    GeneratorOptions options;
-    options.sessions = 16000;
-    options.seed = 9;
-    const GeneratedLayout layout = write_generated_layout(options, dir.file("mssd"), 1, false);
-    const std::string path = layout.log_paths[0];
+    const std::string path = generated_log(dir, 16000, 9);
     const std::string text = test::read_text(path);
     ASSERT_GT(text.size(), size_t{5} << 20 >> 1);
     const FileScan want = expected_scan(text, 0);
@@ -183,11 +184,7 @@ TEST(SessionScan, LineMarksNumberEveryLineStart) {
 // sessions, against the plain account. A body of one session gives 0.
 TEST(SessionScan, LastSessionStartStepsBackToTheLastSession) {
     const TempDir dir;
-    GeneratorOptions options;
-    options.sessions = 40;
-    options.seed = 2;
-    const GeneratedLayout layout = write_generated_layout(options, dir.file("mssd"), 1, false);
-    const std::string text = test::read_text(layout.log_paths[0]);
+    const std::string text = test::read_text(generated_log(dir, 40, 2));
     const std::string body = text.substr(text.find('\n') + 1);
     std::vector<size_t> starts;  // line starts of the body
     for (size_t at = 0; at < body.size(); at = body.find('\n', at) + 1) starts.push_back(at);
