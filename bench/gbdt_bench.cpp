@@ -7,6 +7,7 @@
 #include "engine/context.h"
 #include "engine/gbdt_ops.h"
 #include "engine/histogram_ops.h"
+#include "trainer/gbdt/binned_dataset.h"
 #include "trainer/gbdt/gbdt.h"
 
 namespace {
@@ -104,6 +105,35 @@ void BM_gbdt_train_cpu(benchmark::State& state) {
     for (auto _ : state) benchmark::DoNotOptimize(train_gbdt(train, nullptr, params).num_trees());
 }
 BENCHMARK(BM_gbdt_train_cpu)->Args({200000, 20})->ArgNames({"rows", "iterations"})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Bin edges fitted on the ingest's bin sample: 200k rows shaped like the
+// session rows (standardised track floats, 0/1 flags, small counts, categories).
+void BM_fit_bins_on_sample(benchmark::State& state) {
+    const int64_t rows = state.range(0), floats = 40, flags = 24, categories = 8;
+    const int64_t features = floats + flags + categories;
+    std::mt19937_64 rng(3);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> sample(static_cast<size_t>(rows * features));
+    std::vector<float> track(static_cast<size_t>(floats));
+    for (int64_t r = 0; r < rows; ++r) {
+        // A new track every row or so: track features repeat across a session's rows.
+        if (rng() % 4 != 0)
+            for (auto& v : track) v = normal(rng);
+        float* row = sample.data() + r * features;
+        for (int64_t f = 0; f < floats; ++f) row[f] = track[static_cast<size_t>(f)];
+        for (int64_t f = 0; f < flags; ++f) row[floats + f] = static_cast<float>(rng() % (f < 20 ? 2 : 12));
+        for (int64_t f = 0; f < categories; ++f) row[floats + flags + f] = static_cast<float>(rng() % 7);
+    }
+    const Tensor matrix = Tensor::from_vector<float>(sample, {rows, features});
+    std::vector<std::string> names;
+    std::vector<bool> categorical;
+    for (int64_t f = 0; f < features; ++f) {
+        names.push_back("f" + std::to_string(f));
+        categorical.push_back(f >= floats + flags);
+    }
+    for (auto _ : state) benchmark::DoNotOptimize(gbdt::fit_bins_on_sample(matrix, names, categorical, 255).size());
+}
+BENCHMARK(BM_fit_bins_on_sample)->Arg(200000)->ArgName("rows")->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

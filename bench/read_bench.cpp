@@ -1,5 +1,5 @@
 // Data pipeline throughput: the generator in memory, the reader + join on
-// generated raw-format files, and the session feature builders.
+// generated raw-format files, pass 1's scan, and the session feature builders.
 // Rows per second are reported as items_per_second.
 #include <benchmark/benchmark.h>
 
@@ -11,6 +11,7 @@
 #include "trainer/data/file_text.h"
 #include "trainer/data/generator.h"
 #include "trainer/data/mssd.h"
+#include "trainer/data/session_scan.h"
 
 namespace {
 
@@ -66,6 +67,23 @@ void BM_parse_window_cpu(benchmark::State& state) {
     state.SetBytesProcessed(state.iterations() * static_cast<int64_t>(text.size()));
 }
 BENCHMARK(BM_parse_window_cpu)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
+
+// Pass 1 of the streamed ingest (scan_session_file: the session-id column's
+// runs, row counts and byte ranges) over a generated log file of Arg sessions,
+// on 2 threads with the ingest's default windows. Bytes are the file's.
+void BM_scan_session_file_cpu(benchmark::State& state) {
+    const std::string dir = (std::filesystem::temp_directory_path() / "skipper_scan_bench").string();
+    GeneratorOptions options;
+    options.sessions = state.range(0);
+    const GeneratedFiles files = write_generated_mssd(options, dir);
+    for (auto _ : state)
+        for (int pass = 0; pass < 10; ++pass)  // the scan, not the generator, is most of the process's time
+            benchmark::DoNotOptimize(scan_session_file(files.log_path, 1.0, 0, int64_t{16} << 20, 2).rows);
+    state.SetItemsProcessed(state.iterations() * 10 * files.rows);
+    state.SetBytesProcessed(state.iterations() * 10 * static_cast<int64_t>(std::filesystem::file_size(files.log_path)));
+    std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_scan_session_file_cpu)->Arg(120000)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_build_session_features_cpu(benchmark::State& state) {
     GeneratorOptions options;

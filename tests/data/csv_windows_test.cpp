@@ -6,9 +6,11 @@
 // gone, and a file cut short while read is a DataError.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -150,6 +152,47 @@ TEST(CsvWindowsMapped, WindowsFollowTheRuleAtEveryWindowSize) {
                 EXPECT_EQ(w, want.bodies.size()) << file << " window_bytes " << window_bytes;
             }
         }
+    }
+}
+
+// Unchecked windows over text without quotes end where checked ones do (every
+// newline ends a line there), count no lines, and newlines_between counts
+// any range of the file.
+TEST(CsvWindowsMapped, UncheckedWindowsOfQuoteFreeTextAreTheCheckedOnes) {
+    const test::TempDir dir;
+    for (const std::string& text : edge_texts()) {
+        if (text.find('"') != std::string::npos) continue;
+        const std::string path = dir.file("plain.csv"), packed = dir.file("plain.csv.gz");
+        std::ofstream(path, std::ios::binary) << text;
+        test::gzip_file(path, packed);
+        for (const size_t window_bytes : {size_t{1}, size_t{7}, size_t{4095}, size_t{65536}, size_t{16} << 20}) {
+            const Expected want = expected_windows(text, window_bytes);
+            for (const std::string& file : {path, packed}) {
+                CsvWindows windows(file, static_cast<int64_t>(window_bytes), WindowEnds::unchecked);
+                ASSERT_EQ(windows.header(), want.header) << file;
+                size_t w = 0, offset = want.header.size();
+                for (; windows.next(); ++w) {
+                    ASSERT_LT(w, want.bodies.size()) << file << " window_bytes " << window_bytes;
+                    ASSERT_EQ(windows.body(), want.bodies[w]) << file << " window_bytes " << window_bytes << " window " << w;
+                    ASSERT_EQ(windows.body_offset(), static_cast<int64_t>(offset));
+                    EXPECT_THROW(windows.body_line(), std::logic_error);
+                    offset += windows.body().size();
+                    // Alternately consumed and taken: both move on without counting.
+                    if (w % 2 == 0) windows.consume(windows.body().size());
+                    else windows.take(windows.body().size());
+                }
+                EXPECT_EQ(w, want.bodies.size()) << file << " window_bytes " << window_bytes;
+            }
+        }
+        CsvWindows windows(path, 4096, WindowEnds::unchecked);
+        std::mt19937_64 rng(5);
+        for (int i = 0; i < 50; ++i) {
+            size_t from = rng() % (text.size() + 1), to = rng() % (text.size() + 1);
+            if (from > to) std::swap(from, to);
+            ASSERT_EQ(windows.newlines_between(static_cast<int64_t>(from), static_cast<int64_t>(to)),
+                      std::count(text.begin() + static_cast<std::ptrdiff_t>(from), text.begin() + static_cast<std::ptrdiff_t>(to), '\n'));
+        }
+        EXPECT_THROW(windows.newlines_between(0, static_cast<int64_t>(text.size()) + 1), std::logic_error);
     }
 }
 

@@ -169,23 +169,31 @@ TEST_F(StreamedRows, GzipFilesStreamInWindowsToTheSameModel) {
 }
 
 TEST_F(StreamedRows, ABadRowInALaterWindowNamesItsLineInTheFile) {
-    // The windows are parsed apart, but an error names the line in the whole file.
+    // The windows are parsed apart (and pass 2's windows of a file without
+    // quotes count no lines), but an error names the line in the whole file:
+    // early, in a later window, and on the last line.
     const std::string path = layout_.log_paths[0];
-    std::string text = test::read_text(path);
-    size_t at = 0;
-    for (int line = 1; line < 40; ++line) at = text.find('\n', at) + 1;  // the start of line 40
-    const size_t comma = text.find(',', text.find(',', at) + 1);  // after session_id and session_position
-    text.replace(at, comma - at, text.substr(at, text.find(',', at) - at) + ",x");
-    std::ofstream(path, std::ios::binary) << text;
-    IngestOptions options = small_sample();
-    options.window_bytes = 2000;
-    try {
-        ingest_session_rows(layout_.log_paths, layout_.track_paths, options);
-        FAIL() << "no error";
-    } catch (const DataError& e) {
-        EXPECT_EQ(e.file(), path);
-        EXPECT_EQ(e.line(), 40);
-        EXPECT_EQ(e.column(), "session_position");
+    const std::string original = test::read_text(path);
+    const auto lines = std::count(original.begin(), original.end(), '\n');
+    for (const int64_t bad_line : {int64_t{40}, lines / 2 + 1, lines}) {
+        std::string text = original;
+        size_t at = 0;
+        for (int64_t line = 1; line < bad_line; ++line) at = text.find('\n', at) + 1;
+        const size_t comma = text.find(',', text.find(',', at) + 1);  // after session_id and session_position
+        text.replace(at, comma - at, text.substr(at, text.find(',', at) - at) + ",x");
+        std::ofstream(path, std::ios::binary) << text;
+        for (const int64_t window_bytes : {int64_t{2000}, IngestOptions().window_bytes}) {
+            IngestOptions options = small_sample();
+            options.window_bytes = window_bytes;
+            try {
+                ingest_session_rows(layout_.log_paths, layout_.track_paths, options);
+                FAIL() << "no error";
+            } catch (const DataError& e) {
+                EXPECT_EQ(e.file(), path);
+                EXPECT_EQ(e.line(), bad_line) << "window_bytes " << window_bytes;
+                EXPECT_EQ(e.column(), "session_position");
+            }
+        }
     }
 }
 

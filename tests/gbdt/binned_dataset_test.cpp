@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -56,6 +57,36 @@ TEST(BinnedDataset, BinEdgesDependOnlyOnTheSampleValues) {
     EXPECT_EQ(a[0].upper_bounds.size(), 32u);  // many distinct values: max_bin bins
     EXPECT_EQ(a[3].value_bins(), 5);
     EXPECT_TRUE(a == b);
+}
+
+// The radix sort against std::sort, bit for bit: signs, both zeros, the
+// infinities, subnormals, repeats and every exponent, at sizes around its
+// edges (empty, one value, digits all keys share).
+TEST(BinnedDataset, SortFloatsEqualsStdSort) {
+    std::mt19937_64 rng(11);
+    const std::vector<float> specials = {0.0f, -0.0f, std::numeric_limits<float>::infinity(),
+                                         -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::denorm_min(),
+                                         -std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::max(),
+                                         std::numeric_limits<float>::lowest(), 1.0f, -1.0f};
+    const auto bits = [](float v) { return std::bit_cast<uint32_t>(v); };
+    for (const size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{100}, size_t{4097}, size_t{100000}}) {
+        for (int kind = 0; kind < 3; ++kind) {
+            std::vector<float> values(n);
+            for (auto& v : values) {
+                if (kind == 0) v = std::bit_cast<float>(static_cast<uint32_t>(rng()) & 0xFF7FFFFFu);  // any exponent but NaN's
+                else if (kind == 1) v = specials[rng() % specials.size()];
+                else v = static_cast<float>(rng() % 9) * 0.25f;  // few values: digits shared by every key
+            }
+            std::vector<float> expected = values;
+            std::sort(expected.begin(), expected.end(), [](float a, float b) {
+                return a < b || (a == b && std::signbit(a) && !std::signbit(b));
+            });
+            gbdt::sort_floats(values);
+            ASSERT_EQ(values.size(), expected.size());
+            for (size_t i = 0; i < n; ++i)
+                ASSERT_EQ(bits(values[i]), bits(expected[i])) << "n " << n << " kind " << kind << " at " << i;
+        }
+    }
 }
 
 TEST(BinnedDataset, BinOfIsTheFirstBoundNotBelowTheValue) {

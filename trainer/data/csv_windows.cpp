@@ -61,7 +61,8 @@ struct TakenPages {
 
 }  // namespace
 
-CsvWindows::CsvWindows(const std::string& path, int64_t window_bytes) : path_(path), window_bytes_(window_bytes) {
+CsvWindows::CsvWindows(const std::string& path, int64_t window_bytes, WindowEnds ends)
+    : path_(path), window_bytes_(window_bytes), ends_(ends) {
     size_t header_size = 0;
     if (is_gzip_path(path)) {
         gzip_ = std::make_unique<GzipStream>(path);
@@ -159,11 +160,11 @@ bool CsvWindows::next() {
         }
         if (have == 0) return false;
         // Without quotes every newline ends a line: the body ends at the last one, and holds them all.
-        body_newlines_ = count_newlines_unquoted(body_data_, body_data_ + have);
         const std::string_view window(body_data_, have);
+        body_newlines_ = ends_ == WindowEnds::checked ? count_newlines_unquoted(body_data_, body_data_ + have) : -1;
         if (position_ + have == size_) body_size_ = have;
-        else if (body_newlines_ < 0) body_size_ = last_line_end(window);
-        else body_size_ = body_newlines_ == 0 ? 0 : window.rfind('\n') + 1;
+        else if (ends_ == WindowEnds::unchecked || body_newlines_ >= 0) body_size_ = window.rfind('\n') + 1;  // npos + 1: 0
+        else body_size_ = last_line_end(window);
         if (body_size_ > 0) return true;
     }
 }
@@ -196,12 +197,25 @@ void CsvWindows::consume(size_t bytes) {
     if (mapped_ != nullptr && bytes > 0) mapped_->drop(begin, begin + bytes);
 }
 
+int64_t CsvWindows::body_line() const {
+    if (ends_ == WindowEnds::unchecked) throw std::logic_error(path_ + ": unchecked windows count no lines");
+    return body_line_;
+}
+
+int64_t CsvWindows::newlines_between(int64_t from, int64_t to) const {
+    if (mapped_ == nullptr || from < 0 || from > to || static_cast<size_t>(to) > size_)
+        throw std::logic_error(path_ + ": newlines_between reads a plain file's text only");
+    return count_newlines(mapped_->data() + from, mapped_->data() + to);
+}
+
 void CsvWindows::advance(size_t bytes) {
     // The body's newlines are known when it has no quotes: count the shorter side of `bytes`.
-    if (body_newlines_ >= 0 && bytes >= body_size_ / 2)
-        body_line_ += body_newlines_ - count_newlines(body_data_ + bytes, body_data_ + body_size_);
-    else
-        body_line_ += count_newlines(body_data_, body_data_ + bytes);
+    if (ends_ == WindowEnds::checked) {
+        if (body_newlines_ >= 0 && bytes >= body_size_ / 2)
+            body_line_ += body_newlines_ - count_newlines(body_data_ + bytes, body_data_ + body_size_);
+        else
+            body_line_ += count_newlines(body_data_, body_data_ + bytes);
+    }
     position_ += bytes;
     // Nothing taken: the window held too little (one record, one session): read a larger one.
     want_ = bytes == 0 ? 2 * std::max(want_, body_size_) : static_cast<size_t>(window_bytes_);

@@ -29,9 +29,17 @@ struct WindowText {
     std::shared_ptr<const void> owner;
 };
 
+// Where windows end. checked: at the last line end outside quotes, every
+// line counted as the windows pass (body_line). unchecked: at the last
+// newline, nothing counted and no quote looked for, so the reader does not
+// pass over each window before its worker does: for a reader that knows the
+// text has no quotes (pass 1 found none) or checks each window itself. Its
+// lines are then its own to count (body_line is unknown).
+enum class WindowEnds { checked, unchecked };
+
 class CsvWindows {
 public:
-    CsvWindows(const std::string& path, int64_t window_bytes);
+    CsvWindows(const std::string& path, int64_t window_bytes, WindowEnds ends = WindowEnds::checked);
     ~CsvWindows();
     CsvWindows(const CsvWindows&) = delete;
     CsvWindows& operator=(const CsvWindows&) = delete;
@@ -47,11 +55,16 @@ public:
     // The window's text after the header, readable until the next next() (a
     // .gz file) or while this reader lives (a plain file); take() keeps it longer.
     std::string_view body() const { return {body_data_, body_size_}; }
-    // File offset and 1-based file line of the body's first byte.
+    // File offset and 1-based file line of the body's first byte (checked windows only).
     int64_t body_offset() const { return static_cast<int64_t>(position_); }
-    int64_t body_line() const { return body_line_; }
-    // For ReadOptions::line_offset: the parser then reports the file's lines.
-    int64_t line_offset() const { return body_line_ - 1 - header_lines_; }
+    int64_t body_line() const;
+    // The header's lines: a body line L is ReadOptions::line_offset L - 1 - header_lines.
+    int64_t header_lines() const { return header_lines_; }
+    // For ReadOptions::line_offset: the parser then reports the file's lines (checked windows only).
+    int64_t line_offset() const { return body_line() - 1 - header_lines_; }
+    // The newlines in the file's text [from, to) (plain files only): the lines
+    // of unchecked windows, counted from a line whose number is known.
+    int64_t newlines_between(int64_t from, int64_t to) const;
     // True when the body runs to the end of the file.
     bool at_end() const { return body_end() == size_; }
     // Takes the first `bytes` of the body (a prefix ending at a line end).
@@ -78,6 +91,7 @@ private:
 
     std::string path_;
     int64_t window_bytes_;
+    WindowEnds ends_;
     std::unique_ptr<ReadOnlyFile> file_;       // plain files only
     std::shared_ptr<const MappedFile> mapped_;  // plain files only (none when empty)
     std::unique_ptr<GzipStream> gzip_;  // .gz files only
@@ -91,9 +105,9 @@ private:
     const char* body_data_ = nullptr;
     size_t position_ = 0;   // file offset of the body's first byte
     size_t body_size_ = 0;
-    int64_t body_newlines_ = -1;  // the body's newlines; -1 when it holds a quote (counted when consumed)
+    int64_t body_newlines_ = -1;  // the body's newlines; -1 when it holds a quote or is unchecked (counted when consumed)
     size_t want_ = 0;       // bytes the next window reads: window_bytes, doubled while nothing is consumed
-    int64_t body_line_ = 1; // 1-based file line of the body's first byte
+    int64_t body_line_ = 1; // 1-based file line of the body's first byte (checked windows only)
 };
 
 // Field `index` of one CSV line (no line end), unquoted; false when the line

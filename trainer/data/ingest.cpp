@@ -16,6 +16,7 @@
 #include "engine/error.h"
 #include "kernels/cpu/random.h"
 #include "trainer/data/features.h"
+#include "trainer/data/file_text.h"
 #include "trainer/data/layout.h"
 #include "trainer/data/mssd_files.h"
 #include "trainer/data/csv_windows.h"
@@ -256,11 +257,14 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     std::unordered_map<uint64_t, uint32_t> file_of;  // session hash -> file
     SampleChoice choice(options.bin_construct_sample_cnt);
     std::vector<uint8_t> contiguous(logs.size());
+    // Plain files without quotes: pass 2 reads them through unchecked windows, numbering lines from the marks.
+    std::vector<std::optional<std::vector<LineMark>>> line_marks(logs.size());
     int64_t train_rows = 0, test_rows = 0;
     for (size_t f = 0; f < logs.size(); ++f) {
-        const FileScan scan = scan_session_file(logs[f], options.sample_sessions, choice.threshold(), options.window_bytes,
-                                                options.read.num_threads);
+        FileScan scan = scan_session_file(logs[f], options.sample_sessions, choice.threshold(), options.window_bytes,
+                                          options.read.num_threads);
         contiguous[f] = scan.contiguous;
+        if (!scan.quoted && !is_gzip_path(logs[f])) line_marks[f] = std::move(scan.line_marks);
         int64_t rows = 0, sessions = 0;
         for (size_t s = 0; s < scan.sessions.size(); ++s) {
             const ScannedSession& session = scan.sessions[s];
@@ -362,13 +366,16 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
                 return window;
             }
             if (!windows) {
-                windows.emplace(logs[file], thread_window_bytes);
+                windows.emplace(logs[file], thread_window_bytes,
+                                line_marks[file] ? WindowEnds::unchecked : WindowEnds::checked);
                 headers[file].assign(windows->header());
                 column = csv_column(windows->header(), "session_id");
             }
             while (windows->next()) {
                 // Whole sessions only: the last one may go on in the next window.
-                const size_t whole = windows->at_end() ? windows->body().size() : last_session_start(windows->body(), column);
+                const size_t whole =
+                    windows->at_end() ? windows->body().size()
+                                      : last_session_start(windows->body(), column, line_marks[file] ? Quotes::none : Quotes::possible);
                 if (whole == 0) {
                     windows->consume(0);  // one session fills the window: read a larger one
                     continue;
@@ -379,7 +386,10 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
                     windows->consume(whole);  // blank lines at the end (the parser refuses a text without rows)
                     continue;
                 }
-                window.line_offset = windows->line_offset();
+                window.line_offset =
+                    line_marks[file]
+                        ? line_at(*line_marks[file], *windows, windows->body_offset()) - 1 - windows->header_lines()
+                        : windows->line_offset();
                 window.text = windows->take(whole);
                 return window;
             }

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <deque>
 #include <optional>
+#include <stdexcept>
+#include <string>
 #include <unordered_map>
 
 #include "engine/error.h"
@@ -72,14 +74,22 @@ struct Run {
 };
 
 // One window's runs. Lines without an id are left to pass 2's parser; they do
-// not break a run (as the whole-file scan never did).
+// not break a run (as the whole-file scan never did). Its lines are counted
+// from 0 here and numbered when committed: unchecked windows come with no
+// line number.
 struct WindowScan {
     WindowText text;  // a view of the file, until scanned
-    int64_t offset = 0, line = 0;
+    int64_t offset = 0;
     int64_t rows = 0;
+    int64_t newlines = 0;
+    bool quoted = false;  // a quote somewhere in the text
     std::vector<Run> runs;
     std::deque<std::string> quoted_ids;  // ids unquoted out of the text (a deque: they never move)
 };
+
+// Thrown by a commit of unchecked windows that met a quote: they may have cut
+// a quoted field, so the file is scanned again with checked windows.
+struct QuotedText {};
 
 // Lines are split with find_newline_or_quote, one pass over the bytes. A
 // line that starts with the current run's id and a comma, without a quote
@@ -90,7 +100,7 @@ void scan_window(WindowScan& window, int64_t column) {
     const char* const base = window.text.body.data();
     const char* const end = base + window.text.body.size();
     const char* p = base;
-    int64_t line_number = window.line;
+    int64_t line_number = 0;
     std::string scratch;
     while (p < end) {
         if (column == 0 && !window.runs.empty()) {
@@ -116,6 +126,7 @@ void scan_window(WindowScan& window, int64_t column) {
         const int64_t number = line_number;
         line_number += newlines;
         p = next;
+        window.quoted = window.quoted || std::memchr(line.data(), '"', line.size()) != nullptr;
         if (line.empty() || !id_of(line, column, scratch, id) || id.empty()) continue;
         ++window.rows;
         if (window.runs.empty() || !same_text(id, window.runs.back().id)) {
@@ -127,18 +138,22 @@ void scan_window(WindowScan& window, int64_t column) {
         ++run.rows;
         run.end = window.offset + (next - base);
     }
+    window.newlines = line_number;
 }
 
-}  // namespace
-
-FileScan scan_session_file(const std::string& path, double sample_fraction, uint64_t keep_ids_at_most,
-                           int64_t window_bytes, int threads) {
-    if (threads <= 0) threads = omp_get_max_threads();
-    CsvWindows windows(path, std::max<int64_t>(window_bytes / threads, 1));
+// The scan through windows that end as `ends` says: unchecked ones throw
+// QuotedText at the first window holding a quote.
+FileScan scan_windows(const std::string& path, double sample_fraction, uint64_t keep_ids_at_most, int64_t window_bytes,
+                      int threads, WindowEnds ends) {
+    CsvWindows windows(path, std::max<int64_t>(window_bytes / threads, 1), ends);
     const int64_t column = session_id_column(windows);
     FileScan scan;
     scan.path = path;
     scan.disk_bytes = windows.disk_bytes();
+    const auto body_begin = static_cast<int64_t>(windows.header().size());
+    int64_t next_line = 1 + windows.header_lines();  // file line of the next window's first byte
+    scan.line_marks.push_back({body_begin, next_line});
+    int64_t next_mark = body_begin + FileScan::kLineMarkBytes;
     // Windows are scanned in parallel (ordered_jobs.h) and their runs merged in file order.
     std::unordered_map<uint64_t, int32_t> index_of;  // hash -> index in scan.sessions
     std::string previous;  // the last merged run's id
@@ -147,18 +162,26 @@ FileScan scan_session_file(const std::string& path, double sample_fraction, uint
         if (!windows.next()) return std::nullopt;
         WindowScan window;
         window.offset = windows.body_offset();
-        window.line = windows.body_line();
         window.text = windows.take(windows.body().size());
         return window;
     };
     const auto work = [&](WindowScan& window) { scan_window(window, column); };
     const auto commit = [&](WindowScan& window) {
+        if (window.quoted && ends == WindowEnds::unchecked) throw QuotedText{};
+        scan.quoted = scan.quoted || window.quoted;
         scan.rows += window.rows;
+        const int64_t first_line = next_line;
+        next_line += window.newlines;
         for (size_t r = 0; r < window.runs.size(); ++r) {
             Run& run = window.runs[r];
+            run.first_line += first_line;
             // A session running on from the window before: the same session, not a second run of it.
             const bool continues = r == 0 && !previous.empty() && run.id == previous;
             if (!continues) {
+                if (run.begin >= next_mark) {
+                    scan.line_marks.push_back({run.begin, run.first_line});
+                    next_mark = run.begin + FileScan::kLineMarkBytes;
+                }
                 current = -1;
                 if (keep_sampled_session(run.hash, sample_fraction)) {
                     const auto [it, added] = index_of.try_emplace(run.hash, static_cast<int32_t>(scan.sessions.size()));
@@ -184,11 +207,33 @@ FileScan scan_session_file(const std::string& path, double sample_fraction, uint
     return scan;
 }
 
-size_t last_session_start(std::string_view body, int64_t column) {
+}  // namespace
+
+FileScan scan_session_file(const std::string& path, double sample_fraction, uint64_t keep_ids_at_most,
+                           int64_t window_bytes, int threads) {
+    if (threads <= 0) threads = omp_get_max_threads();
+    // Unchecked windows first: no serial pass over each window before its
+    // worker's. A quote anywhere sends the file to checked windows, again.
+    try {
+        return scan_windows(path, sample_fraction, keep_ids_at_most, window_bytes, threads, WindowEnds::unchecked);
+    } catch (const QuotedText&) {
+        return scan_windows(path, sample_fraction, keep_ids_at_most, window_bytes, threads, WindowEnds::checked);
+    }
+}
+
+int64_t line_at(const std::vector<LineMark>& marks, const CsvWindows& windows, int64_t offset) {
+    const auto after = std::upper_bound(marks.begin(), marks.end(), offset,
+                                        [](int64_t o, const LineMark& mark) { return o < mark.offset; });
+    if (after == marks.begin()) throw std::logic_error(windows.path() + ": no line mark before offset " + std::to_string(offset));
+    const LineMark& mark = *(after - 1);
+    return mark.line + windows.newlines_between(mark.offset, offset);
+}
+
+size_t last_session_start(std::string_view body, int64_t column, Quotes quotes) {
     std::string scratch, last;
     std::string_view line, id;
     int64_t newlines = 0;
-    if (std::memchr(body.data(), '"', body.size()) != nullptr) {
+    if (quotes == Quotes::possible && std::memchr(body.data(), '"', body.size()) != nullptr) {
         // Quoted fields may hold newlines: walk the records forward.
         size_t start = 0;
         for (const char* p = body.data(); p < body.data() + body.size();) {

@@ -1,10 +1,12 @@
 #include "trainer/gbdt/binning.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <limits>
 #include <random>
+#include <utility>
 
 #include "engine/error.h"
 #include "trainer/gbdt/binned_dataset.h"
@@ -56,7 +58,7 @@ std::vector<double> numeric_upper_bounds(std::vector<float>& values, int64_t max
                 counts.push_back(tally[i]);
             }
     } else {
-        std::sort(values.begin(), values.end());
+        sort_floats(values);
         for (float v : values) {
             if (distinct.empty() || static_cast<double>(v) != distinct.back()) {
                 distinct.push_back(v);
@@ -90,6 +92,38 @@ std::vector<double> numeric_upper_bounds(std::vector<float>& values, int64_t max
 }
 
 }  // namespace
+
+// A least-significant-digit radix sort of the bits, 11 bits a pass. The bits
+// are flipped so that unsigned order is float order (negatives reversed).
+void sort_floats(std::vector<float>& values) {
+    constexpr int kDigitBits = 11, kPasses = 3;
+    constexpr uint32_t kBuckets = 1u << kDigitBits;
+    const size_t n = values.size();
+    if (n < 2) return;
+    std::vector<uint32_t> keys(n), scratch(n);
+    std::vector<std::array<size_t, kBuckets>> counts(kPasses);
+    for (auto& c : counts) c.fill(0);
+    for (size_t i = 0; i < n; ++i) {
+        const uint32_t bits = std::bit_cast<uint32_t>(values[i]);
+        const uint32_t key = bits ^ ((bits & 0x80000000u) != 0 ? 0xFFFFFFFFu : 0x80000000u);
+        keys[i] = key;
+        for (int pass = 0; pass < kPasses; ++pass) ++counts[pass][(key >> (pass * kDigitBits)) & (kBuckets - 1)];
+    }
+    for (int pass = 0; pass < kPasses; ++pass) {
+        auto& count = counts[pass];
+        const int shift = pass * kDigitBits;
+        // A digit every key shares leaves the order as it is.
+        if (count[(keys[0] >> shift) & (kBuckets - 1)] == n) continue;
+        size_t offset = 0;
+        for (auto& c : count) offset += std::exchange(c, offset);
+        for (const uint32_t key : keys) scratch[count[(key >> shift) & (kBuckets - 1)]++] = key;
+        keys.swap(scratch);
+    }
+    for (size_t i = 0; i < n; ++i) {
+        const uint32_t key = keys[i];
+        values[i] = std::bit_cast<float>(key ^ ((key & 0x80000000u) != 0 ? 0x80000000u : 0xFFFFFFFFu));
+    }
+}
 
 uint8_t FeatureBins::bin_of(float value) const {
     if (std::isnan(value)) return static_cast<uint8_t>(missing_bin());
@@ -128,6 +162,18 @@ std::vector<FeatureBins> fit_bins_on_sample(const Tensor& sample, const std::vec
                                             const std::vector<bool>& categorical, int64_t max_bin) {
     const int64_t n = sample.size(0), features = sample.size(1);
     const float* x = sample.data<float>();
+    // Each feature's values, contiguous (a transpose by tiles of 256 rows, which
+    // stay in L1), instead of one strided pass over every row per feature.
+    constexpr int64_t kTileRows = 256;
+    // Not zeroed first (the host allocator's blocks): every value is written.
+    const Tensor columns = Tensor::empty({features, n}, DType::f32);
+    float* by_feature = columns.data<float>();
+#pragma omp parallel for schedule(static)
+    for (int64_t first = 0; first < n; first += kTileRows) {
+        const int64_t last = std::min(first + kTileRows, n);
+        for (int64_t f = 0; f < features; ++f)
+            for (int64_t r = first; r < last; ++r) by_feature[f * n + r] = x[r * features + f];
+    }
     std::vector<FeatureBins> out(static_cast<size_t>(features));
     // Every feature's edges depend on the multiset of its sample values only:
     // numeric values are sorted (or tallied) before cutting, and categories
@@ -136,19 +182,18 @@ std::vector<FeatureBins> fit_bins_on_sample(const Tensor& sample, const std::vec
     for (int64_t f = 0; f < features; ++f) {
         FeatureBins& bins = out[static_cast<size_t>(f)];
         bins.categorical = categorical[static_cast<size_t>(f)];
+        const float* column = by_feature + f * n;
         if (!bins.categorical) {
             std::vector<float> values;
             values.reserve(static_cast<size_t>(n));
-            for (int64_t r = 0; r < n; ++r) {
-                const float v = x[r * features + f];
-                if (!std::isnan(v)) values.push_back(v);
-            }
+            for (int64_t r = 0; r < n; ++r)
+                if (!std::isnan(column[r])) values.push_back(column[r]);
             bins.upper_bounds = numeric_upper_bounds(values, max_bin);
             continue;
         }
         std::vector<int64_t> counts;
         for (int64_t r = 0; r < n; ++r) {
-            const float v = x[r * features + f];
+            const float v = column[r];
             if (std::isnan(v) || v < 0.0f) continue;
             if (v >= static_cast<float>(kMaxCategoryCode)) continue;  // reported below, outside the parallel loop
             const auto code = static_cast<size_t>(v);
@@ -168,10 +213,11 @@ std::vector<FeatureBins> fit_bins_on_sample(const Tensor& sample, const std::vec
     }
     for (int64_t f = 0; f < features; ++f) {
         if (!categorical[static_cast<size_t>(f)]) continue;
+        const float* column = by_feature + f * n;
         for (int64_t r = 0; r < n; ++r)
-            if (x[r * features + f] >= static_cast<float>(kMaxCategoryCode))
+            if (column[r] >= static_cast<float>(kMaxCategoryCode))
                 throw Error("feature '" + feature_names[static_cast<size_t>(f)] + "' is categorical but holds code " +
-                            std::to_string(x[r * features + f]) + " (codes must be below " +
+                            std::to_string(column[r]) + " (codes must be below " +
                             std::to_string(kMaxCategoryCode) + ")");
     }
     return out;
