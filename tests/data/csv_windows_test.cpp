@@ -78,9 +78,12 @@ TEST_F(GzipWindows, RangesFarApartReadForward) {
 }
 
 // The windows by the rule, worked out plainly: the header is the first line
-// ending outside quotes; a window is the whole lines (ending outside quotes)
-// within the next window_bytes, or the rest of the text when that reaches
-// its end; none: twice the bytes.
+// ending outside quotes; a window is the whole records within the next
+// window_bytes, or the rest of the text when that reaches its end; none:
+// twice the bytes. Records as the parser reads them: a quote opens a quoted
+// field only at a field's start ("" inside is one quote), text after its
+// closing quote runs to the newline, and a newline outside quotes ends the
+// record.
 struct Expected {
     std::string header;
     std::vector<std::string> bodies;
@@ -88,17 +91,40 @@ struct Expected {
 
 Expected expected_windows(const std::string& text, size_t window_bytes) {
     const auto line_ends = [&](size_t from, size_t to) {
-        std::vector<size_t> ends;  // one past each newline outside quotes
-        bool quoted = false;
+        std::vector<size_t> ends;  // one past each newline that ends a record
+        enum { field_start, unquoted, quoted, after_quote, junk } state = field_start;
         for (size_t i = from; i < to; ++i) {
-            if (text[i] == '"') quoted = !quoted;
-            else if (text[i] == '\n' && !quoted) ends.push_back(i + 1);
+            const char c = text[i];
+            if (state == quoted) {
+                if (c != '"') continue;
+                if (i + 1 < to && text[i + 1] == '"') ++i;
+                else state = after_quote;
+            } else if (c == '\n') {
+                ends.push_back(i + 1);
+                state = field_start;
+            } else if (state == after_quote) {
+                // One '\r' may follow the quote; anything else is junk, skipped up to the newline.
+                state = c == ',' ? field_start : c == '\r' && text[i - 1] == '"' ? after_quote : junk;
+            } else if (state == junk) {
+                continue;
+            } else if (c == ',') {
+                state = field_start;
+            } else {
+                state = state == field_start && c == '"' ? quoted : unquoted;
+            }
         }
         return ends;
     };
+    const auto header_end = [&] {  // the first newline outside quotes (parity, as the header is found)
+        bool in_quotes = false;
+        for (size_t i = 0; i < text.size(); ++i) {
+            if (text[i] == '"') in_quotes = !in_quotes;
+            else if (text[i] == '\n' && !in_quotes) return i + 1;
+        }
+        return size_t{0};
+    };
     Expected out;
-    const std::vector<size_t> first = line_ends(0, text.size());
-    size_t position = first.empty() ? text.size() : first.front();
+    size_t position = header_end() == 0 ? text.size() : header_end();
     out.header = text.substr(0, position);
     for (size_t want = window_bytes; position < text.size();) {
         const size_t end = std::min(text.size(), position + want);
@@ -121,8 +147,13 @@ std::vector<std::string> edge_texts() {
     std::string quoted = "id,\"note\"\r\n";
     for (int i = 0; i < 300; ++i)
         quoted += "r" + std::to_string(i) + (i % 7 == 0 ? ",\"a\nb \"\"c\"\"\r\nd\"\r\n" : ",plain\r\n");
+    // A quote inside an unquoted field is text, so quote parity is no guide
+    // to where records end; and text after a closing quote runs to the newline.
+    std::string stray = "id,note\n";
+    for (int i = 0; i < 300; ++i)
+        stray += "r" + std::to_string(i) + (i % 5 == 0 ? ",ab\"c\n" : i % 5 == 2 ? ",\"x\ny\"\n" : i % 5 == 3 ? ",\"q\"junk,\"z\n" : ",plain\n");
     const std::string varied = varied_lines();
-    return {varied.substr(0, varied.find('\n', 200000) + 1) + "last,line", quoted, "a,b\n1,2\n3,4", "a,b\n" + std::string(5000, 'x') + ",1\n", "a,\"b\nc\"\n1,2\n"};
+    return {varied.substr(0, varied.find('\n', 200000) + 1) + "last,line", quoted, stray, "a,b\n1,2\n3,4", "a,b\n" + std::string(5000, 'x') + ",1\n", "a,\"b\nc\"\n1,2\n"};
 }
 
 TEST(CsvWindowsMapped, WindowsFollowTheRuleAtEveryWindowSize) {

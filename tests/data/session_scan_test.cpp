@@ -134,6 +134,31 @@ TEST(SessionScan, FastLinesAndQuotedLinesAgree) {
                         "threads " + std::to_string(threads) + " window " + std::to_string(window));
 }
 
+// A quote inside an unquoted field is text, as the parser reads it: it opens
+// nothing, and the quoted field after it still holds its newline. Quote
+// parity would have run the first lines together.
+TEST(SessionScan, AStrayQuoteIsText) {
+    const TempDir dir;
+    const std::string text =
+        "session_id,x\n"
+        "s1,a\"b\n"
+        "s1,\"c\nd\"\n"
+        "s2,e\"\n"
+        "s2,f\n";
+    const std::string path = dir.file("stray.csv");
+    std::ofstream(path, std::ios::binary) << text;
+    FileScan want;
+    want.rows = 4;
+    const auto at = [&](const char* line) { return static_cast<int64_t>(text.find(line)); };
+    want.sessions = {{session_hash("s1"), 2, at("s1,a"), at("s2,e"), 2},
+                     {session_hash("s2"), 2, at("s2,e"), static_cast<int64_t>(text.size()), 5}};
+    want.ids = {"s1", "s2"};
+    for (const int threads : {1, 2})
+        for (int64_t window = 1; window <= static_cast<int64_t>(text.size()) + 1; ++window)
+            expect_same(scan_session_file(path, 1.0, ~uint64_t{0}, window, threads), want,
+                        "threads " + std::to_string(threads) + " window " + std::to_string(window));
+}
+
 // The line marks of a file of a few MB: the body's first line, then line
 // starts at least kLineMarkBytes apart and at most a session beyond, each
 // with its line; line_at gives every line start's line from them, as a count

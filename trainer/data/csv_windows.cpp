@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "engine/error.h"
+#include "trainer/data/csv_cursor.h"
 #include "trainer/data/file_text.h"
 #include "trainer/data/gzip_stream.h"
 #include "trainer/data/text_scan.h"
@@ -20,23 +21,6 @@ namespace skipper::data {
 namespace {
 
 constexpr size_t kInflateBytes = size_t{1} << 20;  // the least a .gz read inflates at once
-
-// The end (one past the newline) of the last line of `text` that ends outside
-// quotes, or 0 when no line ends there. Quotes pair up ("" is an escaped
-// quote), so a newline is outside quotes when the quotes before it are even.
-size_t last_line_end(std::string_view text) {
-    if (std::memchr(text.data(), '"', text.size()) == nullptr) {
-        const size_t end = text.rfind('\n');
-        return end == std::string_view::npos ? 0 : end + 1;
-    }
-    size_t last = 0;
-    bool quoted = false;
-    for (size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '"') quoted = !quoted;
-        else if (text[i] == '\n' && !quoted) last = i + 1;
-    }
-    return last;
-}
 
 // The end (one past the newline) of the first line of `text` that ends
 // outside quotes, or 0 when none does.
@@ -164,7 +148,7 @@ bool CsvWindows::next() {
         body_newlines_ = ends_ == WindowEnds::checked ? count_newlines_unquoted(body_data_, body_data_ + have) : -1;
         if (position_ + have == size_) body_size_ = have;
         else if (ends_ == WindowEnds::unchecked || body_newlines_ >= 0) body_size_ = window.rfind('\n') + 1;  // npos + 1: 0
-        else body_size_ = last_line_end(window);
+        else body_size_ = csv::last_record_end(window);
         if (body_size_ > 0) return true;
     }
 }

@@ -6,8 +6,9 @@
 // readers are done (file-backed pages count in the resident size). A .gz
 // file is inflated as the windows advance (GzipStream), so it is read
 // forward only: read_range then takes ranges in file order.
-// Windows end at a line end outside quotes; the reader of a window may take
-// only a prefix of it (consume or take), and the rest starts the next window.
+// Windows end where one of the parser's records ends (csv_cursor.h: a quote
+// inside an unquoted field is text); the reader of a window may take only a
+// prefix of it (consume or take), and the rest starts the next window.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +30,7 @@ struct WindowText {
     std::shared_ptr<const void> owner;
 };
 
-// Where windows end. checked: at the last line end outside quotes, every
+// Where windows end. checked: at the last record end (csv_cursor.h), every
 // line counted as the windows pass (body_line). unchecked: at the last
 // newline, nothing counted and no quote looked for, so the reader does not
 // pass over each window before its worker does: for a reader that knows the

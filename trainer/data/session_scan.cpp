@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "engine/error.h"
+#include "trainer/data/csv_cursor.h"
 #include "trainer/data/csv_windows.h"
 #include "trainer/data/layout.h"
 #include "trainer/data/ordered_jobs.h"
@@ -28,23 +29,19 @@ int64_t session_id_column(const CsvWindows& windows) {
 }
 
 // One CSV record of `body` from `p`: its end (past the newline) and its text
-// without the line end. A newline inside quotes does not end it.
+// without the line end. A newline inside a quoted field does not end it
+// (records as the parser reads them, csv_cursor.h).
 const char* next_record(const char* p, const char* end, std::string_view& line, int64_t& newlines) {
     const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
     const char* stop = nl != nullptr ? nl : end;
     newlines = nl != nullptr ? 1 : 0;
     if (std::memchr(p, '"', static_cast<size_t>(stop - p)) != nullptr) {
-        bool quoted = false;
-        newlines = 0;
-        const char* q = p;
-        for (; q < end; ++q) {
-            if (*q == '"') quoted = !quoted;
-            else if (*q == '\n') {
-                ++newlines;
-                if (!quoted) break;
-            }
-        }
-        stop = q;
+        csv::FieldCursor record(p, end);
+        std::string_view value;
+        for (bool done = false; !done;) record.next(value, done);
+        const char* next = record.position();
+        newlines = std::count(p, next, '\n');
+        stop = next > p && next[-1] == '\n' ? next - 1 : next;
     }
     line = {p, static_cast<size_t>(stop - p)};
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
