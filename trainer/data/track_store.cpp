@@ -1,6 +1,7 @@
 #include "trainer/data/track_store.h"
 
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <optional>
@@ -39,7 +40,20 @@ int64_t text_bytes(const std::vector<std::string>& paths) {
     return bytes;
 }
 
-constexpr int64_t kPrefetchAhead = 8;  // ids ahead whose index slot is asked for while one is entered
+constexpr int64_t kPrefetchAhead = 16;
+
+// `count` copies of `value`. The index is probed at random, and on 4 KB
+// pages nearly every probe of a big one also missed the TLB: its pages are
+// asked to be huge (advice only, as the host allocator asks for tensors).
+template <class T> void assign_on_huge_pages(std::vector<T>& values, size_t count, const T& value) {
+    constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+    std::vector<T>().swap(values);
+    values.reserve(count);
+    const auto begin = (reinterpret_cast<uintptr_t>(values.data()) + kHugePage - 1) & ~(kHugePage - 1);
+    const auto end = (reinterpret_cast<uintptr_t>(values.data() + count)) & ~(kHugePage - 1);
+    if (begin < end) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+    values.assign(count, value);
+}  // ids ahead whose index slot is asked for while one is entered
 
 }  // namespace
 
@@ -206,7 +220,7 @@ void TrackStore::allocate(int64_t capacity, int64_t expected_rows) {
     id_offset_.assign(1, 0);
     size_t slots = 64;
     while (slots * 2 < static_cast<size_t>(expected_rows) * 3) slots *= 2;  // load at most 2/3
-    slots_.assign(slots, Slot{});
+    assign_on_huge_pages(slots_, slots, Slot{});
     mask_ = slots - 1;
 }
 
@@ -376,7 +390,7 @@ bool TrackStore::insert(std::string_view text, uint64_t h, int32_t& found) {
 }
 
 void TrackStore::grow_index() {
-    slots_.assign(slots_.size() * 2, Slot{});
+    assign_on_huge_pages(slots_, slots_.size() * 2, Slot{});
     mask_ = slots_.size() - 1;
     for (int64_t row = 0; row < rows_; ++row) {
         const uint64_t h = TextCodes::hash(id(static_cast<int32_t>(row)));
