@@ -40,7 +40,7 @@ int64_t text_bytes(const std::vector<std::string>& paths) {
     return bytes;
 }
 
-constexpr int64_t kPrefetchAhead = 16;
+constexpr int64_t kPrefetchAhead = 16;  // ids ahead whose index slot is asked for while one is entered
 
 // `count` copies of `value`. The index is probed at random, and on 4 KB
 // pages nearly every probe of a big one also missed the TLB: its pages are
@@ -53,7 +53,7 @@ template <class T> void assign_on_huge_pages(std::vector<T>& values, size_t coun
     const auto end = (reinterpret_cast<uintptr_t>(values.data() + count)) & ~(kHugePage - 1);
     if (begin < end) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
     values.assign(count, value);
-}  // ids ahead whose index slot is asked for while one is entered
+}
 
 }  // namespace
 
