@@ -72,7 +72,8 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
             first_line.push_back(lines);
             lines += count_data_lines(path, window_bytes);
         }
-        allocate(lines, lines);
+        allocate(lines);
+        index_for(lines);
     }
     const auto in_share = [&](size_t f, int64_t line) {
         return share.parts == 1 || (first_line[f] + line) * share.parts / std::max<int64_t>(lines, 1) == share.part;
@@ -108,6 +109,7 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
     std::optional<CsvWindows> windows;
     std::vector<std::string> headers(paths.size());  // each file's, for its windows in flight
     int64_t lines_taken = 0;  // the lines of the windows taken, an upper bound on their rows
+    int64_t expected_rows = 0;  // the index is made for them by the first commit, not under the take lock
     const auto take = [&]() -> std::optional<Window> {
         for (; file < paths.size(); ++file) {
             if (!windows) {
@@ -130,9 +132,9 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
                 if (!staging_.defined()) {
                     // Every file's lines, at this first window's bytes per line, and an eighth more.
                     const auto bytes = static_cast<double>(window.text.body.size());
-                    const auto expected = static_cast<int64_t>(
+                    expected_rows = static_cast<int64_t>(
                         static_cast<double>(text_bytes(paths)) * static_cast<double>(window_lines) / bytes);
-                    allocate(std::max(expected + expected / 8 + 64, window_lines), expected);
+                    allocate(std::max(expected_rows + expected_rows / 8 + 64, window_lines));
                 }
                 window.first_row = lines_taken;
                 lines_taken += window_lines;
@@ -184,6 +186,7 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
                 if (report->problems.size() < ReadReport::kMaxProblems) report->problems.push_back(std::move(p));
         }
         const int64_t n = window.rows;
+        if (slots_.empty()) index_for(expected_rows);
         if (ids_.capacity() == 0 && n > 0)  // the ids' bytes from this first window's mean, with room to spare
             ids_.reserve(window.ids.size() / static_cast<size_t>(n) * static_cast<size_t>(capacity_) * 5 / 4 + 64);
         // A window is not in the table only when the table is too short; those after it are not either.
@@ -201,7 +204,8 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
         window = Window();
     };
     run_ordered_jobs(threads, take, work, commit);
-    if (!staging_.defined()) allocate(0, 0);  // no window: no rows
+    if (!staging_.defined()) allocate(0);  // no window: no rows
+    if (slots_.empty()) index_for(0);
     staging_ = Tensor();
     name_files_through(paths.size());
     values_ = values_.slice_rows(0, rows_);
@@ -210,7 +214,7 @@ TrackStore::TrackStore(const std::vector<std::string>& paths, const ReadOptions&
     allocator_for(Device::cpu).release_cached();
 }
 
-void TrackStore::allocate(int64_t capacity, int64_t expected_rows) {
+void TrackStore::allocate(int64_t capacity) {
     capacity_ = capacity;
     const auto columns = static_cast<int64_t>(track_feature_columns().size());
     // Pages are only taken as rows are written: a capacity past the rows costs no memory.
@@ -218,8 +222,11 @@ void TrackStore::allocate(int64_t capacity, int64_t expected_rows) {
     staging_ = values_;
     id_offset_.reserve(static_cast<size_t>(capacity) + 1);
     id_offset_.assign(1, 0);
+}
+
+void TrackStore::index_for(int64_t rows) {
     size_t slots = 64;
-    while (slots * 2 < static_cast<size_t>(expected_rows) * 3) slots *= 2;  // load at most 2/3
+    while (slots * 2 < static_cast<size_t>(rows) * 3) slots *= 2;  // load at most 2/3
     assign_on_huge_pages(slots_, slots, Slot{});
     mask_ = slots - 1;
 }
@@ -329,7 +336,10 @@ void TrackStore::add_share(const std::vector<uint8_t>& packed, int64_t part, boo
     const auto capacity = in.get<int64_t>();
     const auto rows = in.get<int64_t>();
     const auto files = in.get<int64_t>();
-    if (part == 0) allocate(capacity, capacity);
+    if (part == 0) {
+        allocate(capacity);
+        index_for(capacity);
+    }
     // Every share holds part of the same files' lines: together no more rows than those.
     if (capacity != capacity_ || rows < 0 || rows > capacity - rows_ || files < 0)
         throw Error("TrackStore: share " + std::to_string(part) + " does not fit the others");

@@ -79,8 +79,10 @@ private:
     // DataError). The caller writes the row's features.
     bool add_id(const std::string& path, std::string_view id, uint64_t h, const ReadOptions& options,
                 ReadReport* report);
-    // The table for `capacity` rows and its index for `expected_rows`.
-    void allocate(int64_t capacity, int64_t expected_rows);
+    // The table for `capacity` rows, no row in it yet.
+    void allocate(int64_t capacity);
+    // An empty index for `rows` tracks (it grows past them).
+    void index_for(int64_t rows);
     // The table for `capacity` rows, its rows copied.
     void grow(int64_t capacity);
     // Adds the rows of a packed share (`part` names it in errors).
