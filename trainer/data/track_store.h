@@ -69,14 +69,22 @@ private:
         return {ids_.data() + id_offset_[static_cast<size_t>(row)],
                 id_offset_[static_cast<size_t>(row) + 1] - id_offset_[static_cast<size_t>(row)]};
     }
-    // Adds a track; false when the id is already there (row of it in `found`).
-    bool insert(std::string_view id, int32_t& found);
-    // Adds a track of `path` with its features, or handles its id's repeat
-    // (within the file: malformed; in another file: a DataError).
-    void add_track(const std::string& path, std::string_view id, const float* features, const ReadOptions& options,
-                   ReadReport* report);
-    // The table and its index, sized for `capacity` tracks.
+    // Adds a track id (h: its TextCodes::hash) as row rows_, rows_ then
+    // counting it; false when the id is already there (row of it in `found`).
+    bool insert(std::string_view id, uint64_t h, int32_t& found);
+    // The index at twice its slots, when it would be loaded past 2/3.
+    void grow_index();
+    // Adds a track id of `path` as insert does; false, the row not added, on
+    // its id's repeat (within the file: malformed; in another file: a
+    // DataError). The caller writes the row's features.
+    bool add_id(const std::string& path, std::string_view id, uint64_t h, const ReadOptions& options,
+                ReadReport* report);
+    // The table for `capacity` rows, no row in it yet.
     void allocate(int64_t capacity);
+    // An empty index for `rows` tracks (it grows past them).
+    void index_for(int64_t rows);
+    // The table for `capacity` rows, its rows copied.
+    void grow(int64_t capacity);
     // Adds the rows of a packed share (`part` names it in errors).
     void add_share(const std::vector<uint8_t>& packed, int64_t part, bool last, const ReadOptions& options,
                    ReadReport* report);
@@ -87,8 +95,9 @@ private:
         int32_t row = -1;
     };
     int64_t rows_ = 0;
-    int64_t capacity_ = 0;  // the data lines of every file: the index's size
+    int64_t capacity_ = 0;  // rows the table holds (a share's: the data lines of every file)
     Tensor values_;
+    Tensor staging_;  // while reading: the table the windows' workers write their rows into
     std::vector<char> ids_;
     std::vector<uint64_t> id_offset_;  // [rows + 1]
     std::vector<Slot> slots_;
