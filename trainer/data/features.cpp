@@ -75,7 +75,7 @@ Sessions group_sessions(const SessionLog& log) {
 // Root-mean-square distance between a track's standardised features
 // [first, last) and a mean vector over the same columns.
 // `standardised` is the track's features through the standardiser.
-double rms_distance(const double* standardised, const std::vector<double>& centre, int64_t first, int64_t last) {
+double rms_distance(const double* standardised, const double* centre, int64_t first, int64_t last) {
     double sum = 0.0;
     for (int64_t c = first; c < last; ++c) {
         const double d = standardised[c] - centre[c];
@@ -100,13 +100,16 @@ void prefetch_session_tracks(const Sessions& sessions, int64_t s, const float* t
 
 // The mean standardised track features of a session's skipped (skip_2) and of
 // its kept history tracks: the centres the distance features measure from.
+// Held in place (one per session: two heap vectors each were a malloc pair
+// per session).
 struct HistoryCentres {
-    std::vector<double> skipped, kept;
+    static constexpr int64_t kMaxColumns = 64;
+    std::array<double, kMaxColumns> skipped{}, kept{};
     int64_t skipped_count = 0, kept_count = 0;
 
     HistoryCentres(const int64_t* rows, int32_t history, const float* track_values, const int32_t* track_row,
-                   const uint8_t* skip_2, const TrackStandardiser& z, int64_t columns)
-        : skipped(static_cast<size_t>(columns), 0.0), kept(static_cast<size_t>(columns), 0.0) {
+                   const uint8_t* skip_2, const TrackStandardiser& z, int64_t columns) {
+        if (columns > kMaxColumns) throw Error("HistoryCentres: " + std::to_string(columns) + " track columns, at most 64");
         for (int32_t k = 0; k < history; ++k) {
             const int64_t i = rows[k];
             const float* t = track_values + int64_t{track_row[i]} * columns;
@@ -126,15 +129,14 @@ struct HistoryCentres {
     void distances(const float* track, const TrackStandardiser& z, int64_t columns, int64_t acoustic_first,
                    double out[kDistances]) const {
         // Standardised once for the four distances.
-        constexpr int64_t kMaxColumns = 64;
-        if (columns > kMaxColumns) throw Error("HistoryCentres: " + std::to_string(columns) + " track columns, at most 64");
         double standardised[kMaxColumns];
         for (int64_t c = 0; c < columns; ++c) standardised[c] = z(track[c], c);
-        const double to_skipped = skipped_count > 0 ? rms_distance(standardised, skipped, 0, columns) : kNoDistance;
-        const double to_kept = kept_count > 0 ? rms_distance(standardised, kept, 0, columns) : kNoDistance;
+        const double to_skipped = skipped_count > 0 ? rms_distance(standardised, skipped.data(), 0, columns) : kNoDistance;
+        const double to_kept = kept_count > 0 ? rms_distance(standardised, kept.data(), 0, columns) : kNoDistance;
         const double acoustic_skipped =
-            skipped_count > 0 ? rms_distance(standardised, skipped, acoustic_first, columns) : kNoDistance;
-        const double acoustic_kept = kept_count > 0 ? rms_distance(standardised, kept, acoustic_first, columns) : kNoDistance;
+            skipped_count > 0 ? rms_distance(standardised, skipped.data(), acoustic_first, columns) : kNoDistance;
+        const double acoustic_kept =
+            kept_count > 0 ? rms_distance(standardised, kept.data(), acoustic_first, columns) : kNoDistance;
         out[0] = to_skipped;
         out[1] = to_kept;
         out[2] = to_skipped - to_kept;
