@@ -267,6 +267,32 @@ TEST(BinnedDataset, BrokenSetsAreRefused) {
         EXPECT_NE(std::string(e.what()).find("row 17"), std::string::npos) << e.what();
         EXPECT_NE(std::string(e.what()).find("'kind'"), std::string::npos) << e.what();
     }
+    // The first bad row is named, wherever the others are; the last rows
+    // (a partial block of the scan) are looked at too.
+    const auto refusal = [&](const gbdt::BinnedDataset& set) -> std::string {
+        try {
+            train_gbdt(set, nullptr, p);
+        } catch (const Error& e) {
+            return e.what();
+        }
+        return "accepted";
+    };
+    ASSERT_LT(bins[2].num_bins(), 255);
+    const auto hour_bins = static_cast<uint8_t>(bins[2].num_bins());
+    for (const int64_t row : {int64_t{499}, int64_t{130}}) {
+        copy.data<uint8_t>()[17 * 4 + 3] = 0;
+        copy.data<uint8_t>()[499 * 4 + 2] = hour_bins;
+        copy.data<uint8_t>()[row * 4 + 2] = hour_bins;
+        const std::string what = refusal(out_of_range);
+        EXPECT_NE(what.find("row " + std::to_string(row) + " of feature 'hour'"), std::string::npos) << what;
+    }
+    auto bad_label = gbdt::bin_dataset(train, bins);
+    Tensor labels = Tensor::empty(bad_label.labels.shape(), DType::f32);
+    std::copy_n(bad_label.labels.data<float>(), labels.numel(), labels.data<float>());
+    labels.data<float>()[499] = 2.0f;
+    labels.data<float>()[301] = 0.5f;
+    bad_label.labels = labels;
+    EXPECT_NE(refusal(bad_label).find("label at row 301 is 0.5"), std::string::npos) << refusal(bad_label);
     auto few_keys = gbdt::bin_dataset(train, bins);
     few_keys.row_keys = {1, 2, 3};
     EXPECT_THROW(train_gbdt(few_keys, nullptr, p), Error);
