@@ -87,7 +87,9 @@ double rms_distance(const double* standardised, const double* centre, int64_t fi
 // The track table is far larger than the caches and the log's tracks land
 // anywhere in it: each row read is a miss or three (116 bytes a track). Asking
 // for the next session's tracks while this one is computed overlaps them.
-void prefetch_session_tracks(const Sessions& sessions, int64_t s, const float* track_values, const int32_t* track_row,
+// Inlined by force: GCC 12 finds a function of prefetches alone pure, and so
+// deleted every call to it (no prefetch was left in the binary).
+[[gnu::always_inline]] inline void prefetch_session_tracks(const Sessions& sessions, int64_t s, const float* track_values, const int32_t* track_row,
                              int64_t columns) {
     if (s + 1 >= static_cast<int64_t>(sessions.offset.size())) return;
     for (int64_t k = sessions.offset[s]; k < sessions.offset[s + 1]; ++k) {
