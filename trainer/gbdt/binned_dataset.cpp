@@ -52,8 +52,8 @@ void check_binned_dataset(const BinnedDataset& data, const char* role) {
     // every row), so the scans are flat loops that vectorise: a flag per
     // block, and the first culprit looked for only when one is raised.
     const float* labels = y.data<float>();
-    bool bad_label = false;
-    for (int64_t r = 0; r < rows; ++r) bad_label |= labels[r] != 0.0f && labels[r] != 1.0f;
+    uint8_t bad_label = 0;  // a byte, not a bool: GCC 12 vectorises the byte OR only
+    for (int64_t r = 0; r < rows; ++r) bad_label |= static_cast<uint8_t>(labels[r] != 0.0f && labels[r] != 1.0f);
     if (bad_label)
         for (int64_t r = 0; r < rows; ++r)
             if (labels[r] != 0.0f && labels[r] != 1.0f)
@@ -74,8 +74,8 @@ void check_binned_dataset(const BinnedDataset& data, const char* role) {
     for (int64_t first = 0; first < rows; first += kTileRows) {
         const int64_t bytes = std::min(kTileRows, rows - first) * features;
         const uint8_t* block = bins + first * features;
-        bool over = false;
-        for (int64_t i = 0; i < bytes; ++i) over |= block[i] > tile[i];
+        uint8_t over = 0;
+        for (int64_t i = 0; i < bytes; ++i) over |= static_cast<uint8_t>(block[i] > tile[i]);
         if (!over) continue;
         for (int64_t i = 0; i < bytes; ++i)
             if (block[i] > tile[i]) {
