@@ -204,21 +204,28 @@ RowBinner::RowBinner(const std::vector<FeatureBins>& bins)
     if (bins.size() * stride_ > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
         throw Error("RowBinner: " + std::to_string(bins.size()) + " features of " + std::to_string(stride_) +
                     " bounds are too many to index");
-    bounds_.assign(bins.size() * stride_, std::numeric_limits<float>::infinity());
+    const auto features = static_cast<int64_t>(bins.size());
+    bounds_ = Tensor::empty({features, static_cast<int64_t>(stride_)}, DType::f32);
+    float* bound = bounds_.data<float>();
+    std::fill_n(bound, bounds_.numel(), std::numeric_limits<float>::infinity());
+    bound_ = bound;
     for (size_t f = 0; f < bins.size(); ++f) {
         if (bins[f].categorical) continue;
         const auto& ub = bins[f].upper_bounds;
-        for (size_t b = 0; b < ub.size(); ++b) bounds_[f * stride_ + b] = float_at_most(ub[b]);
+        for (size_t b = 0; b < ub.size(); ++b) bound[f * stride_ + b] = float_at_most(ub[b]);
     }
     for (size_t f = 0; f < bins.size(); ++f)
         for (int32_t v = 0; v < kSmallValues; ++v) small_[f * kSmallValues + static_cast<size_t>(v)] = bin(f, static_cast<float>(v));
     // bin_features' blocks: the stride in 16 blocks (one block when it is 16 or less).
     block_ = stride_ > 16 ? static_cast<uint32_t>(stride_ / 16) : static_cast<uint32_t>(stride_);
     block_mask_ = static_cast<uint16_t>((uint32_t{1} << block_) - 1);
-    block_ends_.assign(bins.size() * 16, std::numeric_limits<float>::infinity());
+    block_ends_ = Tensor::empty({features, 16}, DType::f32);
+    float* block_end = block_ends_.data<float>();
+    std::fill_n(block_end, block_ends_.numel(), std::numeric_limits<float>::infinity());
+    block_end_ = block_end;
     if (stride_ > 16)
         for (size_t f = 0; f < bins.size(); ++f)
-            for (size_t k = 0; k < 16; ++k) block_ends_[f * 16 + k] = bounds_[f * stride_ + (k + 1) * block_ - 1];
+            for (size_t k = 0; k < 16; ++k) block_end[f * 16 + k] = bound[f * stride_ + (k + 1) * block_ - 1];
 }
 
 void RowBinner::bin_column(size_t feature, const float* x, int64_t stride, int64_t count, uint8_t* out,
@@ -228,7 +235,7 @@ void RowBinner::bin_column(size_t feature, const float* x, int64_t stride, int64
         for (int64_t i = 0; i < count; ++i) out[i * out_stride] = bins.bin_of(x[i * stride]);
         return;
     }
-    const float* base = bounds_.data() + feature * stride_;
+    const float* base = bound_ + feature * stride_;
     const size_t size = size_[feature];
     const auto missing = static_cast<uint8_t>(bins.missing_bin());
     constexpr int64_t kLanes = 16;
@@ -266,9 +273,9 @@ void RowBinner::bin_features(size_t first, int64_t count, const float* v, uint8_
         uint32_t pos = 0;
         if (stride_ > 16)
             pos = static_cast<uint32_t>(std::popcount(static_cast<uint32_t>(
-                      _mm512_cmp_ps_mask(_mm512_loadu_ps(block_ends_.data() + f * 16), value, _CMP_LT_OQ)))) *
+                      _mm512_cmp_ps_mask(_mm512_loadu_ps(block_end_ + f * 16), value, _CMP_LT_OQ)))) *
                   block_;
-        const float* block = bounds_.data() + f * stride_ + pos;
+        const float* block = bound_ + f * stride_ + pos;
         pos += static_cast<uint32_t>(std::popcount(static_cast<uint32_t>(
             _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(block_mask_, block), value, _CMP_LT_OQ) & block_mask_)));
         out[j] = static_cast<uint8_t>(pos);

@@ -60,7 +60,7 @@ public:
     uint8_t bin(size_t feature, float v) const {
         const FeatureBins& bins = bins_[feature];
         if (bins.categorical || std::isnan(v)) return bins.bin_of(v);
-        const float* base = bounds_.data() + feature * stride_;
+        const float* base = bound_ + feature * stride_;
         size_t pos = 0;
         for (size_t step = size_[feature] / 2; step > 0; step /= 2) pos += step * static_cast<size_t>(base[pos + step - 1] < v);
         return static_cast<uint8_t>(pos + (base[pos] < v ? 1 : 0));
@@ -83,11 +83,16 @@ public:
 private:
     std::vector<FeatureBins> bins_;
     size_t stride_ = 1;          // the longest numeric feature's padded bound count
-    std::vector<float> bounds_;  // [features, stride_]: each numeric feature's float bounds, padded with +infinity
+    // f32 [features, stride_]: each numeric feature's float bounds, padded with
+    // +infinity; a Tensor for its 64-byte start, so that bin_features' blocks
+    // of 16 do not straddle cache lines. bound_ is its data.
+    Tensor bounds_;
+    const float* bound_ = nullptr;
     std::vector<size_t> size_;   // each numeric feature's own padded bound count (a power of two <= stride_)
     uint32_t block_ = 1;             // bin_features' block: stride_ / 16, or stride_ when that is 16 or less
     uint16_t block_mask_ = 1;        // the block's lanes of 16
-    std::vector<float> block_ends_;  // [features, 16]: each block's last bound (unused when one block is the stride)
+    Tensor block_ends_;  // f32 [features, 16]: each block's last bound (unused when one block is the stride)
+    const float* block_end_ = nullptr;
     std::vector<uint8_t> small_;  // [features, kSmallValues]
 };
 
