@@ -12,6 +12,7 @@
 #include "trainer/data/generator.h"
 #include "trainer/data/mssd.h"
 #include "trainer/data/session_scan.h"
+#include "trainer/gbdt/binning.h"
 
 namespace {
 
@@ -96,6 +97,43 @@ void BM_build_session_features_cpu(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * data.log.rows);
 }
 BENCHMARK(BM_build_session_features_cpu)->Arg(60000)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The streamed ingest's pass 2 after the parse and the join: windows of
+// Arg sessions built and binned (bin_session_rows) on one thread, as each
+// ingest worker does. The track table has the size of MSSD's (2.4M tracks,
+// 277 MB) and the windows take turns, so that their track rows are read from
+// memory, as the real ones are, not from the cache a repeated window warms.
+// Items are the binned rows.
+void BM_bin_session_rows_cpu(benchmark::State& state) {
+    constexpr int64_t kWindows = 8;
+    GeneratorOptions options;
+    options.sessions = kWindows * state.range(0);
+    options.tracks = 2'400'000;
+    const MssdData data = generate_mssd(options);
+    const TrackStandardiser z(data.tracks);
+    const TabularDataset rows = build_session_rows(data, &z);
+    const skipper::gbdt::RowBinner binner(skipper::gbdt::fit_feature_bins(rows, 255, 200000, 1));
+    std::vector<MssdData> windows(kWindows);
+    for (int64_t w = 0; w < kWindows; ++w) {
+        MssdData& window = windows[static_cast<size_t>(w)];
+        window.log = data.log;
+        window.tracks = data.tracks;
+        std::vector<uint8_t> keep(data.log.session_ids.size());
+        for (size_t s = 0; s < keep.size(); ++s) keep[s] = static_cast<int64_t>(s) % kWindows == w;
+        std::vector<int32_t> track_row;
+        for (int64_t i = 0; i < data.log.rows; ++i)
+            if (keep[static_cast<size_t>(data.log.session.data<int32_t>()[i])]) track_row.push_back(data.track_row.data<int32_t>()[i]);
+        keep_sessions(window.log, keep);
+        window.track_row = skipper::Tensor::from_vector<int32_t>(track_row, {static_cast<int64_t>(track_row.size())});
+    }
+    size_t next = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(bin_session_rows(windows[next], z, binner).bins.size(0));
+        next = (next + 1) % windows.size();
+    }
+    state.SetItemsProcessed(state.iterations() * rows.rows() / kWindows);
+}
+BENCHMARK(BM_bin_session_rows_cpu)->Arg(3000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -174,6 +174,58 @@ TEST(BinnedDataset, BinRowsEqualsBinOfForEveryValue) {
     }
 }
 
+// RowBinner::bin_features gives bin_of's bin for a row of many features
+// (more than 16), from any first feature, whatever the longest feature's
+// bound count: up to 16 (one block), 17..256 (16 blocks of 2..16 bounds).
+TEST(BinnedDataset, BinFeaturesEqualsBinOfForEveryLayout) {
+    std::mt19937_64 rng(23);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    constexpr float kInf = std::numeric_limits<float>::infinity();
+    for (const size_t longest : {1, 2, 9, 16, 17, 32, 33, 100, 255, 256}) {
+        std::vector<gbdt::FeatureBins> features;
+        for (size_t f = 0; f < 37; ++f) {
+            gbdt::FeatureBins bins;
+            if (f % 9 == 4) {
+                bins.categorical = true;
+                bins.bin_category = {2, 0};
+                bins.category_bin = {1, -1, 0};
+                features.push_back(bins);
+                continue;
+            }
+            // Bound counts from 1 to `longest`, the longest at feature 0 and at feature 36.
+            const size_t count = f == 0 || f == 36 ? longest : 1 + (f * 7) % longest;
+            for (size_t i = 0; i + 1 < count; ++i) bins.upper_bounds.push_back(normal(rng));
+            std::sort(bins.upper_bounds.begin(), bins.upper_bounds.end());
+            if (count > 4) bins.upper_bounds[count / 2] = bins.upper_bounds[count / 2 - 1];  // a float twice
+            bins.upper_bounds.push_back(std::numeric_limits<double>::infinity());
+            features.push_back(bins);
+        }
+        const gbdt::RowBinner binner(features);
+        const auto width = static_cast<int64_t>(features.size());
+        std::vector<float> row(static_cast<size_t>(width));
+        std::vector<uint8_t> got(static_cast<size_t>(width));
+        for (int r = 0; r < 600; ++r) {
+            for (int64_t f = 0; f < width; ++f) {
+                const auto& ub = features[static_cast<size_t>(f)].upper_bounds;
+                float v = static_cast<float>(normal(rng));
+                // Every few rows a bound itself, its neighbours, the infinities, NaN, a category.
+                if (!ub.empty() && r % 3 == 0) v = static_cast<float>(ub[static_cast<size_t>(r / 3) % ub.size()]);
+                if (r % 3 == 1) v = std::nextafter(v, (r / 3) % 2 == 0 ? kInf : -kInf);
+                if (r % 50 == 2) v = (r / 50) % 2 == 0 ? kInf : -kInf;
+                if ((r + f) % 41 == 5) v = std::numeric_limits<float>::quiet_NaN();
+                if (features[static_cast<size_t>(f)].categorical) v = static_cast<float>((r + f) % 4);
+                row[static_cast<size_t>(f)] = v;
+            }
+            for (const int64_t first : {int64_t{0}, int64_t{5}}) {
+                binner.bin_features(static_cast<size_t>(first), width - first, row.data() + first, got.data());
+                for (int64_t f = first; f < width; ++f)
+                    ASSERT_EQ(got[static_cast<size_t>(f - first)], features[static_cast<size_t>(f)].bin_of(row[static_cast<size_t>(f)]))
+                        << "longest " << longest << " feature " << f << " value " << row[static_cast<size_t>(f)];
+            }
+        }
+    }
+}
+
 // RowBinner::bin_integer's table gives bin_of's bin for the small integers,
 // and its search for the others (negative, beyond the table).
 TEST(BinnedDataset, BinIntegerEqualsBinOf) {
@@ -246,6 +298,32 @@ TEST(BinnedDataset, BrokenSetsAreRefused) {
         EXPECT_NE(std::string(e.what()).find("row 17"), std::string::npos) << e.what();
         EXPECT_NE(std::string(e.what()).find("'kind'"), std::string::npos) << e.what();
     }
+    // The first bad row is named, wherever the others are; the last rows
+    // (a partial block of the scan) are looked at too.
+    const auto refusal = [&](const gbdt::BinnedDataset& set) -> std::string {
+        try {
+            train_gbdt(set, nullptr, p);
+        } catch (const Error& e) {
+            return e.what();
+        }
+        return "accepted";
+    };
+    ASSERT_LT(bins[2].num_bins(), 255);
+    const auto hour_bins = static_cast<uint8_t>(bins[2].num_bins());
+    for (const int64_t row : {int64_t{499}, int64_t{130}}) {
+        copy.data<uint8_t>()[17 * 4 + 3] = 0;
+        copy.data<uint8_t>()[499 * 4 + 2] = hour_bins;
+        copy.data<uint8_t>()[row * 4 + 2] = hour_bins;
+        const std::string what = refusal(out_of_range);
+        EXPECT_NE(what.find("row " + std::to_string(row) + " of feature 'hour'"), std::string::npos) << what;
+    }
+    auto bad_label = gbdt::bin_dataset(train, bins);
+    Tensor labels = Tensor::empty(bad_label.labels.shape(), DType::f32);
+    std::copy_n(bad_label.labels.data<float>(), labels.numel(), labels.data<float>());
+    labels.data<float>()[499] = 2.0f;
+    labels.data<float>()[301] = 0.5f;
+    bad_label.labels = labels;
+    EXPECT_NE(refusal(bad_label).find("label at row 301 is 0.5"), std::string::npos) << refusal(bad_label);
     auto few_keys = gbdt::bin_dataset(train, bins);
     few_keys.row_keys = {1, 2, 3};
     EXPECT_THROW(train_gbdt(few_keys, nullptr, p), Error);

@@ -75,7 +75,7 @@ Sessions group_sessions(const SessionLog& log) {
 // Root-mean-square distance between a track's standardised features
 // [first, last) and a mean vector over the same columns.
 // `standardised` is the track's features through the standardiser.
-double rms_distance(const double* standardised, const std::vector<double>& centre, int64_t first, int64_t last) {
+double rms_distance(const double* standardised, const double* centre, int64_t first, int64_t last) {
     double sum = 0.0;
     for (int64_t c = first; c < last; ++c) {
         const double d = standardised[c] - centre[c];
@@ -87,7 +87,9 @@ double rms_distance(const double* standardised, const std::vector<double>& centr
 // The track table is far larger than the caches and the log's tracks land
 // anywhere in it: each row read is a miss or three (116 bytes a track). Asking
 // for the next session's tracks while this one is computed overlaps them.
-void prefetch_session_tracks(const Sessions& sessions, int64_t s, const float* track_values, const int32_t* track_row,
+// Inlined by force: GCC 12 finds a function of prefetches alone pure, and so
+// deleted every call to it (no prefetch was left in the binary).
+[[gnu::always_inline]] inline void prefetch_session_tracks(const Sessions& sessions, int64_t s, const float* track_values, const int32_t* track_row,
                              int64_t columns) {
     if (s + 1 >= static_cast<int64_t>(sessions.offset.size())) return;
     for (int64_t k = sessions.offset[s]; k < sessions.offset[s + 1]; ++k) {
@@ -100,13 +102,16 @@ void prefetch_session_tracks(const Sessions& sessions, int64_t s, const float* t
 
 // The mean standardised track features of a session's skipped (skip_2) and of
 // its kept history tracks: the centres the distance features measure from.
+// Held in place (one per session: two heap vectors each were a malloc pair
+// per session).
 struct HistoryCentres {
-    std::vector<double> skipped, kept;
+    static constexpr int64_t kMaxColumns = 64;
+    std::array<double, kMaxColumns> skipped{}, kept{};
     int64_t skipped_count = 0, kept_count = 0;
 
     HistoryCentres(const int64_t* rows, int32_t history, const float* track_values, const int32_t* track_row,
-                   const uint8_t* skip_2, const TrackStandardiser& z, int64_t columns)
-        : skipped(static_cast<size_t>(columns), 0.0), kept(static_cast<size_t>(columns), 0.0) {
+                   const uint8_t* skip_2, const TrackStandardiser& z, int64_t columns) {
+        if (columns > kMaxColumns) throw Error("HistoryCentres: " + std::to_string(columns) + " track columns, at most 64");
         for (int32_t k = 0; k < history; ++k) {
             const int64_t i = rows[k];
             const float* t = track_values + int64_t{track_row[i]} * columns;
@@ -126,15 +131,14 @@ struct HistoryCentres {
     void distances(const float* track, const TrackStandardiser& z, int64_t columns, int64_t acoustic_first,
                    double out[kDistances]) const {
         // Standardised once for the four distances.
-        constexpr int64_t kMaxColumns = 64;
-        if (columns > kMaxColumns) throw Error("HistoryCentres: " + std::to_string(columns) + " track columns, at most 64");
         double standardised[kMaxColumns];
         for (int64_t c = 0; c < columns; ++c) standardised[c] = z(track[c], c);
-        const double to_skipped = skipped_count > 0 ? rms_distance(standardised, skipped, 0, columns) : kNoDistance;
-        const double to_kept = kept_count > 0 ? rms_distance(standardised, kept, 0, columns) : kNoDistance;
+        const double to_skipped = skipped_count > 0 ? rms_distance(standardised, skipped.data(), 0, columns) : kNoDistance;
+        const double to_kept = kept_count > 0 ? rms_distance(standardised, kept.data(), 0, columns) : kNoDistance;
         const double acoustic_skipped =
-            skipped_count > 0 ? rms_distance(standardised, skipped, acoustic_first, columns) : kNoDistance;
-        const double acoustic_kept = kept_count > 0 ? rms_distance(standardised, kept, acoustic_first, columns) : kNoDistance;
+            skipped_count > 0 ? rms_distance(standardised, skipped.data(), acoustic_first, columns) : kNoDistance;
+        const double acoustic_kept =
+            kept_count > 0 ? rms_distance(standardised, kept.data(), acoustic_first, columns) : kNoDistance;
         out[0] = to_skipped;
         out[1] = to_kept;
         out[2] = to_skipped - to_kept;
@@ -323,8 +327,8 @@ SessionRowPlan plan_session_rows(const SessionLog& log) {
 
 // Builds every session row and hands its values to `sink`: per session its
 // context (sink.session, whose result goes with each of its rows), per row
-// the track (its log row and its values), the position features and the
-// distances. The labels and session columns go to plan.out.
+// the track's values, the position features and the distances. The labels
+// and session columns go to plan.out.
 template <class Sink>
 void fill_session_rows(const MssdData& data, const TrackStandardiser& z, SessionRowPlan& plan, const Sink& sink) {
     const SessionLog& log = data.log;
@@ -383,7 +387,7 @@ void fill_session_rows(const MssdData& data, const TrackStandardiser& z, Session
             const int32_t position[kPositionFeatures] = {k + 1, k - h + 1, L};
             double distances[HistoryCentres::kDistances];
             centres.distances(t, z, track_columns, acoustic_first, distances);
-            sink.row(o, i, t, position, session_context, distances);
+            sink.row(o, t, position, session_context, distances);
             y[o] = skip[1][i];
             out.session_index[static_cast<size_t>(o)] = static_cast<int32_t>(s);
             out.position[static_cast<size_t>(o)] = k + 1;
@@ -401,7 +405,7 @@ struct FloatRowSink {
         std::copy_n(values, kContextFeatures, out.begin());
         return out;
     }
-    void row(int64_t o, int32_t, const float* track, const int32_t* position,
+    void row(int64_t o, const float* track, const int32_t* position,
              const std::array<float, kContextFeatures>& session, const double* distances) const {
         float* r = x + o * width;
         r = std::copy_n(track, track_columns, r);
@@ -412,16 +416,13 @@ struct FloatRowSink {
 };
 
 // The rows binned: each value's bin as binner.bin gives it for the float the
-// FloatRowSink writes. The track's columns are copied from its track's binned
-// row (each track binned once), and a session's context is binned once for
-// its rows.
+// FloatRowSink writes. The track's columns are binned from the track table's
+// row, which the distances have just brought into the cache, and a session's
+// context is binned once for its rows.
 struct BinRowSink {
     uint8_t* b;
     int64_t width, track_columns;
     const gbdt::RowBinner& binner;
-    const int32_t* track_code;    // per log row, its track's code in the log
-    const int32_t* slot_of_code;  // per code, its row in track_bins
-    const uint8_t* track_bins;    // [tracks met, track_columns]
 
     std::array<uint8_t, kContextFeatures> session(const float* values) const {
         std::array<uint8_t, kContextFeatures> out;
@@ -429,10 +430,11 @@ struct BinRowSink {
         for (size_t j = 0; j < kContextFeatures; ++j) out[j] = binner.bin(first + j, values[j]);
         return out;
     }
-    void row(int64_t o, int64_t i, const float*, const int32_t* position,
+    void row(int64_t o, const float* track, const int32_t* position,
              const std::array<uint8_t, kContextFeatures>& session, const double* distances) const {
         uint8_t* r = b + o * width;
-        r = std::copy_n(track_bins + int64_t{slot_of_code[track_code[i]]} * track_columns, track_columns, r);
+        binner.bin_features(0, track_columns, track, r);
+        r += track_columns;
         auto f = static_cast<size_t>(track_columns);
         for (int p = 0; p < kPositionFeatures; ++p) *r++ = binner.bin_integer(f++, position[p]);
         r = std::copy_n(session.begin(), kContextFeatures, r);
@@ -463,36 +465,10 @@ BinnedSessionRows bin_session_rows(const MssdData& data, const TrackStandardiser
     if (binner.num_features() != width)
         throw Error("bin_session_rows: bins of " + std::to_string(binner.num_features()) + " features, the rows have " +
                     std::to_string(width));
-    // The tracks of the predicted rows, each once (a track repeats within a
-    // window about one time in four), binned as one table: their columns'
-    // searches side by side (RowBinner::bin_column) instead of per row.
-    const auto* track_code = data.log.track.data<int32_t>();
-    const auto* track_row = data.track_row.data<int32_t>();
-    std::vector<int32_t> slot_of_code(data.log.track_ids.size(), -1);
-    std::vector<int32_t> met;  // track table rows, in slot order
-    const Sessions& sessions = plan.sessions;
-    for (size_t s = 0; s + 1 < sessions.offset.size(); ++s) {
-        const int64_t first = sessions.offset[s], L = sessions.offset[s + 1] - first;
-        for (int64_t k = history_length(static_cast<int32_t>(L)); k < L; ++k) {
-            const int64_t i = sessions.row[static_cast<size_t>(first + k)];
-            int32_t& slot = slot_of_code[static_cast<size_t>(track_code[i])];
-            if (slot >= 0) continue;
-            slot = static_cast<int32_t>(met.size());
-            met.push_back(track_row[i]);
-        }
-    }
-    const int64_t columns = plan.track_columns;
-    Tensor met_values = Tensor::empty({static_cast<int64_t>(met.size()), columns}, DType::f32);
-    const float* values = data.tracks.values.data<float>();
-    for (size_t m = 0; m < met.size(); ++m)
-        std::copy_n(values + int64_t{met[m]} * columns, columns, met_values.data<float>() + static_cast<int64_t>(m) * columns);
-    const Tensor track_bins = gbdt::bin_rows(met_values, binner);
-
     BinnedSessionRows out;
     out.bins = Tensor::empty({plan.first_out.back(), width}, DType::u8);
     fill_session_rows(data, standardiser, plan,
-                      BinRowSink{out.bins.data<uint8_t>(), width, columns, binner, track_code, slot_of_code.data(),
-                                 track_bins.data<uint8_t>()});
+                      BinRowSink{out.bins.data<uint8_t>(), width, plan.track_columns, binner});
     out.rows = std::move(plan.out);
     return out;
 }

@@ -1,6 +1,8 @@
 #include "trainer/gbdt/binned_dataset.h"
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "engine/error.h"
 
@@ -46,20 +48,41 @@ void check_binned_dataset(const BinnedDataset& data, const char* role) {
     const Tensor& y = data.labels;
     if (!y.defined() || y.dtype() != DType::f32 || y.numel() != rows || y.device() != Device::cpu)
         fail("labels must be f32 [" + std::to_string(rows) + "]");
+    // Every label and bin is looked at (this runs once per training, on
+    // every row), so the scans are flat loops that vectorise: a flag per
+    // block, and the first culprit looked for only when one is raised.
     const float* labels = y.data<float>();
-    for (int64_t r = 0; r < rows; ++r)
-        if (labels[r] != 0.0f && labels[r] != 1.0f)
-            fail("label at row " + std::to_string(r) + " is " + std::to_string(labels[r]) + ", expected 0 or 1");
-    // Bins index histograms: one out of range would write outside them.
-    std::vector<uint8_t> limit(static_cast<size_t>(features));
-    for (int64_t f = 0; f < features; ++f)
-        limit[static_cast<size_t>(f)] = static_cast<uint8_t>(data.feature_bins[static_cast<size_t>(f)].num_bins() - 1);
+    uint8_t bad_label = 0;  // a byte, not a bool: GCC 12 vectorises the byte OR only
+    for (int64_t r = 0; r < rows; ++r) bad_label |= static_cast<uint8_t>(labels[r] != 0.0f && labels[r] != 1.0f);
+    if (bad_label)
+        for (int64_t r = 0; r < rows; ++r)
+            if (labels[r] != 0.0f && labels[r] != 1.0f)
+                fail("label at row " + std::to_string(r) + " is " + std::to_string(labels[r]) + ", expected 0 or 1");
+    // Bins index histograms: one out of range would write outside them. The
+    // limits are laid out as kTileRows rows of bins, so that a tile of rows
+    // compares against them byte for byte.
+    constexpr int64_t kTileRows = 64;
+    std::vector<uint8_t> limit(static_cast<size_t>(kTileRows * features));
+    for (int64_t r = 0; r < kTileRows; ++r)
+        for (int64_t f = 0; f < features; ++f)
+            limit[static_cast<size_t>(r * features + f)] =
+                static_cast<uint8_t>(data.feature_bins[static_cast<size_t>(f)].num_bins() - 1);
     const uint8_t* bins = b.data<uint8_t>();
+    const uint8_t* tile = limit.data();
     int64_t bad_row = rows;
 #pragma omp parallel for schedule(static) reduction(min : bad_row)
-    for (int64_t r = 0; r < rows; ++r)
-        for (int64_t f = 0; f < features; ++f)
-            if (bins[r * features + f] > limit[static_cast<size_t>(f)]) bad_row = std::min(bad_row, r);
+    for (int64_t first = 0; first < rows; first += kTileRows) {
+        const int64_t bytes = std::min(kTileRows, rows - first) * features;
+        const uint8_t* block = bins + first * features;
+        uint8_t over = 0;
+        for (int64_t i = 0; i < bytes; ++i) over |= static_cast<uint8_t>(block[i] > tile[i]);
+        if (!over) continue;
+        for (int64_t i = 0; i < bytes; ++i)
+            if (block[i] > tile[i]) {
+                bad_row = std::min(bad_row, first + i / features);
+                break;
+            }
+    }
     if (bad_row < rows) {
         int64_t f = 0;
         while (bins[bad_row * features + f] <= limit[static_cast<size_t>(f)]) ++f;

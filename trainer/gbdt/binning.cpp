@@ -8,6 +8,10 @@
 #include <random>
 #include <utility>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "engine/error.h"
 #include "trainer/gbdt/binned_dataset.h"
 
@@ -236,17 +240,38 @@ float float_at_most(double bound) {
 }  // namespace
 
 RowBinner::RowBinner(const std::vector<FeatureBins>& bins)
-    : bins_(bins), offset_(bins.size()), size_(bins.size()), small_(bins.size() * kSmallValues) {
+    : bins_(bins), size_(bins.size(), 1), small_(bins.size() * kSmallValues) {
+    for (size_t f = 0; f < bins.size(); ++f) {
+        if (bins[f].categorical) continue;
+        size_[f] = std::bit_ceil(bins[f].upper_bounds.size());
+        stride_ = std::max(stride_, size_[f]);
+    }
+    // bin_features indexes the bounds with 32-bit lanes.
+    if (bins.size() * stride_ > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
+        throw Error("RowBinner: " + std::to_string(bins.size()) + " features of " + std::to_string(stride_) +
+                    " bounds are too many to index");
+    const auto features = static_cast<int64_t>(bins.size());
+    bounds_ = Tensor::empty({features, static_cast<int64_t>(stride_)}, DType::f32);
+    float* bound = bounds_.data<float>();
+    std::fill_n(bound, bounds_.numel(), std::numeric_limits<float>::infinity());
+    bound_ = bound;
     for (size_t f = 0; f < bins.size(); ++f) {
         if (bins[f].categorical) continue;
         const auto& ub = bins[f].upper_bounds;
-        size_[f] = std::bit_ceil(ub.size());
-        offset_[f] = bounds_.size();
-        bounds_.resize(bounds_.size() + size_[f], std::numeric_limits<float>::infinity());
-        for (size_t b = 0; b < ub.size(); ++b) bounds_[offset_[f] + b] = float_at_most(ub[b]);
+        for (size_t b = 0; b < ub.size(); ++b) bound[f * stride_ + b] = float_at_most(ub[b]);
     }
     for (size_t f = 0; f < bins.size(); ++f)
         for (int32_t v = 0; v < kSmallValues; ++v) small_[f * kSmallValues + static_cast<size_t>(v)] = bin(f, static_cast<float>(v));
+    // bin_features' blocks: the stride in 16 blocks (one block when it is 16 or less).
+    block_ = stride_ > 16 ? static_cast<uint32_t>(stride_ / 16) : static_cast<uint32_t>(stride_);
+    block_mask_ = static_cast<uint16_t>((uint32_t{1} << block_) - 1);
+    block_ends_ = Tensor::empty({features, 16}, DType::f32);
+    float* block_end = block_ends_.data<float>();
+    std::fill_n(block_end, block_ends_.numel(), std::numeric_limits<float>::infinity());
+    block_end_ = block_end;
+    if (stride_ > 16)
+        for (size_t f = 0; f < bins.size(); ++f)
+            for (size_t k = 0; k < 16; ++k) block_end[f * 16 + k] = bound[f * stride_ + (k + 1) * block_ - 1];
 }
 
 void RowBinner::bin_column(size_t feature, const float* x, int64_t stride, int64_t count, uint8_t* out,
@@ -256,7 +281,7 @@ void RowBinner::bin_column(size_t feature, const float* x, int64_t stride, int64
         for (int64_t i = 0; i < count; ++i) out[i * out_stride] = bins.bin_of(x[i * stride]);
         return;
     }
-    const float* base = bounds_.data() + offset_[feature];
+    const float* base = bound_ + feature * stride_;
     const size_t size = size_[feature];
     const auto missing = static_cast<uint8_t>(bins.missing_bin());
     constexpr int64_t kLanes = 16;
@@ -279,30 +304,30 @@ void RowBinner::bin_column(size_t feature, const float* x, int64_t stride, int64
 }
 
 void RowBinner::bin_features(size_t first, int64_t count, const float* v, uint8_t* out) const {
-    constexpr int64_t kLanes = 16;
-    if (count > kLanes) throw Error("RowBinner::bin_features: " + std::to_string(count) + " features, at most 16");
-    const float* base[kLanes];
-    int32_t size[kLanes], pos[kLanes];
-    int32_t longest = 1;
     for (int64_t j = 0; j < count; ++j) {
-        const auto f = first + static_cast<size_t>(j);
-        // A categorical feature or a NaN takes bin() alone; its lane searches a one-bound array to no effect.
-        const bool searched = !bins_[f].categorical && !std::isnan(v[j]);
-        if (!searched) out[j] = bin(f, v[j]);
-        base[j] = searched ? bounds_.data() + offset_[f] : &v[j];
-        size[j] = searched ? static_cast<int32_t>(size_[f]) : 1;
-        pos[j] = 0;
-        longest = std::max(longest, size[j]);
-    }
-    // Sizes are powers of two: a lane of size S takes the steps S/2, ..., 1 of the rounds, and stands still (step 0) before.
-    for (int32_t round = longest / 2; round > 0; round /= 2)
-        for (int64_t j = 0; j < count; ++j) {
-            const int32_t step = round < size[j] ? round : 0;
-            pos[j] += step * static_cast<int32_t>(base[j][pos[j] + step - (step > 0 ? 1 : 0)] < v[j]);
+        const size_t f = first + static_cast<size_t>(j);
+        const float x = v[j];
+#if defined(__AVX512F__)
+        if (bins_[f].categorical || std::isnan(x)) {
+            out[j] = bins_[f].bin_of(x);
+            continue;
         }
-    for (int64_t j = 0; j < count; ++j) {
-        const auto f = first + static_cast<size_t>(j);
-        if (!bins_[f].categorical && !std::isnan(v[j])) out[j] = static_cast<uint8_t>(pos[j] + (base[j][pos[j]] < v[j] ? 1 : 0));
+        // The bin is the count of bounds below x (they are sorted): the block
+        // ends below x say how many whole blocks are, then the block after them
+        // says how many of its own. Two compares of 16 floats, no chain of loads.
+        const __m512 value = _mm512_set1_ps(x);
+        uint32_t pos = 0;
+        if (stride_ > 16)
+            pos = static_cast<uint32_t>(std::popcount(static_cast<uint32_t>(
+                      _mm512_cmp_ps_mask(_mm512_loadu_ps(block_end_ + f * 16), value, _CMP_LT_OQ)))) *
+                  block_;
+        const float* block = bound_ + f * stride_ + pos;
+        pos += static_cast<uint32_t>(std::popcount(static_cast<uint32_t>(
+            _mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(block_mask_, block), value, _CMP_LT_OQ) & block_mask_)));
+        out[j] = static_cast<uint8_t>(pos);
+#else
+        out[j] = bin(f, x);
+#endif
     }
 }
 

@@ -52,7 +52,10 @@ void sort_floats(std::vector<float>& values);
 // over one small array (the binary search over the FeatureBins' doubles cost
 // 40 ns a value, a fifth of the whole streamed ingest), and every feature's
 // bins of the small integers 0..kSmallValues-1 in a table (positions, lengths,
-// flags and codes take one load instead of a search).
+// flags and codes take one load instead of a search). Every feature's bounds
+// take the same stride (the longest's power of two; the padding is +infinity,
+// which no value exceeds, so a search over more of it finds the same bin):
+// bin_features cuts each into the same 16 blocks.
 class RowBinner {
 public:
     static constexpr int32_t kSmallValues = 64;
@@ -62,7 +65,7 @@ public:
     uint8_t bin(size_t feature, float v) const {
         const FeatureBins& bins = bins_[feature];
         if (bins.categorical || std::isnan(v)) return bins.bin_of(v);
-        const float* base = bounds_.data() + offset_[feature];
+        const float* base = bound_ + feature * stride_;
         size_t pos = 0;
         for (size_t step = size_[feature] / 2; step > 0; step /= 2) pos += step * static_cast<size_t>(base[pos + step - 1] < v);
         return static_cast<uint8_t>(pos + (base[pos] < v ? 1 : 0));
@@ -71,8 +74,10 @@ public:
     // values go through the search side by side, so that their loads overlap
     // (one search is a chain of dependent loads and compares).
     void bin_column(size_t feature, const float* x, int64_t stride, int64_t count, uint8_t* out, int64_t out_stride) const;
-    // bin(first + j, v[j]) into out[j] for j < count (at most 16): the
-    // features' searches side by side, as bin_column's values.
+    // bin(first + j, v[j]) into out[j] for j < count: a row's values, each
+    // found by two compares of 16 bounds at once where AVX-512 is (the
+    // stride's 16 block ends, then the block past those below the value),
+    // by bin() elsewhere.
     void bin_features(size_t first, int64_t count, const float* v, uint8_t* out) const;
     // bin(feature, static_cast<float>(v)) for an integer value.
     uint8_t bin_integer(size_t feature, int32_t v) const {
@@ -82,8 +87,17 @@ public:
 
 private:
     std::vector<FeatureBins> bins_;
-    std::vector<float> bounds_;  // the numeric features' padded float bounds, back to back
-    std::vector<size_t> offset_, size_;
+    size_t stride_ = 1;          // the longest numeric feature's padded bound count
+    // f32 [features, stride_]: each numeric feature's float bounds, padded with
+    // +infinity; a Tensor for its 64-byte start, so that bin_features' blocks
+    // of 16 do not straddle cache lines. bound_ is its data.
+    Tensor bounds_;
+    const float* bound_ = nullptr;
+    std::vector<size_t> size_;   // each numeric feature's own padded bound count (a power of two <= stride_)
+    uint32_t block_ = 1;             // bin_features' block: stride_ / 16, or stride_ when that is 16 or less
+    uint16_t block_mask_ = 1;        // the block's lanes of 16
+    Tensor block_ends_;  // f32 [features, 16]: each block's last bound (unused when one block is the stride)
+    const float* block_end_ = nullptr;
     std::vector<uint8_t> small_;  // [features, kSmallValues]
 };
 
