@@ -341,6 +341,8 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         int64_t line_offset = 0;
         // Built by the worker:
         std::vector<uint64_t> hashes;
+        std::vector<uint8_t> held_out;    // per session: 1 for the test split
+        std::vector<uint64_t> row_keys;   // per row: session_row_key
         std::optional<MssdData> data;  // kept only for on_window
         TabularDataset rows;  // without its float features once binned
         int64_t row_count = 0;
@@ -416,7 +418,11 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         }
         keep_sample(log, options);
         window.hashes.resize(log.session_ids.size());
-        for (size_t s = 0; s < window.hashes.size(); ++s) window.hashes[s] = session_hash(log.session_ids[s]);
+        window.held_out.resize(log.session_ids.size());
+        for (size_t s = 0; s < window.hashes.size(); ++s) {
+            window.hashes[s] = session_hash(log.session_ids[s]);
+            window.held_out[s] = is_test_session(window.hashes[s], options) ? 1 : 0;
+        }
         MssdData data = store.join(std::move(log), options.read, nullptr);
         BinnedSessionRows binned = bin_session_rows(data, z, binner);
         window.rows = std::move(binned.rows);
@@ -425,6 +431,10 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
                                              std::string(kLeakingColumn) + " or context_type); the GBDT's categories must be the same in every file");
         window.bins = std::move(binned.bins);
         window.row_count = window.bins.size(0);
+        window.row_keys.resize(static_cast<size_t>(window.row_count));
+        for (size_t r = 0; r < window.row_keys.size(); ++r)
+            window.row_keys[r] = session_row_key(window.hashes[static_cast<size_t>(window.rows.session_index[r])],
+                                                 window.rows.position[r]);
         if (options.on_window) window.data.emplace(std::move(data));
     };
     int64_t file_rows = 0;
@@ -433,33 +443,24 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     const auto commit = [&](Window& window) {
         const std::string& path = logs[window.file];
         const TabularDataset& rows = window.rows;
-        const std::vector<uint64_t>& hashes = window.hashes;
-        if (window.data) {
-            std::vector<uint8_t> held_out(hashes.size());
-            for (size_t s = 0; s < hashes.size(); ++s) held_out[s] = is_test_session(hashes[s], options) ? 1 : 0;
-            options.on_window(*window.data, z, hashes, held_out);
-        }
+        if (window.data) options.on_window(*window.data, z, window.hashes, window.held_out);
         const uint8_t* b = window.row_count > 0 ? window.bins.data<uint8_t>() : nullptr;
         const float* y = window.row_count > 0 ? rows.labels.data<float>() : nullptr;
-        int32_t last_session = -1, session_number = 0;
-        int which = 0;
-        for (int64_t r = 0; r < window.row_count; ++r) {
+        // A session's rows are contiguous and go to one split: copied a session at a time.
+        for (int64_t r = 0, end = 0; r < window.row_count; r = end) {
             const int32_t s = rows.session_index[static_cast<size_t>(r)];
-            const uint64_t hash = hashes[static_cast<size_t>(s)];
-            if (s != last_session) {
-                last_session = s;
-                which = is_test_session(hash, options) ? 1 : 0;
-                session_number = sessions[which]++;
-            }
+            for (end = r + 1; end < window.row_count && rows.session_index[static_cast<size_t>(end)] == s;) ++end;
+            const int which = window.held_out[static_cast<size_t>(s)];
             gbdt::BinnedDataset& to = which == 1 ? out.test : out.train;
-            const int64_t o = cursor[which]++;
-            if (o >= to.rows())
+            const int64_t o = cursor[which], n = end - r;
+            if (o + n > to.rows())
                 throw DataError(path, 0, "", "the file changed while it was being read (more rows than in the first pass)");
-            std::memcpy(to.bins.data<uint8_t>() + o * width, b + r * width, static_cast<size_t>(width));
-            to.labels.data<float>()[o] = y[r];
-            to.session_index[static_cast<size_t>(o)] = session_number;
-            to.position[static_cast<size_t>(o)] = rows.position[static_cast<size_t>(r)];
-            to.row_keys[static_cast<size_t>(o)] = session_row_key(hash, rows.position[static_cast<size_t>(r)]);
+            cursor[which] += n;
+            std::memcpy(to.bins.data<uint8_t>() + o * width, b + r * width, static_cast<size_t>(n * width));
+            std::memcpy(to.labels.data<float>() + o, y + r, static_cast<size_t>(n) * sizeof(float));
+            std::fill_n(to.session_index.begin() + o, n, sessions[which]++);
+            std::copy_n(rows.position.begin() + r, n, to.position.begin() + o);
+            std::copy_n(window.row_keys.begin() + r, n, to.row_keys.begin() + o);
         }
         file_rows += window.row_count;
         if (window.last_of_file) {
