@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <unordered_map>
 
 #include "engine/collective.h"
 #include "engine/error.h"
@@ -75,7 +74,7 @@ LoadedData load_data_share(const DataSource& source, std::ostream& log) {
     data::ReadReport report;
     LoadedData loaded;
     data::SessionFiles seen;
-    std::unordered_map<uint64_t, uint32_t> file_of;  // this rank's sessions: the file among share.logs
+    data::HashIndex<uint32_t> file_of;  // this rank's sessions: the file among share.logs
     data::SessionLog log_rows;
     for (size_t f = 0; f < share.logs.size(); ++f) {
         const auto file = static_cast<uint64_t>(
@@ -93,7 +92,7 @@ LoadedData load_data_share(const DataSource& source, std::ostream& log) {
         for (size_t c = 0; c < keep.size(); ++c)
             if (keep[c] != 0) loaded.session_keys.push_back(file << 32 | c);
         seen.add(part);
-        for (const auto& id : part.session_ids) file_of.emplace(data::session_hash(id), static_cast<uint32_t>(f));
+        for (const auto& id : part.session_ids) file_of.try_emplace(data::session_hash(id), static_cast<uint32_t>(f));
         data::append_session_log(log_rows, std::move(part));
     }
     // After the reading, so that a rank's bad file ends the job with its own message.

@@ -255,20 +255,20 @@ std::vector<std::vector<uint8_t>> share_with_every_rank(const std::vector<uint8_
 }
 
 // This rank's sessions, each to the rank that owns its hash; what the owners received.
-std::vector<SessionPlace> send_places_to_owners(const std::unordered_map<uint64_t, uint32_t>& file_of) {
+std::vector<SessionPlace> send_places_to_owners(const data::HashIndex<uint32_t>& file_of) {
     const auto ranks = static_cast<uint64_t>(collective::size());
     collective::RankBlocks send;
     send.offsets.assign(ranks + 1, 0);
-    for (const auto& entry : file_of) send.offsets[entry.first % ranks + 1] += kPlaceBytes;
+    file_of.for_each([&](uint64_t hash, uint32_t) { send.offsets[hash % ranks + 1] += kPlaceBytes; });
     std::partial_sum(send.offsets.begin(), send.offsets.end(), send.offsets.begin());
     send.bytes.resize(static_cast<size_t>(send.offsets.back()));
     std::vector<int64_t> at(send.offsets.begin(), send.offsets.end() - 1);
-    for (const auto& [hash, file] : file_of) {
+    file_of.for_each([&](uint64_t hash, uint32_t file) {
         uint8_t* p = send.bytes.data() + at[hash % ranks];
         at[hash % ranks] += kPlaceBytes;
         std::memcpy(p, &hash, sizeof hash);
         std::memcpy(p + sizeof hash, &file, sizeof file);
-    }
+    });
     const collective::RankBlocks received = collective::alltoallv(send);
     std::vector<SessionPlace> places;
     places.reserve(received.bytes.size() / kPlaceBytes);
@@ -301,7 +301,7 @@ std::vector<std::vector<SessionPlace>> sessions_in_two_files(std::vector<Session
     return out;
 }
 
-void require_sessions_in_one_file(const std::unordered_map<uint64_t, uint32_t>& file_of,
+void require_sessions_in_one_file(const data::HashIndex<uint32_t>& file_of,
                                   const std::vector<std::string>& logs, int64_t window_bytes) {
     const std::vector<std::vector<SessionPlace>> spanning = sessions_in_two_files(send_places_to_owners(file_of));
 

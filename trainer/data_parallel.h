@@ -13,12 +13,12 @@
 #include <cstdint>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/context.h"
 #include "engine/tensor.h"
 #include "trainer/data/dataset.h"
+#include "trainer/data/hash_index.h"
 #include "trainer/data/track_store.h"
 #include "trainer/gbdt/binned_dataset.h"
 #include "trainer/lstm/batch.h"
@@ -101,7 +101,7 @@ std::vector<gbdt::FeatureBins> agree_session_row_bins(const data::BinSample& min
 // next collective. `file_of` maps this rank's sessions (by hash) to their
 // file, an index into `logs` (this rank's files); `window_bytes` bounds the
 // re-read of the one file that finds the session's id and line.
-void require_sessions_in_one_file(const std::unordered_map<uint64_t, uint32_t>& file_of,
+void require_sessions_in_one_file(const data::HashIndex<uint32_t>& file_of,
                                   const std::vector<std::string>& logs, int64_t window_bytes);
 
 // A session in a file that a rank read, as the hash's owner receives it.

@@ -148,9 +148,9 @@ TEST(Collective, OneProcessChecksItsFilesAndReportsASessionInTwo) {
     write_log(logs[0], {"s1", "s2", "s3"});
     write_log(logs[1], {"s4", "s2", "s5"});
     // The exchange with itself finds nothing in files that share no session.
-    std::unordered_map<uint64_t, uint32_t> file_of;
-    for (const char* id : {"s1", "s2", "s3"}) file_of[data::session_hash(id)] = 0;
-    for (const char* id : {"s4", "s5"}) file_of[data::session_hash(id)] = 1;
+    data::HashIndex<uint32_t> file_of;
+    for (const char* id : {"s1", "s2", "s3"}) file_of.try_emplace(data::session_hash(id), 0);
+    for (const char* id : {"s4", "s5"}) file_of.try_emplace(data::session_hash(id), 1);
     EXPECT_NO_THROW(require_sessions_in_one_file(file_of, logs, 1 << 16));
     // s2 in both, the later file listed first: reported at its first line in
     // the second file in path order, naming the first, as one process does.
@@ -299,14 +299,14 @@ TEST_F(Collective3Ranks, ASessionInFilesOfTwoRanksIsReportedOnce) {
     const std::string log = std::string(folder.begin(), folder.end()) + "log_" + std::to_string(r) + ".csv";
     std::vector<std::string> ids;
     for (int s = 0; s < 40; ++s) ids.push_back("r" + std::to_string(r) + "-" + std::to_string(s));
-    std::unordered_map<uint64_t, uint32_t> file_of;
-    for (const auto& id : ids) file_of[data::session_hash(id)] = 0;
+    data::HashIndex<uint32_t> file_of;
+    for (const auto& id : ids) file_of.try_emplace(data::session_hash(id), 0);
     // Clean: every session in one file.
     write_log(log, ids);
     EXPECT_NO_THROW(require_sessions_in_one_file(file_of, {log}, 1 << 16));
     if (r == 2) {
         ids.insert(ids.begin() + 7, "r0-13");
-        file_of[data::session_hash("r0-13")] = 0;
+        file_of.try_emplace(data::session_hash("r0-13"), 0);
     }
     write_log(log, ids);
     collective::barrier();

@@ -8,7 +8,6 @@
 #include <cstring>
 #include <limits>
 #include <optional>
-#include <unordered_map>
 #include <algorithm>
 
 #include "engine/allocator.h"
@@ -17,6 +16,7 @@
 #include "kernels/cpu/random.h"
 #include "trainer/data/features.h"
 #include "trainer/data/file_text.h"
+#include "trainer/data/hash_index.h"
 #include "trainer/data/layout.h"
 #include "trainer/data/mssd_files.h"
 #include "trainer/data/csv_windows.h"
@@ -254,7 +254,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
     };
 
     // Pass 1: the session-id column: the spanning check, the row counts and the bin sample's sessions.
-    std::unordered_map<uint64_t, uint32_t> file_of;  // session hash -> file
+    HashIndex<uint32_t> file_of;  // session hash -> file
     SampleChoice choice(options.bin_construct_sample_cnt);
     std::vector<uint8_t> contiguous(logs.size());
     // Plain files without quotes: pass 2 reads them through unchecked windows, numbering lines from the marks.
@@ -269,9 +269,9 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         for (size_t s = 0; s < scan.sessions.size(); ++s) {
             const ScannedSession& session = scan.sessions[s];
             if (!in_my_shard(session.hash, options)) continue;
-            const auto [it, added] = file_of.try_emplace(session.hash, static_cast<uint32_t>(f));
+            const auto [first_file, added] = file_of.try_emplace(session.hash, static_cast<uint32_t>(f));
             if (!added)
-                throw spanning_session_error(logs[f], session.first_line, session_id_at(logs[f], session.begin), logs[it->second]);
+                throw spanning_session_error(logs[f], session.first_line, session_id_at(logs[f], session.begin), logs[first_file]);
             const int64_t predicted = predicted_rows(session.rows);
             (is_test_session(session.hash, options) ? test_rows : train_rows) += predicted;
             if (!scan.ids[s].empty()) choice.add(session.hash, scan.ids[s], predicted, {f, session});
@@ -289,6 +289,7 @@ SessionRowIngest ingest_session_rows(const std::vector<std::string>& logs, const
         out.spanning_seconds = since_start() - begin;
     }
     out.scan_seconds = since_start();
+    file_of = {};  // its 16 bytes a slot are not needed past the spanning check
 
     // The track table, once (each rank of a data-parallel job parses a share of it).
     std::optional<TrackStore> store_holder(track_store_over_ranks(tracks, options.read, nullptr, options.window_bytes));

@@ -12,12 +12,12 @@ void SessionFiles::add(const SessionLog& log) {
     std::vector<int64_t> first_row(log.session_ids.size(), -1);
     for (int64_t i = log.rows - 1; i >= 0; --i) first_row[static_cast<size_t>(session[i])] = i;
     for (size_t s = 0; s < log.session_ids.size(); ++s) {
-        const auto [it, added] = file_of_.try_emplace(session_hash(log.session_ids[s]), file);
-        if (added || it->second == file) continue;
+        const auto [first_file, added] = file_of_.try_emplace(session_hash(log.session_ids[s]), file);
+        if (added || first_file == file) continue;
         const int64_t row = first_row[s];
         throw DataError(log.source, row >= 0 && !log.source_line.empty() ? log.source_line[static_cast<size_t>(row)] : 0,
                         "session_id",
-                        "session '" + log.session_ids[s] + "' is also in " + files_[it->second] +
+                        "session '" + log.session_ids[s] + "' is also in " + files_[first_file] +
                             "; expected each session whole within one file (as in MSSD's files)");
     }
 }

@@ -6,9 +6,9 @@
 
 #include <cstdint>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "trainer/data/hash_index.h"
 #include "trainer/data/mssd.h"
 
 namespace skipper::data {
@@ -16,13 +16,13 @@ namespace skipper::data {
 // Remembers which file each session came from: a session found in a second
 // file is a DataError naming both files (MSSD keeps each session whole within
 // one file, and a split session would silently become two). Keyed on the
-// 64-bit session hash: 16 bytes per session.
+// 64-bit session hash: 16 bytes a slot, at most half the slots used.
 class SessionFiles {
 public:
     void add(const SessionLog& log);
 
 private:
-    std::unordered_map<uint64_t, uint32_t> file_of_;
+    HashIndex<uint32_t> file_of_;
     std::vector<std::string> files_;
 };
 

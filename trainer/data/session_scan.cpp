@@ -8,11 +8,11 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <unordered_map>
 
 #include "engine/error.h"
 #include "trainer/data/csv_cursor.h"
 #include "trainer/data/csv_windows.h"
+#include "trainer/data/hash_index.h"
 #include "trainer/data/layout.h"
 #include "trainer/data/ordered_jobs.h"
 #include "trainer/data/text_codes.h"
@@ -152,7 +152,7 @@ FileScan scan_windows(const std::string& path, double sample_fraction, uint64_t 
     scan.line_marks.push_back({body_begin, next_line});
     int64_t next_mark = body_begin + FileScan::kLineMarkBytes;
     // Windows are scanned in parallel (ordered_jobs.h) and their runs merged in file order.
-    std::unordered_map<uint64_t, int32_t> index_of;  // hash -> index in scan.sessions
+    HashIndex<int32_t> index_of;  // hash -> index in scan.sessions
     std::string previous;  // the last merged run's id
     int32_t current = -1;  // index of the last merged run's session; -1: not kept
     const auto take = [&]() -> std::optional<WindowScan> {
@@ -181,8 +181,8 @@ FileScan scan_windows(const std::string& path, double sample_fraction, uint64_t 
                 }
                 current = -1;
                 if (keep_sampled_session(run.hash, sample_fraction)) {
-                    const auto [it, added] = index_of.try_emplace(run.hash, static_cast<int32_t>(scan.sessions.size()));
-                    current = it->second;
+                    const auto [index, added] = index_of.try_emplace(run.hash, static_cast<int32_t>(scan.sessions.size()));
+                    current = index;
                     if (added) {
                         scan.sessions.push_back({run.hash, 0, run.begin, run.begin, run.first_line});
                         scan.ids.emplace_back(run.hash <= keep_ids_at_most ? std::string(run.id) : std::string());
