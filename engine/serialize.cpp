@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -83,6 +85,70 @@ uint64_t fnv1a64(const uint8_t* data, size_t size, uint64_t hash) {
         hash *= 0x100000001b3ull;
     }
     return hash;
+}
+
+namespace {
+
+constexpr uint64_t kLaneMultiplier = 0x9e3779b97f4a7c15ull;  // odd: 2^64 / golden ratio
+constexpr uint64_t kWordMultiplier = 0xd6e8feb86659fd93ull;  // odd, bits well spread
+
+uint64_t load_little_endian_u64(const uint8_t* p) {
+    uint64_t word = 0;
+    std::memcpy(&word, p, 8);
+    if constexpr (std::endian::native == std::endian::big) word = __builtin_bswap64(word);
+    return word;
+}
+
+// Every output bit depends on every input bit (the splitmix64 finaliser).
+uint64_t avalanche(uint64_t x) {
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+}  // namespace
+
+void StreamChecksum::absorb_stripe(const uint8_t* stripe) {
+    for (int lane = 0; lane < 4; ++lane) {
+        // The rotate carries the multiply's high bits back down, so that a
+        // change in any bit of a word reaches every bit of its lane.
+        const uint64_t mixed = lanes_[lane] + load_little_endian_u64(stripe + 8 * lane) * kWordMultiplier;
+        lanes_[lane] = std::rotl(mixed, 29) * kLaneMultiplier;
+    }
+}
+
+void StreamChecksum::update(const uint8_t* data, size_t size) {
+    if (size == 0) return;  // data may be null
+    total_bytes_ += size;
+    if (pending_bytes_ > 0) {
+        const size_t take = std::min(size, kStripeBytes - pending_bytes_);
+        std::memcpy(pending_ + pending_bytes_, data, take);
+        pending_bytes_ += take;
+        data += take;
+        size -= take;
+        if (pending_bytes_ < kStripeBytes) return;
+        absorb_stripe(pending_);
+        pending_bytes_ = 0;
+    }
+    for (; size >= kStripeBytes; data += kStripeBytes, size -= kStripeBytes) absorb_stripe(data);
+    std::memcpy(pending_, data, size);
+    pending_bytes_ = size;
+}
+
+uint64_t StreamChecksum::digest() const {
+    uint64_t hash = total_bytes_;
+    for (const uint64_t lane : lanes_) hash = avalanche(hash ^ lane) * kLaneMultiplier;
+    // The last partial stripe, zero-padded; its length is in total_bytes_.
+    uint8_t tail[kStripeBytes] = {};
+    std::memcpy(tail, pending_, pending_bytes_);
+    for (size_t at = 0; at < kStripeBytes; at += 8) hash = avalanche(hash ^ load_little_endian_u64(tail + at)) * kLaneMultiplier;
+    return avalanche(hash);
+}
+
+uint64_t checksum64(const uint8_t* data, size_t size) {
+    StreamChecksum checksum;
+    checksum.update(data, size);
+    return checksum.digest();
 }
 
 const std::string& ModelFile::meta(const std::string& key) const {

@@ -91,7 +91,7 @@ struct Sections {
             std::string entry(24, '\0');
             std::memcpy(entry.data(), name.data(), std::min<size_t>(name.size(), 23));
             const uint64_t fields[3] = {offset, bytes.size(),
-                                        fnv1a64(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())};
+                                        checksum64(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size())};
             entry.append(reinterpret_cast<const char*>(fields), 24);
             table += entry;
             offsets.push_back(offset);
@@ -100,7 +100,7 @@ struct Sections {
         std::string file(offset, '\0');
         std::memcpy(file.data(), "SKPCACHE", 8);
         const uint32_t version = kDatasetCacheVersion, count = static_cast<uint32_t>(list.size());
-        const uint64_t size = file.size(), sum = fnv1a64(reinterpret_cast<const uint8_t*>(table.data()), table.size());
+        const uint64_t size = file.size(), sum = checksum64(reinterpret_cast<const uint8_t*>(table.data()), table.size());
         std::memcpy(file.data() + 8, &version, 4);
         std::memcpy(file.data() + 12, &count, 4);
         std::memcpy(file.data() + 16, &size, 8);
@@ -249,11 +249,16 @@ TEST(DatasetCacheHostile, HeaderFieldsOutOfRangeAreRefused) {
     const uint32_t no_sections = 0, too_many = 65, far = 1u << 30;
     EXPECT_NE(load_error(with(12, &no_sections, 4)).find("section count 0"), std::string::npos);
     EXPECT_NE(load_error(with(12, &too_many, 4)).find("section count 65"), std::string::npos);
+    // A cache written by an older build (version 1 summed with FNV-1a) is refused with what to do.
+    const uint32_t older = kDatasetCacheVersion - 1;
+    const std::string stale_format = load_error(with(8, &older, 4));
+    EXPECT_NE(stale_format.find("format version " + std::to_string(older)), std::string::npos) << stale_format;
+    EXPECT_NE(stale_format.find("skipper prepare"), std::string::npos) << stale_format;
     const uint64_t bigger = valid.size() + 64;
     EXPECT_NE(load_error(with(16, &bigger, 8)).find("truncated"), std::string::npos);
     // A section's offset moved past the end, with the table's checksum recomputed.
     std::string moved = with(64 + 24, &far, 4);
-    const uint64_t sum = fnv1a64(reinterpret_cast<const uint8_t*>(moved.data()) + 64, 12 * 48);
+    const uint64_t sum = checksum64(reinterpret_cast<const uint8_t*>(moved.data()) + 64, 12 * 48);
     std::memcpy(moved.data() + 24, &sum, 8);
     EXPECT_NE(load_error(moved).find("lies outside the file"), std::string::npos) << load_error(moved);
 }

@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/serialize.h"
@@ -108,6 +111,52 @@ TEST(Serialize, MissingEntriesAreNamed) {
     const ModelFile m = small_model();
     EXPECT_THROW(m.meta("num_trees"), Error);
     EXPECT_THROW(m.tensor("leaves"), Error);
+}
+
+std::vector<uint8_t> counting_bytes(size_t size) {
+    std::vector<uint8_t> bytes(size);
+    for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<uint8_t>(i * 7 + 1);
+    return bytes;
+}
+
+TEST(StreamChecksum, PiecesOfAnySizeGiveTheDigestOfTheWhole) {
+    const std::vector<uint8_t> bytes = counting_bytes(1000);
+    const uint64_t whole = checksum64(bytes.data(), bytes.size());
+    for (const size_t piece : {size_t{1}, size_t{3}, size_t{31}, size_t{32}, size_t{33}, size_t{64}, size_t{999}}) {
+        StreamChecksum fed;
+        for (size_t at = 0; at < bytes.size(); at += piece) {
+            fed.update(bytes.data() + at, std::min(piece, bytes.size() - at));
+            fed.update(nullptr, 0);
+        }
+        EXPECT_EQ(fed.digest(), whole) << "pieces of " << piece;
+    }
+}
+
+TEST(StreamChecksum, EverySingleBitFlipGivesADifferentDigest) {
+    std::vector<uint8_t> bytes = counting_bytes(300);
+    std::set<uint64_t> digests{checksum64(bytes.data(), bytes.size())};
+    for (size_t bit = 0; bit < bytes.size() * 8; ++bit) {
+        bytes[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+        EXPECT_TRUE(digests.insert(checksum64(bytes.data(), bytes.size())).second) << "bit " << bit;
+        bytes[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+    }
+}
+
+TEST(StreamChecksum, TrailingZerosAndSwappedWordsChangeTheDigest) {
+    const std::vector<uint8_t> zeros(80, 0);
+    std::set<uint64_t> digests;
+    for (size_t size = 0; size <= zeros.size(); ++size)
+        EXPECT_TRUE(digests.insert(checksum64(zeros.data(), size)).second) << size << " zero bytes";
+    std::vector<uint8_t> bytes = counting_bytes(64), swapped = bytes;
+    std::swap_ranges(swapped.begin(), swapped.begin() + 8, swapped.begin() + 32);  // the same lane, two stripes
+    EXPECT_NE(checksum64(bytes.data(), bytes.size()), checksum64(swapped.data(), swapped.size()));
+}
+
+TEST(StreamChecksum, DigestIsPinnedBecauseFilesStoreIt) {
+    // Changing the algorithm changes the dataset cache's format: bump
+    // kDatasetCacheVersion with this value.
+    const std::vector<uint8_t> bytes = counting_bytes(100);
+    EXPECT_EQ(checksum64(bytes.data(), bytes.size()), 0x4b076072da6b467bull);
 }
 
 }  // namespace

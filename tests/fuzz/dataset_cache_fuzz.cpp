@@ -32,10 +32,10 @@ std::vector<uint8_t> sealed_cache(const uint8_t* data, size_t size) {
         std::memcpy(&offset, e + 24, 8);
         std::memcpy(&length, e + 32, 8);
         if (offset > size || length > size - offset) continue;
-        const uint64_t sum = skipper::fnv1a64(bytes.data() + offset, length);
+        const uint64_t sum = skipper::checksum64(bytes.data() + offset, length);
         std::memcpy(e + 40, &sum, 8);
     }
-    const uint64_t table = skipper::fnv1a64(bytes.data() + kHeader, entries * kEntry);
+    const uint64_t table = skipper::checksum64(bytes.data() + kHeader, entries * kEntry);
     std::memcpy(bytes.data() + 24, &table, 8);
     return bytes;
 }

@@ -181,10 +181,10 @@ void save_dataset_cache(const std::string& path, const DatasetCache& cache) {
         table.append(name.data(), kNameBytes);
         put_u64(table, offset);
         put_u64(table, s.bytes);
-        uint64_t sum = kFnv1aOffset;
-        if (s.spill_path.empty()) sum = fnv1a64(static_cast<const uint8_t*>(s.data), s.bytes);
-        else for_each_chunk(s.spill_path, s.bytes, [&](const uint8_t* p, size_t n) { sum = fnv1a64(p, n, sum); });
-        put_u64(table, sum);
+        StreamChecksum sum;
+        if (s.spill_path.empty()) sum.update(static_cast<const uint8_t*>(s.data), s.bytes);
+        else for_each_chunk(s.spill_path, s.bytes, [&](const uint8_t* p, size_t n) { sum.update(p, n); });
+        put_u64(table, sum.digest());
         offsets.push_back(offset);
         offset = align_up(offset + s.bytes);
     }
@@ -193,7 +193,7 @@ void save_dataset_cache(const std::string& path, const DatasetCache& cache) {
     put_u32(header, kDatasetCacheVersion);
     put_u32(header, static_cast<uint32_t>(sections.size()));
     put_u64(header, file_size);
-    put_u64(header, fnv1a64(reinterpret_cast<const uint8_t*>(table.data()), table.size()));
+    put_u64(header, checksum64(reinterpret_cast<const uint8_t*>(table.data()), table.size()));
     header.resize(kHeaderBytes, '\0');
 
     AtomicFile file(path);
@@ -244,13 +244,14 @@ DatasetCache load_dataset_cache(const std::string& path, bool check_sources) {
     std::memcpy(&file_size, bytes + 16, 8);
     std::memcpy(&table_sum, bytes + 24, 8);
     if (version != kDatasetCacheVersion)
-        throw fail("format version " + std::to_string(version) + ", this build reads version " + std::to_string(kDatasetCacheVersion));
+        throw fail("format version " + std::to_string(version) + ", this build reads version " +
+                   std::to_string(kDatasetCacheVersion) + "; write it again with skipper prepare");
     if (file_size != size)
         throw fail("it is " + std::to_string(size) + " bytes but its header says " + std::to_string(file_size) + " (truncated?)");
     if (count == 0 || count > kMaxSections) throw fail("its section count " + std::to_string(count) + " is out of range");
     if (kHeaderBytes + size_t{count} * kEntryBytes > size) throw fail("its section table runs past the end");
     const uint8_t* table = bytes + kHeaderBytes;
-    if (fnv1a64(table, count * kEntryBytes) != table_sum) throw fail("its section table fails its checksum");
+    if (checksum64(table, count * kEntryBytes) != table_sum) throw fail("its section table fails its checksum");
     std::map<std::string, std::pair<const uint8_t*, size_t>> sections;
     for (uint32_t i = 0; i < count; ++i) {
         const uint8_t* e = table + i * kEntryBytes;
@@ -265,13 +266,13 @@ DatasetCache load_dataset_cache(const std::string& path, bool check_sources) {
         // a large cache does not hold it all in memory; whoever uses a
         // section touches it again.
         constexpr size_t kChunk = size_t{64} << 20;
-        uint64_t running = kFnv1aOffset;
+        StreamChecksum running;
         for (size_t at = 0; at < length; at += kChunk) {
             const size_t n = std::min(kChunk, static_cast<size_t>(length) - at);
-            running = fnv1a64(bytes + offset + at, n, running);
+            running.update(bytes + offset + at, n);
             release_mapped_pages(bytes + offset + at, n);
         }
-        if (running != sum) throw fail("section '" + name + "' fails its checksum (corrupt)");
+        if (running.digest() != sum) throw fail("section '" + name + "' fails its checksum (corrupt)");
         sections[name] = {bytes + offset, length};
     }
     const auto section = [&](const std::string& name, size_t expected) {

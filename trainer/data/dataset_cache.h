@@ -5,8 +5,8 @@
 // Layout (little-endian; every section starts on a 64-byte boundary so that
 // it can be used in place from the mapping):
 //   header, 64 bytes: magic "SKPCACHE" | u32 version | u32 section count
-//                     | u64 file size | u64 FNV-1a of the section table | zero padding
-//   section table: per section { char name[24] (NUL-padded) | u64 offset | u64 bytes | u64 FNV-1a of the bytes }
+//                     | u64 file size | u64 checksum64 of the section table | zero padding
+//   section table: per section { char name[24] (NUL-padded) | u64 offset | u64 bytes | u64 checksum64 of the bytes }
 //   sections: "meta" (JSON: schema, bin edges' shapes, sources with sizes and
 //   mtimes, split), "bin_bounds" (f64, every numeric feature's upper bounds),
 //   and per part (train, test): bins u8 [rows, F], labels f32, session_index
@@ -26,7 +26,9 @@
 
 namespace skipper::data {
 
-constexpr uint32_t kDatasetCacheVersion = 1;
+// 2: checksum64 (engine/serialize.h) replaced FNV-1a, whose check took most
+// of a cached training run's start.
+constexpr uint32_t kDatasetCacheVersion = 2;
 
 // A section beyond the GBDT's rows (the LSTM's sequences, sequence_cache.h).
 // Saved from a spill file, so that it is never held in memory whole; loaded
