@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "engine/error.h"
+#include "kernels/cpu/random.h"
 
 namespace skipper {
 
@@ -99,13 +100,6 @@ uint64_t load_little_endian_u64(const uint8_t* p) {
     return word;
 }
 
-// Every output bit depends on every input bit (the splitmix64 finaliser).
-uint64_t avalanche(uint64_t x) {
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 }  // namespace
 
 void StreamChecksum::absorb_stripe(const uint8_t* stripe) {
@@ -137,12 +131,12 @@ void StreamChecksum::update(const uint8_t* data, size_t size) {
 
 uint64_t StreamChecksum::digest() const {
     uint64_t hash = total_bytes_;
-    for (const uint64_t lane : lanes_) hash = avalanche(hash ^ lane) * kLaneMultiplier;
+    for (const uint64_t lane : lanes_) hash = splitmix64_finalise(hash ^ lane) * kLaneMultiplier;
     // The last partial stripe, zero-padded; its length is in total_bytes_.
     uint8_t tail[kStripeBytes] = {};
     std::memcpy(tail, pending_, pending_bytes_);
-    for (size_t at = 0; at < kStripeBytes; at += 8) hash = avalanche(hash ^ load_little_endian_u64(tail + at)) * kLaneMultiplier;
-    return avalanche(hash);
+    for (size_t at = 0; at < kStripeBytes; at += 8) hash = splitmix64_finalise(hash ^ load_little_endian_u64(tail + at)) * kLaneMultiplier;
+    return splitmix64_finalise(hash);
 }
 
 uint64_t checksum64(const uint8_t* data, size_t size) {

@@ -11,6 +11,7 @@
 
 #include "engine/error.h"
 #include "engine/serialize.h"
+#include "kernels/cpu/random.h"
 
 namespace skipper::data {
 
@@ -36,12 +37,7 @@ constexpr double kLength10 = 0.088;
 
 // splitmix64: seeds an independent stream per (seed, purpose, index), so every
 // session and track is generated the same way whatever the thread count.
-uint64_t mix(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ULL;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-    return x ^ (x >> 31);
-}
+uint64_t mix(uint64_t x) { return splitmix64_finalise(x + 0x9E3779B97F4A7C15ULL); }
 
 // xoshiro256** with normal draws by Box-Muller.
 class Random {
